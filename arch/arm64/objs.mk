@@ -1,0 +1,1 @@
+xua-arch-objs := prot.o

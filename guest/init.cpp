@@ -1,0 +1,254 @@
+// xuaccess guest init (PID 1 in the initramfs).
+//
+// Takes its job from the kernel command line (xua.job=test|bench|shell, xua.cell=NAME, xua.prot=on|off,
+// xua.results=TTY, xua.args=...), loads the module, runs the job with its output on the results port
+// (a second serial line, byte-exact), appends the kernel log, and powers the guest off.
+//
+// Results port protocol, one record per line:
+//   xua-insmod ok | xua-insmod error <errno> <message>
+//   xua-info <json>              module INFO plus what the guest itself sees (/proc/cpuinfo, uname)
+//   ...                          the job's own output (TAP for the tests, JSON for the benchmarks)
+//   xua-job-exit <status>
+//   xua-dmesg-begin / <kernel log lines> / xua-dmesg-end
+//   xua-done
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <linux/reboot.h>
+#include <sys/klog.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "device.hpp"
+
+namespace {
+
+FILE *g_results = stdout;
+
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	std::vfprintf(g_results, fmt, ap);
+	va_end(ap);
+	std::fflush(g_results);
+}
+
+std::string slurp(const char *path)
+{
+	std::ifstream in(path);
+	std::stringstream ss;
+	ss << in.rdbuf();
+	return ss.str();
+}
+
+std::map<std::string, std::string> parse_cmdline(const std::string &cmdline)
+{
+	std::map<std::string, std::string> kv;
+	std::istringstream in(cmdline);
+	std::string word;
+	while (in >> word) {
+		if (word.rfind("xua.", 0) != 0)
+			continue;
+		auto eq = word.find('=');
+		kv[word.substr(4, eq == std::string::npos ? std::string::npos : eq - 4)] =
+			eq == std::string::npos ? "" : word.substr(eq + 1);
+	}
+	return kv;
+}
+
+FILE *open_results(const std::string &tty)
+{
+	int fd = open(tty.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		std::printf("xuaccess-init: cannot open results port %s: %s; using the console\n", tty.c_str(),
+			    std::strerror(errno));
+		return stdout;
+	}
+	termios t{};
+	if (tcgetattr(fd, &t) == 0) {
+		cfmakeraw(&t);
+		cfsetospeed(&t, B115200);
+		tcsetattr(fd, TCSANOW, &t);
+	}
+	return fdopen(fd, "w");
+}
+
+int load_module(const char *path, const std::string &params)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = static_cast<int>(syscall(SYS_finit_module, fd, params.c_str(), 0));
+	int err = r == 0 ? 0 : -errno;
+	close(fd);
+	return err;
+}
+
+std::string dmesg()
+{
+	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, nullptr, 0);
+	if (len <= 0)
+		return {};
+	std::string buf(static_cast<size_t>(len), '\0');
+	int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf.data(), len);
+	buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
+	return buf;
+}
+
+// What the guest sees of the CPU, independently of the module.
+nlohmann::json guest_facts()
+{
+	utsname u{};
+	uname(&u);
+	auto cpuinfo = slurp("/proc/cpuinfo");
+	nlohmann::json j = {{"uname_release", u.release}, {"uname_machine", u.machine}};
+	std::istringstream in(cpuinfo);
+	std::string line;
+	while (std::getline(in, line)) {
+		auto colon = line.find(':');
+		if (colon == std::string::npos)
+			continue;
+		auto key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
+		auto val = colon + 2 <= line.size() ? line.substr(colon + 2) : std::string();
+		if (key == "flags" || key == "Features") {
+			j["cpuinfo_flags"] = val;
+			j["cpuinfo_smap"] = (" " + val + " ").find(" smap ") != std::string::npos;
+		} else if ((key == "model name" || key == "CPU part" || key == "CPU implementer") &&
+			   !j.contains("cpuinfo_" + key)) {
+			j["cpuinfo_" + key] = val;
+		}
+	}
+	auto log = dmesg();
+	j["dmesg_pan_detected"] = log.find("Privileged Access Never") != std::string::npos;
+	j["dmesg_smap_detected"] = log.find("Supervisor Mode Access Prevention") != std::string::npos;
+	return j;
+}
+
+int run_program(const std::vector<std::string> &argv, const std::map<std::string, std::string> &env)
+{
+	std::fflush(g_results);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int out = fileno(g_results);
+		dup2(out, 1);
+		dup2(out, 2);
+		for (auto &[k, v] : env)
+			setenv(k.c_str(), v.c_str(), 1);
+		std::vector<char *> a;
+		for (auto &s : argv)
+			a.push_back(const_cast<char *>(s.c_str()));
+		a.push_back(nullptr);
+		execv(a[0], a.data());
+		std::printf("xuaccess-init: cannot exec %s: %s\n", a[0], std::strerror(errno));
+		_exit(127);
+	}
+	int st = 0;
+	// PID 1 also reaps orphans: wait until our child is the one that ended.
+	for (;;) {
+		pid_t w = wait(&st);
+		if (w == pid || (w < 0 && errno != EINTR))
+			break;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+std::vector<std::string> split_args(const std::string &s)
+{
+	// xua.args uses ',' between arguments (the kernel command line splits on spaces).
+	std::vector<std::string> out;
+	std::string cur;
+	for (char c : s) {
+		if (c == ',') {
+			if (!cur.empty())
+				out.push_back(cur);
+			cur.clear();
+		} else {
+			cur += c;
+		}
+	}
+	if (!cur.empty())
+		out.push_back(cur);
+	return out;
+}
+
+[[noreturn]] void power_off()
+{
+	sync();
+	reboot(LINUX_REBOOT_CMD_POWER_OFF);
+	for (;;)
+		pause();
+}
+
+}  // namespace
+
+int main()
+{
+	mount("proc", "/proc", "proc", 0, nullptr);
+	mount("sysfs", "/sys", "sysfs", 0, nullptr);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, nullptr);
+	mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777");
+	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, nullptr);
+	setenv("PATH", "/bin", 1);
+
+	auto opt = parse_cmdline(slurp("/proc/cmdline"));
+	std::printf("xuaccess-init: started cell=%s job=%s\n", opt["cell"].c_str(), opt["job"].c_str());
+	std::fflush(stdout);
+	if (opt["job"] == "shell") {
+		// Interactive debugging on the console: the module is not loaded, do it by hand.
+		execl("/bin/busybox", "sh", nullptr);
+		power_off();
+	}
+	g_results = open_results(opt.count("results") ? opt["results"] : "/dev/ttyS1");
+
+	int err = load_module("/lib/xuaccess.ko", opt["modparams"]);
+	if (err) {
+		say("xua-insmod error %d %s\n", -err, std::strerror(-err));
+		std::printf("xuaccess-init: insmod /lib/xuaccess.ko failed: %s\n", std::strerror(-err));
+	} else {
+		say("xua-insmod ok\n");
+		nlohmann::json info;
+		try {
+			info = xua::to_json(xua::Device().info());
+		} catch (const std::exception &e) {
+			info = {{"error", e.what()}};
+		}
+		info["guest"] = guest_facts();
+		say("xua-info %s\n", info.dump().c_str());
+
+		std::map<std::string, std::string> env = {{"XUA_PROTECTION", opt["prot"]}, {"XUA_CELL", opt["cell"]}};
+		std::vector<std::string> argv;
+		if (opt["job"] == "test")
+			argv = {"/bin/xuaccess-tests"};
+		else if (opt["job"] == "bench")
+			argv = {"/bin/xuaccess-bench"};
+		if (argv.empty()) {
+			say("xua-job-exit 2 unknown job '%s'\n", opt["job"].c_str());
+		} else {
+			for (auto &a : split_args(opt["args"]))
+				argv.push_back(a);
+			int st = run_program(argv, env);
+			say("xua-job-exit %d\n", st);
+		}
+	}
+	say("xua-dmesg-begin\n%s\nxua-dmesg-end\n", dmesg().c_str());
+	say("xua-done\n");
+	std::printf("xuaccess-init: done\n");
+	std::fflush(stdout);
+	power_off();
+}

@@ -1,0 +1,29 @@
+// What `./xuaccess test` (and later `bench`) does after the bootstrap: build what the selected cells need,
+// run them through Meson's test runner, and summarise.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "matrix.hpp"
+
+namespace xua {
+
+struct Selection {
+	std::vector<std::string> arches, kernels, protections;
+};
+
+// Builds the guest programs of every selected arch (configuring build/cross-ARCH when needed), fetches
+// the kernels and builds the modules of every selected (arch, series).
+void prepare(const std::vector<Cell> &cells);
+
+// Runs host unit tests, sparse checks and the selected cells; returns the process exit status.
+int run_tests(const Selection &sel);
+
+struct CaseCounts {
+	int passed = 0, failed = 0, skipped = 0;
+};
+// Counts the individual cases in Meson's testlog.json (TAP cases, GoogleTest cases, or the test itself).
+CaseCounts count_cases(const std::string &testlog_jsonl);
+
+}  // namespace xua

@@ -1,0 +1,108 @@
+// xuaccess-host: the C++ front end behind ./xuaccess.
+//
+// Person-facing commands: test, bench. Plumbing used by Meson: kbuild (module targets, sparse tests),
+// cell (one QEMU cell as a TAP test), fetch-kernel.
+#include <csignal>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "cell.hpp"
+#include "frontend.hpp"
+#include "kbuild.hpp"
+#include "kernel.hpp"
+
+namespace {
+
+void on_signal(int)
+{
+	xua::request_stop();
+}
+
+void add_selection(CLI::App *cmd, xua::Selection &sel)
+{
+	cmd->add_option("--arch", sel.arches, "Guest architectures (x86_64, arm64); repeat or comma-separate")
+		->delimiter(',');
+	cmd->add_option("--protection", sel.protections, "on, off or both (default both)")->delimiter(',');
+	cmd->add_option("--kernel", sel.kernels, "Debian kernel series: 6.1 (default), 6.12")->delimiter(',');
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa{};
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, nullptr);
+	sigaction(SIGTERM, &sa, nullptr);
+
+	CLI::App app{"xuaccess: kernel/user data transfer under x86 SMAP and arm64 PAN, measured in QEMU guests"};
+	app.require_subcommand(1);
+
+	xua::Selection sel;
+	auto *test = app.add_subcommand("test", "Build everything, then run host unit tests, sparse and the QEMU cells");
+	add_selection(test, sel);
+
+	auto *bench = app.add_subcommand("bench", "Run the benchmark suites in every cell (the project's main job)");
+	bench->allow_extras();
+
+	std::string arch, kernel, protection = "on", out, stamp, depfile;
+	bool sparse = false;
+	int timeout = 240;
+	auto *kb = app.add_subcommand("kbuild", "(plumbing) build the module for one arch and kernel series");
+	kb->add_option("--arch", arch)->required();
+	kb->add_option("--kernel", kernel)->required();
+	kb->add_option("--out", out, "the .ko to write (with --sparse: the report)")->required();
+	kb->add_option("--stamp", stamp);
+	kb->add_option("--depfile", depfile);
+	kb->add_flag("--sparse", sparse, "check with sparse (C=2) and fail on any warning");
+
+	auto *cell = app.add_subcommand("cell", "(plumbing) boot one cell, run the in-guest tests, print TAP");
+	cell->add_option("--arch", arch)->required();
+	cell->add_option("--kernel", kernel)->required();
+	cell->add_option("--protection", protection)->check(CLI::IsMember({"on", "off"}));
+	cell->add_option("--timeout", timeout, "seconds before the guest is killed")->check(CLI::Range(5, 3600));
+
+	auto *fk = app.add_subcommand("fetch-kernel", "(plumbing) fetch and unpack a Debian kernel into the cache");
+	fk->add_option("--arch", arch)->required();
+	fk->add_option("--kernel", kernel)->required();
+
+	CLI11_PARSE(app, argc, argv);
+
+	try {
+		const auto &m = xua::Matrix::get();
+		if (*test)
+			return xua::run_tests(sel);
+		if (*bench) {
+			std::fprintf(stderr, "xuaccess bench: the benchmark suites are not there yet (issue 4); "
+					     "./xuaccess test builds, boots and tests every cell.\n");
+			return 2;
+		}
+		if (*kb) {
+			xua::kbuild({.arch = &m.arch(arch), .series = kernel, .out = out, .stamp = stamp,
+				     .depfile = depfile, .sparse = sparse});
+			if (sparse)
+				std::printf("%s", xua::read_file(out).c_str());
+			return 0;
+		}
+		if (*fk) {
+			auto k = xua::ensure_kernel(m.arch(arch), kernel);
+			std::printf("%s", xua::read_file(k.stamp).c_str());
+			return 0;
+		}
+		if (*cell) {
+			auto cells = m.select({arch}, {kernel}, {protection});
+			xua::CellJob job;
+			job.timeout = std::chrono::seconds(timeout);
+			auto o = xua::run_cell(cells.front(), job);
+			return xua::print_tap(o, stdout) == 0 ? 0 : 1;
+		}
+	} catch (const xua::Error &e) {
+		std::fprintf(stderr, "xuaccess: %s\n", e.what());
+		return 1;
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "xuaccess: internal error: %s\n", e.what());
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,66 @@
+// The matrix of cells: guest architectures x Debian kernel series x protection on/off (ci/matrix.json),
+// and the paths of the project (source tree, build tree, per-arch build directories).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "util.hpp"
+
+namespace xua {
+
+struct Arch {
+	std::string name;           // x86_64, arm64
+	std::string debian_arch;    // amd64, arm64
+	std::string flavour;        // Debian kernel flavour
+	std::string kbuild_arch;    // ARCH= for kbuild, also the arch/ directory name
+	std::string cross_compile;  // CROSS_COMPILE= for kbuild ("" when native)
+	std::string gnu_triplet;
+	std::string guard;          // SMAP, PAN
+	std::string qemu, machine, console, boot_image;
+	std::map<std::string, std::string> cpu;  // protection -> QEMU -cpu
+	std::vector<std::string> append;
+	std::vector<std::string> results_qemu;
+	std::string results_tty;
+};
+
+struct Cell {
+	const Arch *arch;
+	std::string kernel;      // series: 6.1, 6.12
+	std::string protection;  // on, off
+	std::string name() const { return fmt::format("{}-{}-{}", arch->name, kernel, protection); }
+	std::string cpu() const { return arch->cpu.at(protection); }
+};
+
+struct Paths {
+	fs::path source;  // the repository
+	fs::path build;   // the native Meson build directory
+	fs::path guest_build(const Arch &a) const;  // where the guest programs for this arch are built
+	fs::path cache() const { return build / "cache"; }
+};
+
+class Matrix {
+public:
+	static const Matrix &get();
+	static const Paths &paths();
+
+	const Arch &arch(const std::string &name) const;
+	std::vector<std::string> arch_names() const;
+	std::vector<std::string> kernel_names() const;
+	std::string image_meta(const std::string &kernel, const Arch &a) const;
+	const std::string &default_kernel() const { return default_kernel_; }
+	// All cells matching the filters; an empty filter matches everything (kernel: the default series).
+	std::vector<Cell> select(const std::vector<std::string> &arches, const std::vector<std::string> &kernels,
+				 const std::vector<std::string> &protections) const;
+
+private:
+	std::map<std::string, Arch> arches_;
+	std::map<std::string, std::string> image_meta_;
+	std::string default_kernel_;
+};
+
+// The machine's own architecture in the matrix's naming (x86_64 or arm64).
+std::string host_arch();
+
+}  // namespace xua

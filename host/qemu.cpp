@@ -1,0 +1,196 @@
+#include "qemu.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <regex>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace xua {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+std::string replace_all(std::string s, const std::string &from, const std::string &to)
+{
+	for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+		s.replace(pos, from.size(), to);
+	return s;
+}
+
+}  // namespace
+
+void request_stop()
+{
+	g_stop = true;
+}
+
+bool stop_requested()
+{
+	return g_stop;
+}
+
+std::vector<std::string> qemu_argv(const GuestRun &g)
+{
+	const Arch &a = *g.cell->arch;
+	std::vector<std::string> append = {"console=" + a.console, "panic=-1", "quiet"};
+	append.insert(append.end(), a.append.begin(), a.append.end());
+	append.insert(append.end(), g.cmdline.begin(), g.cmdline.end());
+	std::string app;
+	for (auto &s : append)
+		app += (app.empty() ? "" : " ") + s;
+
+	std::vector<std::string> argv = {a.qemu, "-M", a.machine, "-accel", g.accel, "-cpu", g.cell->cpu(),
+					 "-smp", "1", "-m", g.memory, "-nodefaults", "-no-reboot", "-nographic",
+					 "-serial", "stdio"};
+	for (auto &r : a.results_qemu)
+		argv.push_back(replace_all(r, "{path}", g.results.string()));
+	argv.insert(argv.end(), {"-kernel", g.boot_image.string(), "-initrd", g.initramfs.string(), "-append", app});
+	return argv;
+}
+
+GuestOutcome run_guest(const GuestRun &g)
+{
+	GuestOutcome out;
+	out.argv = qemu_argv(g);
+	fs::create_directories(g.console_log.parent_path());
+	fs::remove(g.results);
+	std::ofstream log(g.console_log, std::ios::trunc | std::ios::binary);
+	log << "# " << shell_quote(out.argv) << "\n";
+
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		fail("pipe: {}", std::strerror(errno));
+	std::vector<char *> cargv;
+	for (auto &s : out.argv)
+		cargv.push_back(s.data());
+	cargv.push_back(nullptr);
+	auto t0 = std::chrono::steady_clock::now();
+	pid_t pid = fork();
+	if (pid < 0)
+		fail("fork: {}", std::strerror(errno));
+	if (pid == 0) {
+		setpgid(0, 0);  // Ctrl-C on the terminal reaches the front end, which stops QEMU itself
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(devnull, 0);
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		execvp(cargv[0], cargv.data());
+		dprintf(2, "cannot run %s: %s\n", cargv[0], std::strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+
+	std::string partial;
+	auto deadline = t0 + g.timeout;
+	bool eof = false;
+	while (!eof) {
+		if (g_stop) {
+			out.interrupted = true;
+			break;
+		}
+		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+		if (left.count() <= 0) {
+			out.timed_out = true;
+			break;
+		}
+		pollfd p{pfd[0], POLLIN, 0};
+		int n = poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 200)));
+		if (n < 0 && errno != EINTR)
+			fail("poll: {}", std::strerror(errno));
+		if (n <= 0)
+			continue;
+		char buf[8192];
+		ssize_t r = read(pfd[0], buf, sizeof(buf));
+		if (r <= 0) {
+			eof = r == 0 || errno != EINTR;
+			continue;
+		}
+		log.write(buf, r);
+		log.flush();
+		for (ssize_t i = 0; i < r; ++i) {
+			char c = buf[i];
+			if (c == '\r')
+				continue;
+			out.console += c;
+			if (c != '\n') {
+				partial += c;
+				continue;
+			}
+			if (out.first_output < 0 && partial.find(g.first_line_marker) != std::string::npos)
+				out.first_output = seconds_since(t0);
+			if (g.on_line)
+				g.on_line(partial);
+			partial.clear();
+		}
+	}
+	if (!eof) {
+		kill(pid, SIGTERM);
+		for (int i = 0; i < 20 && waitpid(pid, nullptr, WNOHANG) == 0; ++i)
+			usleep(50000);
+		kill(pid, SIGKILL);
+	}
+	close(pfd[0]);
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+	}
+	out.qemu_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	out.seconds = seconds_since(t0);
+	if (out.qemu_status == 127 && out.console.find("cannot run") != std::string::npos)
+		fail("{}", trim(out.console));
+	return out;
+}
+
+std::vector<KernelProblem> kernel_problems(const std::string &console, size_t context)
+{
+	static const std::vector<std::pair<std::regex, std::string>> sigs = {
+		{std::regex(R"(Kernel panic - not syncing)"), "panic"},
+		{std::regex(R"(BUG: (unable to handle|kernel NULL|scheduling while|sleeping function|KASAN|soft lockup))"), "oops"},
+		{std::regex(R"(Unable to handle kernel )"), "oops"},
+		{std::regex(R"(Internal error: Oops)"), "oops"},
+		{std::regex(R"(general protection fault)"), "oops"},
+		{std::regex(R"(kernel BUG at )"), "BUG"},
+		{std::regex(R"(^(\[[ 0-9.]+\] )?BUG: )"), "BUG"},
+		{std::regex(R"(WARNING: CPU: \d+ PID: \d+ at )"), "WARNING"},
+	};
+	auto lines = split_lines(console);
+	std::vector<KernelProblem> found;
+	for (size_t i = 0; i < lines.size(); ++i) {
+		for (auto &[re, kind] : sigs) {
+			if (!std::regex_search(lines[i], re))
+				continue;
+			KernelProblem p{kind, {}};
+			size_t end = std::min(lines.size(), i + context);
+			for (size_t j = i; j < end; ++j) {
+				p.text += lines[j] + "\n";
+				if (j > i && (lines[j].find("---[ end trace") != std::string::npos ||
+					      lines[j].find("---[ end Kernel panic") != std::string::npos))
+					break;
+			}
+			found.push_back(std::move(p));
+			// Skip the body of this report: one report, one entry.
+			while (i + 1 < end && lines[i + 1].find("---[ end") == std::string::npos &&
+			       lines[i + 1].find("xuaccess-") == std::string::npos)
+				++i;
+			break;
+		}
+	}
+	return found;
+}
+
+std::string last_lines(const std::string &text, size_t n)
+{
+	auto lines = split_lines(text);
+	std::string out;
+	for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i)
+		out += lines[i] + "\n";
+	return out;
+}
+
+}  // namespace xua

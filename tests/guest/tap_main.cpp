@@ -1,0 +1,67 @@
+// main() for the in-guest GoogleTest program: reports every test case as TAP on stdout (the guest's
+// results port), so the host re-emits each case and Meson's TAP runner shows it.
+#include <cstdio>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+class TapListener : public testing::EmptyTestEventListener {
+public:
+	void OnTestPartResult(const testing::TestPartResult &r) override
+	{
+		if (!r.failed())
+			return;
+		// Failure details as TAP diagnostics, one "# " line per message line.
+		std::string msg = std::string(r.file_name() ? r.file_name() : "?") + ":" +
+				  std::to_string(r.line_number()) + ": " + r.message();
+		size_t pos = 0;
+		while (pos <= msg.size()) {
+			auto nl = msg.find('\n', pos);
+			std::printf("# %s\n", msg.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos).c_str());
+			if (nl == std::string::npos)
+				break;
+			pos = nl + 1;
+		}
+	}
+
+	void OnTestEnd(const testing::TestInfo &t) override
+	{
+		++n_;
+		const auto *r = t.result();
+		std::string name = std::string(t.test_suite_name()) + "." + t.name();
+		if (r->Skipped())
+			std::printf("ok %d - %s # SKIP %s\n", n_, name.c_str(), skip_reason(*r).c_str());
+		else
+			std::printf("%s %d - %s\n", r->Passed() ? "ok" : "not ok", n_, name.c_str());
+		std::fflush(stdout);
+	}
+
+	void OnTestProgramEnd(const testing::UnitTest &) override
+	{
+		std::printf("1..%d\n", n_);
+		std::fflush(stdout);
+	}
+
+private:
+	static std::string skip_reason(const testing::TestResult &r)
+	{
+		for (int i = 0; i < r.total_part_count(); ++i)
+			if (r.GetTestPartResult(i).skipped())
+				return r.GetTestPartResult(i).message();
+		return {};
+	}
+	int n_ = 0;
+};
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+	testing::InitGoogleTest(&argc, argv);
+	auto &listeners = testing::UnitTest::GetInstance()->listeners();
+	delete listeners.Release(listeners.default_result_printer());
+	listeners.Append(new TapListener);  // owned by GoogleTest
+	return RUN_ALL_TESTS();
+}

@@ -1,0 +1,197 @@
+// Host unit tests: the pieces of the front end that decide pass/fail or shape what the guest gets.
+#include <cstring>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "cell.hpp"
+#include "frontend.hpp"
+#include "initramfs.hpp"
+#include "kbuild.hpp"
+#include "kernel.hpp"
+#include "qemu.hpp"
+
+using namespace xua;
+
+TEST(Cpio, NewcLayoutAlignmentAndTrailer)
+{
+	CpioWriter w;
+	w.dir("/bin");
+	w.file("/bin/x", "hello", 0755);
+	w.symlink("/bin/sh", "busybox");
+	auto a = w.finish();
+	ASSERT_GE(a.size(), 110u);
+	EXPECT_EQ(a.substr(0, 6), "070701");
+	EXPECT_EQ(a.size() % 4, 0u);
+	// Entry 2: header at an aligned offset, name without the leading slash, mode 0100755, size 5.
+	auto pos = a.find("070701", 6);
+	ASSERT_NE(pos, std::string::npos);
+	EXPECT_EQ(pos % 4, 0u);
+	EXPECT_EQ(a.substr(pos + 14, 8), "000081ED");
+	EXPECT_EQ(a.substr(pos + 54, 8), "00000005");
+	EXPECT_EQ(a.substr(pos + 110, 6), std::string("bin/x\0", 6));
+	EXPECT_NE(a.find("hello"), std::string::npos);
+	EXPECT_NE(a.find(std::string("TRAILER!!!\0", 11)), std::string::npos);
+	EXPECT_NE(a.find("0000A1FF"), std::string::npos) << "symlink mode 0120777";
+}
+
+TEST(BzImage, FindsPayloadFromSetupHeader)
+{
+	std::string img(8192, '\0');
+	img[0x1f1] = 3;  // setup_sects: payload base at (3+1)*512 = 2048
+	std::memcpy(&img[0x202], "HdrS", 4);
+	uint32_t off = 100, len = 600;
+	std::memcpy(&img[0x248], &off, 4);
+	std::memcpy(&img[0x24c], &len, 4);
+	std::memcpy(&img[2048 + 100], "\xfd" "7zXZ\0", 6);
+	auto p = bzimage_payload(img);
+	EXPECT_EQ(p.offset, 2148u);
+	EXPECT_EQ(p.length, 600u);
+	EXPECT_EQ(p.compression, "xz");
+	EXPECT_THROW(bzimage_payload(std::string(8192, '\0')), Error);
+	len = 1u << 30;
+	std::memcpy(&img[0x24c], &len, 4);
+	EXPECT_THROW(bzimage_payload(img), Error);
+}
+
+// Real console text from PLATFORM.md's observations, trimmed.
+const char *x86_smap_oops = R"([   12.345678] BUG: unable to handle page fault for address: 00007ffd1234abcd
+[   12.345700] #PF: supervisor write access in kernel mode
+[   12.345710] #PF: error_code(0x0003) - permissions violation
+[   12.345720] PGD 800000000 P4D 800000000
+[   12.345730] Oops: 0003 [#1] PREEMPT SMP NOPTI
+[   12.345800] ---[ end trace 0000000000000000 ]---
+[   12.346000] xuaccess-init: done
+)";
+const char *arm64_pan_oops = R"([    3.100000] Unable to handle kernel access to user memory outside uaccess routines at virtual address 0000ffffa1b2c3d4
+[    3.100100]   FSC = 0x0f: level 3 permission fault
+[    3.100200] Internal error: Oops: 000000009600004f [#1] SMP
+[    3.100300] pstate: 60400005 (nZCv daif +PAN -UAO -TCO -DIT -SSBS BTYPE=--)
+)";
+
+TEST(KernelProblems, RecognisesSmapAndPanOopsesAndPanics)
+{
+	auto x = kernel_problems(x86_smap_oops);
+	ASSERT_EQ(x.size(), 1u);
+	EXPECT_EQ(x[0].kind, "oops");
+	EXPECT_NE(x[0].text.find("permissions violation"), std::string::npos);
+	EXPECT_EQ(x[0].text.find("xuaccess-init: done"), std::string::npos) << "report must stop at its end marker";
+
+	auto a = kernel_problems(arm64_pan_oops);
+	ASSERT_GE(a.size(), 1u);
+	EXPECT_EQ(a[0].kind, "oops");
+	EXPECT_NE(a[0].text.find("+PAN"), std::string::npos);
+
+	auto p = kernel_problems("[    1.5] Kernel panic - not syncing: VFS: Unable to mount root fs\n");
+	ASSERT_EQ(p.size(), 1u);
+	EXPECT_EQ(p[0].kind, "panic");
+
+	auto w = kernel_problems("[ 2.0] WARNING: CPU: 0 PID: 51 at mm/slub.c:123 foo+0x1/0x2\n");
+	ASSERT_EQ(w.size(), 1u);
+	EXPECT_EQ(w[0].kind, "WARNING");
+}
+
+TEST(KernelProblems, CleanBootHasNone)
+{
+	EXPECT_TRUE(kernel_problems("[ 0.0] Linux version 6.1.0\n[ 1.0] xuaccess: loaded: arch x86_64, SMAP present\n"
+				    "xuaccess-init: started cell=x job=test\n[ 1.6] reboot: Power down\n")
+			    .empty());
+}
+
+TEST(Results, ParsesEveryRecord)
+{
+	auto r = parse_results("xua-insmod ok\nxua-info {\"guard\":\"SMAP\",\"guard_present\":true}\n"
+			       "ok 1 - A.b\nnot ok 2 - A.c\n1..2\nxua-job-exit 1\n"
+			       "xua-dmesg-begin\n[ 1.0] hello\nxua-dmesg-end\nxua-done\n");
+	EXPECT_TRUE(r.insmod_ok);
+	EXPECT_EQ(r.info["guard"], "SMAP");
+	ASSERT_EQ(r.job_output.size(), 3u);
+	EXPECT_EQ(r.job_output[1], "not ok 2 - A.c");
+	EXPECT_EQ(r.job_exit, 1);
+	EXPECT_EQ(r.dmesg, "[ 1.0] hello\n");
+	EXPECT_TRUE(r.done);
+
+	auto bad = parse_results("xua-insmod error 8 Exec format error\n");
+	EXPECT_FALSE(bad.insmod_ok);
+	EXPECT_EQ(bad.insmod_error, "8 Exec format error");
+	EXPECT_FALSE(bad.done);
+	EXPECT_EQ(bad.job_exit, -1);
+}
+
+TEST(Protection, MismatchIsReported)
+{
+	const auto &m = Matrix::get();
+	auto cells = m.select({"x86_64"}, {"6.1"}, {"on", "off"});
+	ASSERT_EQ(cells.size(), 2u);
+	nlohmann::json on = {{"guard", "SMAP"}, {"guard_present", true}, {"guard_enabled", true},
+			     {"window_open", false}, {"guest", {{"cpuinfo_smap", true}}}};
+	EXPECT_EQ(protection_mismatch(cells[0], on), "");
+	EXPECT_NE(protection_mismatch(cells[1], on), "") << "off requested, SMAP seen";
+	auto off = on;
+	off["guard_present"] = false;
+	off["guard_enabled"] = false;
+	off["guest"]["cpuinfo_smap"] = false;
+	EXPECT_EQ(protection_mismatch(cells[1], off), "");
+	EXPECT_NE(protection_mismatch(cells[0], off), "");
+	auto lying_cpuinfo = off;
+	lying_cpuinfo["guest"]["cpuinfo_smap"] = true;
+	EXPECT_NE(protection_mismatch(cells[1], lying_cpuinfo), "");
+	EXPECT_NE(protection_mismatch(cells[0], nlohmann::json()), "");
+	auto open = on;
+	open["window_open"] = true;
+	EXPECT_NE(protection_mismatch(cells[0], open), "");
+}
+
+TEST(Matrix, RowsAndSelection)
+{
+	const auto &m = Matrix::get();
+	const auto &x = m.arch("x86_64");
+	EXPECT_EQ(x.cpu.at("on"), "max");
+	EXPECT_EQ(x.cpu.at("off"), "max,-smap");
+	const auto &a = m.arch("arm64");
+	EXPECT_EQ(a.cpu.at("on"), "cortex-a76");
+	EXPECT_EQ(a.cpu.at("off"), "cortex-a72");
+	EXPECT_NE(std::find(a.append.begin(), a.append.end(), "nokaslr"), a.append.end());
+	EXPECT_EQ(m.select({}, {}, {}).size(), 4u) << "default: every arch x on/off, default kernel";
+	EXPECT_EQ(m.image_meta("6.12", a), "linux-image-6.12-arm64");
+	EXPECT_THROW(m.select({"riscv64"}, {}, {}), Error);
+	EXPECT_THROW(m.select({}, {"5.10"}, {}), Error);
+	EXPECT_THROW(m.select({}, {}, {"maybe"}), Error);
+}
+
+TEST(QemuArgv, FromTheMatrixRow)
+{
+	auto cells = Matrix::get().select({"arm64"}, {"6.1"}, {"off"});
+	GuestRun g{&cells[0], "/k/Image", "/k/initrd", "/c/console.log", "/c/results.txt"};
+	g.cmdline = {"xua.job=test"};
+	auto argv = qemu_argv(g);
+	auto joined = shell_quote(argv);
+	EXPECT_EQ(argv.front(), "qemu-system-aarch64");
+	EXPECT_NE(joined.find("-cpu cortex-a72"), std::string::npos);
+	EXPECT_NE(joined.find("file,id=results,path=/c/results.txt"), std::string::npos);
+	EXPECT_NE(joined.find("nokaslr"), std::string::npos);
+	EXPECT_NE(joined.find("xua.job=test"), std::string::npos);
+	EXPECT_NE(joined.find("-smp 1"), std::string::npos);
+}
+
+TEST(Kbuild, DiagnosticsAreFound)
+{
+	auto d = diagnostics("  CC [M]  /x/common/main.o\n"
+			     "/x/common/main.c:42:17: warning: incorrect type in argument 1 (different address spaces)\n"
+			     "/x/arch/x86/prot.c:7: error: oops\n  LD [M]  xuaccess.ko\n");
+	ASSERT_EQ(d.size(), 2u);
+	EXPECT_NE(d[0].find("different address spaces"), std::string::npos);
+}
+
+TEST(Frontend, CountsCasesFromMesonLog)
+{
+	auto log = std::string(R"({"name": "cell-a", "protocol": "tap", "result": "OK", "stdout": "ok 1 - a\nok 2 - b # SKIP no\n1..2\n"})") + "\n" +
+		   R"({"name": "cell-b", "protocol": "tap", "result": "FAIL", "stdout": "ok 1 - a\nnot ok 2 - b\n1..2\n"})" + "\n" +
+		   R"({"name": "host-unit", "protocol": "gtest", "result": "OK", "stdout": "[  PASSED  ] 9 tests.\n"})" + "\n" +
+		   R"({"name": "sparse", "protocol": "exitcode", "result": "FAIL", "stdout": "warning"})" + "\n" +
+		   R"({"name": "cell-c", "protocol": "tap", "result": "TIMEOUT", "stdout": "ok 1 - boot\n"})" + "\n";
+	auto c = count_cases(log);
+	EXPECT_EQ(c.passed, 1 + 1 + 9 + 1);
+	EXPECT_EQ(c.failed, 1 + 1 + 1);
+	EXPECT_EQ(c.skipped, 1);
+}
