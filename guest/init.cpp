@@ -128,7 +128,8 @@ nlohmann::json guest_facts()
 		auto val = colon + 2 <= line.size() ? line.substr(colon + 2) : std::string();
 		if (key == "flags" || key == "Features") {
 			j["cpuinfo_flags"] = val;
-			j["cpuinfo_smap"] = (" " + val + " ").find(" smap ") != std::string::npos;
+			if (key == "flags")  // x86
+				j["cpuinfo_smap"] = (" " + val + " ").find(" smap ") != std::string::npos;
 		} else if ((key == "model name" || key == "CPU part" || key == "CPU implementer") &&
 			   !j.contains("cpuinfo_" + key)) {
 			j["cpuinfo_" + key] = val;

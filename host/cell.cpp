@@ -107,7 +107,7 @@ CellOutcome run_cell(const Cell &cell, const CellJob &job)
 {
 	CellOutcome o{cell, {}, {}, {}, {}, Matrix::paths().build / "cells" / cell.name()};
 	const Arch &arch = *cell.arch;
-	o.kernel = ensure_kernel(arch, cell.kernel, true);
+	o.kernel = ensure_kernel(arch, cell.kernel, Resolve::if_missing, true);
 	auto module = module_path(arch, cell.kernel);
 	if (!fs::exists(module))
 		kbuild({.arch = &arch, .series = cell.kernel, .out = module, .quiet = true});

@@ -52,7 +52,7 @@ void prepare(const std::vector<Cell> &cells)
 		auto key = c.arch->name + "-" + c.kernel;
 		if (!kernels.insert(key).second)
 			continue;
-		ensure_kernel(*c.arch, c.kernel);
+		ensure_kernel(*c.arch, c.kernel, Resolve::always);
 		modules.push_back("host/module-" + key);
 	}
 	ninja(p.build, modules);
@@ -69,8 +69,12 @@ CaseCounts count_cases(const std::string &testlog)
 		if (trim(line).empty())
 			continue;
 		auto j = nlohmann::json::parse(line);
-		std::string proto = j.value("protocol", "exitcode");
+		// Meson 1.0's testlog.json does not record the protocol: recognise it from the output.
 		std::string out = j.value("stdout", "");
+		static const std::regex tap_plan(R"((^|\n)1\.\.\d+(\n|$))");
+		std::string proto = out.find("[==========]") != std::string::npos ? "gtest"
+				    : std::regex_search(out, tap_plan)              ? "tap"
+										    : "exitcode";
 		std::string result = j.value("result", "");
 		CaseCounts t;
 		std::smatch m;

@@ -47,7 +47,7 @@ std::vector<std::string> diagnostics(std::string_view log)
 void kbuild(const KbuildRequest &req)
 {
 	const auto &arch = *req.arch;
-	auto k = ensure_kernel(arch, req.series, req.quiet);
+	auto k = ensure_kernel(arch, req.series, Resolve::if_missing, req.quiet);
 	auto src = Matrix::paths().source;
 	auto obj = req.out.parent_path() / (req.sparse ? "sparse-obj" : "obj");
 	auto files = mirror_sources(src, obj);

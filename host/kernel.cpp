@@ -13,49 +13,37 @@ std::string pkg_arch(const std::string &pkg, const Arch &a)
 	return a.debian_arch == "amd64" ? pkg : pkg + ":" + a.debian_arch;
 }
 
-// First "Depends:" target of a package, per apt-cache (works from the local package lists, offline).
-std::string first_depends(const std::string &pkg)
+// The concrete image package and its exact version, from the meta package's "Depends: X (= V)" (one
+// apt-cache call: it reads the local package lists, ~1 s with two architectures enabled).
+std::pair<std::string, std::string> resolve_meta(const std::string &meta)
 {
-	auto r = run({"apt-cache", "depends", "--no-recommends", "--no-suggests", pkg});
+	auto r = run({"apt-cache", "show", "--no-all-versions", meta});
 	if (!r.ok())
-		fail("apt-cache cannot resolve {}: {}\n(is the package list current? try: apt-get update)", pkg,
+		fail("apt-cache cannot resolve {}: {}\n(is the package list current? try: apt-get update)", meta,
 		     trim(r.output));
+	static const std::regex dep_re(R"(^Depends: (linux-image-[^ ,]+) \(= ([^)]+)\))");
 	for (auto &line : split_lines(r.output)) {
-		auto t = trim(line);
-		if (starts_with(t, "Depends: ")) {
-			auto dep = trim(t.substr(9));
-			if (auto colon = dep.find(':'); colon != std::string::npos)
-				dep.resize(colon);
-			return dep;
-		}
+		std::smatch m;
+		if (std::regex_search(line, m, dep_re))
+			return {m[1], m[2]};
 	}
-	fail("{} has no Depends in apt-cache: cannot resolve the concrete kernel", pkg);
+	fail("{} has no 'Depends: linux-image-... (= version)' in apt-cache: cannot resolve the concrete kernel",
+	     meta);
 }
 
-std::vector<std::string> all_depends(const std::string &pkg)
+// The package names in a package's Depends field (alternatives included, versions dropped).
+std::vector<std::string> depends_of(const std::string &pkg)
 {
 	std::vector<std::string> deps;
-	for (auto &line : split_lines(run_checked({"apt-cache", "depends", "--no-recommends", "--no-suggests", pkg}))) {
-		auto t = trim(line);
-		// "|Depends:" marks the first of alternatives; both forms are fine here.
-		for (std::string_view key : {"Depends: ", "|Depends: "})
-			if (starts_with(t, key)) {
-				auto dep = trim(t.substr(key.size()));
-				if (auto colon = dep.find(':'); colon != std::string::npos)
-					dep.resize(colon);
-				if (dep.front() != '<')
-					deps.push_back(dep);
-			}
+	for (auto &line : split_lines(run_checked({"apt-cache", "show", "--no-all-versions", pkg}))) {
+		if (!starts_with(line, "Depends: "))
+			continue;
+		static const std::regex name_re(R"((?:^Depends: |, | \| )([a-z0-9][a-z0-9+.-]+))");
+		for (std::sregex_iterator it(line.begin(), line.end(), name_re), end; it != end; ++it)
+			deps.push_back((*it)[1]);
+		break;
 	}
 	return deps;
-}
-
-std::string candidate_version(const std::string &pkg)
-{
-	for (auto &line : split_lines(run_checked({"apt-cache", "policy", pkg})))
-		if (auto t = trim(line); starts_with(t, "Candidate: "))
-			return trim(t.substr(11));
-	fail("apt-cache policy {} shows no candidate version", pkg);
 }
 
 void extract_vmlinux(const fs::path &bzimage, const fs::path &out)
@@ -80,6 +68,17 @@ void extract_vmlinux(const fs::path &bzimage, const fs::path &out)
 	auto head = read_file(out).substr(0, 4);
 	if (!r.ok() || head != "\x7f" "ELF")
 		fail("extracting vmlinux from {} with {} failed: {}", bzimage.string(), p.compression, trim(r.output));
+}
+
+// The flavour headers are usable when the -common Makefile they include and the kbuild scripts exist.
+bool headers_complete(const fs::path &headers)
+{
+	auto mk = headers / "Makefile";
+	if (!fs::exists(mk) || !fs::exists(headers / "scripts" / "Makefile.build"))
+		return false;
+	auto text = read_file(mk);
+	auto pos = text.find("include ");
+	return pos != std::string::npos && fs::exists(trim(text.substr(pos + 8, text.find('\n', pos) - pos - 8)));
 }
 
 }  // namespace
@@ -117,7 +116,7 @@ BzPayload bzimage_payload(std::string_view img)
 	return p;
 }
 
-Kernel ensure_kernel(const Arch &arch, const std::string &series, bool quiet)
+Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolve, bool quiet)
 {
 	const auto &m = Matrix::get();
 	Kernel k;
@@ -130,16 +129,20 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, bool quiet)
 	if (fs::exists(k.stamp))
 		cached = nlohmann::json::parse(read_file(k.stamp));
 
-	try {
-		k.image_pkg = first_depends(meta);
-		k.version = candidate_version(pkg_arch(k.image_pkg, arch));
-	} catch (const Error &e) {
-		if (cached.is_null())
-			throw;
-		fmt::print(stderr, "xuaccess: warning: {}; using the cached kernel {}\n", e.what(),
-			   cached["release"].get<std::string>());
+	if (resolve == Resolve::if_missing && !cached.is_null()) {
 		k.image_pkg = cached["image_pkg"];
 		k.version = cached["version"];
+	} else {
+		try {
+			std::tie(k.image_pkg, k.version) = resolve_meta(meta);
+		} catch (const Error &e) {
+			if (cached.is_null())
+				throw;
+			fmt::print(stderr, "xuaccess: warning: {}; using the cached kernel {}\n", e.what(),
+				   cached["release"].get<std::string>());
+			k.image_pkg = cached["image_pkg"];
+			k.version = cached["version"];
+		}
 	}
 	static const std::regex image_re("^linux-image-(.+?)(-unsigned)?$");
 	std::smatch mm;
@@ -151,7 +154,7 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, bool quiet)
 	k.boot_image = k.dir / arch.boot_image;
 
 	if (!cached.is_null() && cached["image_pkg"] == k.image_pkg && cached["version"] == k.version &&
-	    fs::exists(k.boot_image) && fs::exists(k.headers / "Makefile"))
+	    fs::exists(k.boot_image) && headers_complete(k.headers))
 		return k;
 
 	if (!quiet)
@@ -161,7 +164,7 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, bool quiet)
 	std::vector<std::string> pkgs = {pkg_arch(k.image_pkg, arch), pkg_arch(headers_pkg, arch)};
 	// The flavour headers depend on their -common headers and on linux-kbuild (Multi-Arch: foreign, so
 	// the host's amd64 kbuild tools also build arm64 modules).
-	for (auto &dep : all_depends(pkg_arch(headers_pkg, arch))) {
+	for (auto &dep : depends_of(pkg_arch(headers_pkg, arch))) {
 		if (starts_with(dep, "linux-headers-") && dep.find("-common") != std::string::npos)
 			pkgs.push_back(dep);
 		else if (starts_with(dep, "linux-kbuild-"))

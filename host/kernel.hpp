@@ -18,9 +18,13 @@ struct Kernel {
 	fs::path stamp;           // kernel.json: changes whenever the kernel does
 };
 
-// Resolves the current concrete kernel for (arch, series), fetches and unpacks it when the cache does not
-// hold that exact version, and returns where everything is. Safe to call concurrently (file lock).
-Kernel ensure_kernel(const Arch &arch, const std::string &series, bool quiet = false);
+// always: resolve the current concrete kernel for (arch, series) from Debian's meta package (set-up time);
+// if_missing: use the cached kernel when there is one (builds and cells, after set-up resolved it).
+enum class Resolve { always, if_missing };
+
+// Fetches and unpacks the kernel when the cache does not hold that exact version, and returns where
+// everything is. Safe to call concurrently (file lock).
+Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolve, bool quiet = false);
 
 // Extracts the ELF vmlinux from an x86 bzImage (setup header payload_offset/payload_length).
 // Exposed for the unit tests.

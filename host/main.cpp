@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		if (*fk) {
-			auto k = xua::ensure_kernel(m.arch(arch), kernel);
+			auto k = xua::ensure_kernel(m.arch(arch), kernel, xua::Resolve::always);
 			std::printf("%s", xua::read_file(k.stamp).c_str());
 			return 0;
 		}

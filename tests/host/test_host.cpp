@@ -185,11 +185,12 @@ TEST(Kbuild, DiagnosticsAreFound)
 
 TEST(Frontend, CountsCasesFromMesonLog)
 {
-	auto log = std::string(R"({"name": "cell-a", "protocol": "tap", "result": "OK", "stdout": "ok 1 - a\nok 2 - b # SKIP no\n1..2\n"})") + "\n" +
-		   R"({"name": "cell-b", "protocol": "tap", "result": "FAIL", "stdout": "ok 1 - a\nnot ok 2 - b\n1..2\n"})" + "\n" +
-		   R"({"name": "host-unit", "protocol": "gtest", "result": "OK", "stdout": "[  PASSED  ] 9 tests.\n"})" + "\n" +
-		   R"({"name": "sparse", "protocol": "exitcode", "result": "FAIL", "stdout": "warning"})" + "\n" +
-		   R"({"name": "cell-c", "protocol": "tap", "result": "TIMEOUT", "stdout": "ok 1 - boot\n"})" + "\n";
+	// The shape of Meson 1.0's testlog.json lines (no protocol field).
+	auto log = std::string(R"({"name": "cell-a", "result": "OK", "stdout": "ok 1 - a\nok 2 - b # SKIP no\n1..2\n"})") + "\n" +
+		   R"({"name": "cell-b", "result": "FAIL", "stdout": "ok 1 - a\nnot ok 2 - b\n1..2\n"})" + "\n" +
+		   R"({"name": "host-unit", "result": "OK", "stdout": "[==========] 9 tests\n[  PASSED  ] 9 tests.\n"})" + "\n" +
+		   R"({"name": "sparse", "result": "FAIL", "stdout": "warning"})" + "\n" +
+		   R"({"name": "cell-c", "result": "TIMEOUT", "stdout": "ok 1 - boot\n1..3\n"})" + "\n";
 	auto c = count_cases(log);
 	EXPECT_EQ(c.passed, 1 + 1 + 9 + 1);
 	EXPECT_EQ(c.failed, 1 + 1 + 1);
