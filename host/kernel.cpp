@@ -50,17 +50,18 @@ void extract_vmlinux(const fs::path &bzimage, const fs::path &out)
 {
 	auto img = read_file(bzimage);
 	auto p = bzimage_payload(img);
-	// The payload ends with the 4-byte uncompressed size the kernel build appends: xz must stop after
-	// its one stream.
 	static const std::map<std::string, std::vector<std::string>> tools = {
-		{"xz", {"xz", "-dc", "--single-stream"}}, {"gzip", {"gzip", "-dc"}}, {"zstd", {"zstd", "-dc"}},
+		{"xz", {"xz", "-dc"}}, {"gzip", {"gzip", "-dc"}}, {"zstd", {"zstd", "-dc"}},
 		{"lzma", {"xz", "--format=lzma", "-dc"}}, {"bzip2", {"bzip2", "-dc"}}, {"lz4", {"lz4", "-dc"}}};
 	auto tool = tools.find(p.compression);
 	if (tool == tools.end())
 		fail("{}: unknown bzImage payload compression; cannot extract vmlinux", bzimage.string());
 	auto payload_file = out;
 	payload_file += ".payload";
-	write_file(payload_file, std::string_view(img).substr(p.offset, p.length));
+	// arch/x86/boot/compressed appends the 4-byte uncompressed size to every payload but gzip's
+	// (cmd_*_with_size): the decompressors would take it for the start of a second stream.
+	size_t len = p.compression == "gzip" ? p.length : p.length - 4;
+	write_file(payload_file, std::string_view(img).substr(p.offset, len));
 	auto argv = tool->second;
 	argv.push_back(payload_file.string());
 	auto r = run(argv, {.stdout_file = out, .capture = true, .merge_stderr = true});

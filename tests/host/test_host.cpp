@@ -2,6 +2,8 @@
 #include <cstring>
 #include <string>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "cell.hpp"
@@ -195,4 +197,29 @@ TEST(Frontend, CountsCasesFromMesonLog)
 	EXPECT_EQ(c.passed, 1 + 1 + 9 + 1);
 	EXPECT_EQ(c.failed, 1 + 1 + 1);
 	EXPECT_EQ(c.skipped, 1);
+}
+
+// run_guest against a stand-in for QEMU (a shell script that ignores QEMU's arguments): the hard timeout
+// kills a hung guest and keeps what it printed.
+TEST(RunGuest, TimeoutKillsHungGuestAndKeepsConsole)
+{
+	auto dir = fs::temp_directory_path() / ("xua-test-" + std::to_string(getpid()));
+	fs::create_directories(dir);
+	auto fake = dir / "fake-qemu";
+	write_file(fake, "#!/bin/sh\necho 'SeaBIOS'\necho 'xuaccess-init: started cell=t job=test'\n"
+			 "echo 'last words'\nexec sleep 60\n");
+	fs::permissions(fake, fs::perms::owner_all);
+	Arch a = Matrix::get().arch("x86_64");
+	a.qemu = fake.string();
+	Cell c{&a, "6.1", "on"};
+	GuestRun g{&c, "/nonexistent", "/nonexistent", dir / "console.log", dir / "results.txt"};
+	g.timeout = std::chrono::seconds(2);
+	auto t0 = std::chrono::steady_clock::now();
+	auto o = run_guest(g);
+	EXPECT_TRUE(o.timed_out);
+	EXPECT_LT(seconds_since(t0), 10.0) << "the stand-in was not killed";
+	EXPECT_GE(o.first_output, 0.0);
+	EXPECT_NE(last_lines(o.console, 2).find("last words"), std::string::npos);
+	EXPECT_NE(read_file(dir / "console.log").find("last words"), std::string::npos);
+	fs::remove_all(dir);
 }
