@@ -1,14 +1,19 @@
 // C++ access to /dev/xuaccess for the in-guest programs (tests, benchmarks, init) and for users' own code.
+// Header-only: RAII for the device and for mappings, one typed call per ioctl.
 #pragma once
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -42,6 +47,47 @@ private:
 	int fd_ = -1;
 };
 
+// An owned mmap'ed range; `ok()` is false (and `error()` the errno) when mmap failed.
+class Mapping {
+public:
+	Mapping() = default;
+	Mapping(size_t len, int prot, int flags, int fd = -1, off_t off = 0) : len_(len)
+	{
+		void *p = ::mmap(nullptr, len, prot, flags, fd, off);
+		if (p == MAP_FAILED) {
+			err_ = errno;
+			len_ = 0;
+		} else {
+			p_ = static_cast<uint8_t *>(p);
+		}
+	}
+	Mapping(Mapping &&o) noexcept
+	    : p_(std::exchange(o.p_, nullptr)), len_(std::exchange(o.len_, 0)), err_(o.err_)
+	{
+	}
+	Mapping &operator=(Mapping &&o) noexcept
+	{
+		std::swap(p_, o.p_);
+		std::swap(len_, o.len_);
+		err_ = o.err_;
+		return *this;
+	}
+	~Mapping()
+	{
+		if (p_)
+			::munmap(p_, len_);
+	}
+	bool ok() const { return p_ != nullptr; }
+	int error() const { return err_; }
+	uint8_t *data() const { return p_; }
+	size_t size() const { return len_; }
+
+private:
+	uint8_t *p_ = nullptr;
+	size_t len_ = 0;
+	int err_ = 0;
+};
+
 // Fills the { size, version } header every argument struct starts with.
 template <typename T>
 T make_arg()
@@ -50,6 +96,11 @@ T make_arg()
 	t.size = sizeof(T);
 	t.version = XUA_ABI_VERSION;
 	return t;
+}
+
+inline uint64_t addr(const void *p)
+{
+	return reinterpret_cast<uintptr_t>(p);
 }
 
 class Device {
@@ -68,6 +119,7 @@ public:
 	{
 		return ::ioctl(fd_.get(), cmd, arg) == 0 ? 0 : -errno;
 	}
+	int null() const { return ::ioctl(fd_.get(), XUA_IOC_NULL) == 0 ? 0 : -errno; }
 
 	xua_info info() const
 	{
@@ -77,15 +129,95 @@ public:
 		return i;
 	}
 
+	// One TRANSFER; the struct carries the results, the return value is 0 or -errno.
+	int transfer(xua_transfer &t) const { return ioctl(XUA_IOC_TRANSFER, &t); }
+	xua_transfer transfer(uint32_t method, uint32_t dir, void *buf, uint64_t len, uint64_t iterations = 1,
+			      uint32_t mode = 0, int *err = nullptr) const
+	{
+		auto t = make_arg<xua_transfer>();
+		t.method = method;
+		t.dir = dir;
+		t.mode = mode;
+		t.user_addr = addr(buf);
+		t.len = len;
+		t.iterations = iterations;
+		int r = transfer(t);
+		if (err)
+			*err = r;
+		return t;
+	}
+	// Sets the module's kernel buffer from user memory with the kernel's copy_from_user.
+	int load_kernel_buffer(const void *src, uint64_t len) const
+	{
+		int err = 0;
+		transfer(XUA_METHOD_COPY, XUA_DIR_FROM_USER, const_cast<void *>(src), len, 1, 0, &err);
+		return err;
+	}
+	// Reads the module's kernel buffer back with the kernel's copy_to_user.
+	int read_kernel_buffer(void *dst, uint64_t len) const
+	{
+		int err = 0;
+		transfer(XUA_METHOD_COPY, XUA_DIR_TO_USER, dst, len, 1, 0, &err);
+		return err;
+	}
+
+	int mmap_op(bool produce, xua_mmap_op &op) const
+	{
+		return ioctl(produce ? XUA_IOC_PRODUCE : XUA_IOC_CONSUME, &op);
+	}
+	xua_mmap_op mmap_op(bool produce, uint64_t offset, uint64_t len, uint64_t iterations = 1,
+			    int *err = nullptr) const
+	{
+		auto op = make_arg<xua_mmap_op>();
+		op.offset = offset;
+		op.len = len;
+		op.iterations = iterations;
+		int r = mmap_op(produce, op);
+		if (err)
+			*err = r;
+		return op;
+	}
+
+	xua_toggle toggle(uint64_t iterations, int *err = nullptr) const
+	{
+		auto t = make_arg<xua_toggle>();
+		t.iterations = iterations;
+		int r = ioctl(XUA_IOC_TOGGLE, &t);
+		if (err)
+			*err = r;
+		return t;
+	}
+
+	// SELFTEST: returns the KTAP report; counts in `st`.
+	std::string selftest(xua_selftest &st, int *err = nullptr) const
+	{
+		std::vector<char> buf(64 * 1024);
+		st = make_arg<xua_selftest>();
+		st.report_addr = addr(buf.data());
+		st.report_len = buf.size();
+		int r = ioctl(XUA_IOC_SELFTEST, &st);
+		if (err)
+			*err = r;
+		return r == 0 ? std::string(buf.data()) : std::string();
+	}
+
+	Mapping map(size_t len, off_t off = 0, int prot = PROT_READ | PROT_WRITE, int flags = MAP_SHARED) const
+	{
+		return Mapping(len, prot, flags, fd_.get(), off);
+	}
+
 private:
 	Fd fd_;
 };
 
 inline nlohmann::json to_json(const xua_info &i)
 {
-	nlohmann::json regs = nlohmann::json::array();
+	nlohmann::json regs = nlohmann::json::array(), modes = nlohmann::json::array();
 	for (auto r : i.arch_regs)
 		regs.push_back(r);
+	for (uint32_t m = 0; m < i.nr_modes && m < XUA_MAX_MODES; ++m)
+		modes.push_back({{"name", i.modes[m].name},
+				 {"toggles_guard", (i.modes[m].flags & XUA_MODE_TOGGLES_GUARD) != 0}});
 	return {
 		{"abi_version", i.abi_version},
 		{"module_version", i.module_version},
@@ -96,6 +228,10 @@ inline nlohmann::json to_json(const xua_info &i)
 		{"guard_enabled", (i.prot_flags & XUA_PROT_ENABLED) != 0},
 		{"window_open", (i.prot_flags & XUA_PROT_WINDOW_OPEN) != 0},
 		{"arch_regs", regs},
+		{"modes", modes},
+		{"methods", i.methods},
+		{"violations", i.violations},
+		{"unsafe_deref_allowed", (i.flags & XUA_INFO_UNSAFE_ALLOWED) != 0},
 	};
 }
 

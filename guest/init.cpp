@@ -232,7 +232,9 @@ int main()
 		info["guest"] = guest_facts();
 		say("xua-info %s\n", info.dump().c_str());
 
-		std::map<std::string, std::string> env = {{"XUA_PROTECTION", opt["prot"]}, {"XUA_CELL", opt["cell"]}};
+		std::map<std::string, std::string> env = {{"XUA_PROTECTION", opt["prot"]},
+							  {"XUA_CELL", opt["cell"]},
+							  {"XUA_MODULE", "/lib/xuaccess.ko"}};
 		std::vector<std::string> argv;
 		if (opt["job"] == "test")
 			argv = {"/bin/xuaccess-tests"};

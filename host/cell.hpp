@@ -37,6 +37,9 @@ GuestReport parse_results(const std::string &results);
 // otherwise the reason it does not.
 std::string protection_mismatch(const Cell &cell, const nlohmann::json &info);
 
+// Kernel problems from the console and the guest's kernel log, each report counted once.
+std::vector<KernelProblem> merge_problems(const std::string &console, const std::string &dmesg);
+
 struct CellOutcome {
 	Cell cell;
 	Kernel kernel;
@@ -47,6 +50,13 @@ struct CellOutcome {
 };
 
 CellOutcome run_cell(const Cell &cell, const CellJob &job);
+
+// Oopses the guest test announced before triggering them on purpose.
+int announced_oopses(const GuestReport &r);
+// Splits the kernel problems into the oopses the guest announced ("# xua-expected-oops", the seed-bug
+// test) that carry the guard's fault signature, and everything else.
+std::pair<std::vector<const KernelProblem *>, std::vector<const KernelProblem *>>
+classify_problems(const CellOutcome &o);
 
 // Prints the cell's outcome as TAP (one line per check and per guest test case) and returns the number
 // of failed checks.

@@ -36,7 +36,8 @@ fs::path module_path(const Arch &arch, const std::string &series)
 
 std::vector<std::string> diagnostics(std::string_view log)
 {
-	static const std::regex diag(R"(^\S+:\d+:(\d+:)? (warning|error): )");
+	// compiler/sparse "file:line[:col]: warning:" and objtool/modpost "file.o: warning:" lines
+	static const std::regex diag(R"(^(\S+:(\d+:(\d+:)?)? (warning|error): |(WARNING|ERROR): ))");
 	std::vector<std::string> out;
 	for (auto &line : split_lines(log))
 		if (std::regex_search(line, diag))

@@ -53,6 +53,7 @@ const Matrix &Matrix::get()
 				a.cross_compile = v.at("cross_compile");
 				a.gnu_triplet = v.at("gnu_triplet");
 				a.guard = v.at("guard");
+				a.guard_fault_signature = v.at("guard_fault_signature");
 				a.qemu = v.at("qemu");
 				a.machine = v.at("machine");
 				a.console = v.at("console");

@@ -18,6 +18,7 @@ struct Arch {
 	std::string cross_compile;  // CROSS_COMPILE= for kbuild ("" when native)
 	std::string gnu_triplet;
 	std::string guard;          // SMAP, PAN
+	std::string guard_fault_signature;  // in the oops of a plain user dereference under the guard
 	std::string qemu, machine, console, boot_image;
 	std::map<std::string, std::string> cpu;  // protection -> QEMU -cpu
 	std::vector<std::string> append;

@@ -156,30 +156,39 @@ std::vector<KernelProblem> kernel_problems(const std::string &console, size_t co
 		{std::regex(R"(Internal error: Oops)"), "oops"},
 		{std::regex(R"(general protection fault)"), "oops"},
 		{std::regex(R"(kernel BUG at )"), "BUG"},
-		{std::regex(R"(^(\[[ 0-9.]+\] )?BUG: )"), "BUG"},
+		{std::regex(R"((^|\] )BUG: )"), "BUG"},
 		{std::regex(R"(WARNING: CPU: \d+ PID: \d+ at )"), "WARNING"},
+	};
+	auto kind_of = [&](const std::string &line) -> std::string {
+		for (auto &[re, kind] : sigs)
+			if (std::regex_search(line, re))
+				return kind;
+		return {};
 	};
 	auto lines = split_lines(console);
 	std::vector<KernelProblem> found;
 	for (size_t i = 0; i < lines.size(); ++i) {
-		for (auto &[re, kind] : sigs) {
-			if (!std::regex_search(lines[i], re))
-				continue;
-			KernelProblem p{kind, {}};
-			size_t end = std::min(lines.size(), i + context);
-			for (size_t j = i; j < end; ++j) {
-				p.text += lines[j] + "\n";
-				if (j > i && (lines[j].find("---[ end trace") != std::string::npos ||
-					      lines[j].find("---[ end Kernel panic") != std::string::npos))
-					break;
+		auto kind = kind_of(lines[i]);
+		if (kind.empty())
+			continue;
+		// The report runs to its end marker, the guest init's next line, or the start of a report of
+		// another kind (a WARN or panic after an oops). An oops body may repeat "Oops" (arm64's
+		// "Internal error: Oops" follows "Unable to handle"): that stays in the same report.
+		KernelProblem p{kind, lines[i] + "\n"};
+		size_t j = i + 1;
+		for (; j < lines.size() && j < i + context; ++j) {
+			const auto &l = lines[j];
+			auto k = kind_of(l);
+			if (l.find("xuaccess-init:") != std::string::npos || (!k.empty() && k != "oops"))
+				break;
+			p.text += l + "\n";
+			if (l.find("---[ end") != std::string::npos) {
+				++j;
+				break;
 			}
-			found.push_back(std::move(p));
-			// Skip the body of this report: one report, one entry.
-			while (i + 1 < end && lines[i + 1].find("---[ end") == std::string::npos &&
-			       lines[i + 1].find("xuaccess-") == std::string::npos)
-				++i;
-			break;
 		}
+		found.push_back(std::move(p));
+		i = j - 1;
 	}
 	return found;
 }

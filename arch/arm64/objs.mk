@@ -1,1 +1,1 @@
-xua-arch-objs := prot.o
+xua-arch-objs := uaccess.o

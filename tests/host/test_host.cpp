@@ -88,6 +88,10 @@ TEST(KernelProblems, RecognisesSmapAndPanOopsesAndPanics)
 	ASSERT_EQ(p.size(), 1u);
 	EXPECT_EQ(p[0].kind, "panic");
 
+	auto k = kernel_problems("<1>[    9.169164] BUG: unable to handle page fault for address: 00007fff78acef18\n"
+				 "<1>[    9.169705] #PF: error_code(0x0001) - permissions violation\n");
+	ASSERT_EQ(k.size(), 1u) << "klogctl dump lines carry a <level> prefix";
+
 	auto w = kernel_problems("[ 2.0] WARNING: CPU: 0 PID: 51 at mm/slub.c:123 foo+0x1/0x2\n");
 	ASSERT_EQ(w.size(), 1u);
 	EXPECT_EQ(w[0].kind, "WARNING");
@@ -180,8 +184,11 @@ TEST(Kbuild, DiagnosticsAreFound)
 {
 	auto d = diagnostics("  CC [M]  /x/common/main.o\n"
 			     "/x/common/main.c:42:17: warning: incorrect type in argument 1 (different address spaces)\n"
-			     "/x/arch/x86/prot.c:7: error: oops\n  LD [M]  xuaccess.ko\n");
-	ASSERT_EQ(d.size(), 2u);
+			     "/x/arch/x86/prot.c:7: error: oops\n  LD [M]  xuaccess.ko\n"
+			     "xuaccess.o: warning: objtool: xua_x(): call to foo() with UACCESS enabled\n"
+			     "WARNING: modpost: missing MODULE_LICENSE()\n"
+			     "Skipping BTF generation for xuaccess.ko due to unavailability of vmlinux\n");
+	ASSERT_EQ(d.size(), 4u);
 	EXPECT_NE(d[0].find("different address spaces"), std::string::npos);
 }
 
@@ -222,4 +229,15 @@ TEST(RunGuest, TimeoutKillsHungGuestAndKeepsConsole)
 	EXPECT_NE(last_lines(o.console, 2).find("last words"), std::string::npos);
 	EXPECT_NE(read_file(dir / "console.log").find("last words"), std::string::npos);
 	fs::remove_all(dir);
+}
+
+TEST(KernelProblems, ConsoleAndKernelLogCountOnce)
+{
+	auto p = merge_problems(x86_smap_oops,
+				"<1>[   12.345678] BUG: unable to handle page fault for address: 00007ffd1234abcd\n"
+				"<1>[   12.345710] #PF: error_code(0x0003) - permissions violation\n"
+				"<4>[   13.000000] WARNING: CPU: 0 PID: 7 at mm/slub.c:1 f+0x1/0x2\n");
+	ASSERT_EQ(p.size(), 2u);
+	EXPECT_EQ(p[0].kind, "oops");
+	EXPECT_EQ(p[1].kind, "WARNING");
 }

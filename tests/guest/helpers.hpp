@@ -1,0 +1,99 @@
+// Shared helpers of the in-guest tests.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "device.hpp"
+
+namespace xua::test {
+
+inline size_t page_size()
+{
+	return static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+inline std::string protection()
+{
+	const char *p = std::getenv("XUA_PROTECTION");
+	return p ? p : "";
+}
+
+// Deterministic bytes that differ at every offset and between seeds.
+inline void fill(uint8_t *p, size_t n, uint32_t seed)
+{
+	uint32_t x = seed * 2654435761u + 1;
+	for (size_t i = 0; i < n; ++i) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = static_cast<uint8_t>(x);
+	}
+}
+
+inline std::vector<uint8_t> pattern(size_t n, uint32_t seed)
+{
+	std::vector<uint8_t> v(n);
+	fill(v.data(), n, seed);
+	return v;
+}
+
+// `pages` read-write pages followed by one PROT_NONE page: a buffer ending at end() runs into the guard.
+class GuardedBuffer {
+public:
+	explicit GuardedBuffer(size_t pages)
+	    : map_((pages + 1) * page_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+	{
+		if (!map_.ok() || mprotect(end(), page_size(), PROT_NONE) != 0)
+			throw std::runtime_error("GuardedBuffer: mmap/mprotect failed");
+	}
+	uint8_t *begin() const { return map_.data(); }
+	uint8_t *end() const { return map_.data() + map_.size() - page_size(); }
+
+private:
+	Mapping map_;
+};
+
+// A user-memory method of TRANSFER: a kernel method, or the module's raw copy in one arch mode.
+struct Method {
+	uint32_t method, mode;
+	std::string name;
+	bool word_granular;  // reports faults per 8-byte word, not per byte
+};
+
+inline const char *method_name(uint32_t m)
+{
+	static const char *names[] = {"get_put", "copy", "unsafe", "raw", "raw_get_put", "memcpy"};
+	return m < XUA_NR_METHODS ? names[m] : "?";
+}
+
+// Every method that touches user memory, with every raw mode the module lists.
+inline std::vector<Method> user_methods(const xua_info &info)
+{
+	std::vector<Method> v;
+	for (uint32_t m = 0; m < XUA_NR_METHODS; ++m) {
+		if (m == XUA_METHOD_MEMCPY)
+			continue;
+		bool word = m == XUA_METHOD_GET_PUT || m == XUA_METHOD_UNSAFE || m == XUA_METHOD_RAW_GET_PUT;
+		if (m == XUA_METHOD_RAW) {
+			for (uint32_t mode = 0; mode < info.nr_modes; ++mode)
+				v.push_back({m, mode, std::string("raw/") + info.modes[mode].name, false});
+		} else {
+			v.push_back({m, 0, method_name(m), word});
+		}
+	}
+	return v;
+}
+
+inline const char *dir_name(uint32_t dir)
+{
+	return dir == XUA_DIR_TO_USER ? "to-user" : "from-user";
+}
+
+}  // namespace xua::test

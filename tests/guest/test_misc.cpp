@@ -1,0 +1,235 @@
+// TOGGLE, SELFTEST, the time budget and signals, concurrency, unprivileged callers, NULL.
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <sys/wait.h>
+
+#include "helpers.hpp"
+
+using namespace xua;
+using namespace xua::test;
+
+namespace {
+
+TEST(Toggle, PairsRunAndSayWhetherTheyToggle)
+{
+	Device dev;
+	auto info = dev.info();
+	int err = 0;
+	auto t = dev.toggle(100000, &err);
+	ASSERT_EQ(err, 0);
+	EXPECT_EQ(t.iterations_done, 100000u);
+	EXPECT_GT(t.elapsed_ns, 0u);
+	bool present = info.prot_flags & XUA_PROT_PRESENT;
+	EXPECT_EQ((t.out_flags & XUA_OUT_GUARD_TOGGLED) != 0, present)
+		<< "pairs toggle the guard exactly when the CPU has it";
+	dev.toggle(0, &err);
+	EXPECT_EQ(err, -EINVAL);
+	auto bad = make_arg<xua_toggle>();
+	bad.iterations = 1;
+	bad.flags = 2;
+	EXPECT_EQ(dev.ioctl(XUA_IOC_TOGGLE, &bad), -EINVAL);
+}
+
+TEST(Info, ModesMethodsAndBounds)
+{
+	Device dev;
+	auto info = dev.info();
+	EXPECT_EQ(info.methods, (1u << XUA_NR_METHODS) - 1);
+	std::vector<std::string> modes;
+	for (uint32_t i = 0; i < info.nr_modes; ++i)
+		modes.push_back(info.modes[i].name);
+	bool present = info.prot_flags & XUA_PROT_PRESENT;
+	if (info.arch == XUA_ARCH_X86_64) {
+		EXPECT_EQ(modes, (std::vector<std::string>{"window", "per-access"}));
+		for (uint32_t i = 0; i < info.nr_modes; ++i)
+			EXPECT_EQ((info.modes[i].flags & XUA_MODE_TOGGLES_GUARD) != 0, present) << modes[i];
+	} else {
+		EXPECT_EQ(modes, (std::vector<std::string>{"ldtr", "pan-off", "toggle"}));
+		EXPECT_EQ(info.modes[0].flags & XUA_MODE_TOGGLES_GUARD, 0u) << "ldtr never clears PAN";
+		EXPECT_EQ((info.modes[1].flags & XUA_MODE_TOGGLES_GUARD) != 0, present);
+		EXPECT_EQ((info.modes[2].flags & XUA_MODE_TOGGLES_GUARD) != 0, present);
+	}
+	EXPECT_EQ(info.max_len, 4u << 20);
+	EXPECT_GE(info.max_iterations, 1000000u);
+	EXPECT_EQ(info.mmap_max, 4u << 20);
+	EXPECT_EQ(info.violations, 0u) << "an ioctl returned with the user-access window open";
+}
+
+TEST(Null, IsTheSyscallFloor)
+{
+	Device dev;
+	for (int i = 0; i < 1000; ++i)
+		ASSERT_EQ(dev.null(), 0);
+}
+
+TEST(Selftest, EveryMethodAgreesWithTheKernel)
+{
+	Device dev;
+	xua_selftest st{};
+	int err = 0;
+	auto report = dev.selftest(st, &err);
+	ASSERT_EQ(err, 0);
+	EXPECT_EQ(report.rfind("KTAP version 1\n", 0), 0u);
+	EXPECT_GT(st.passed, 20u);
+	EXPECT_EQ(st.failed, 0u) << report;
+	EXPECT_EQ(st.report_bytes, report.size());
+	// A short report buffer is truncated and NUL-terminated, never overrun.
+	std::vector<char> small(40, 'x');
+	small.push_back('\x7f');
+	auto s2 = make_arg<xua_selftest>();
+	s2.report_addr = addr(small.data());
+	s2.report_len = 40;
+	ASSERT_EQ(dev.ioctl(XUA_IOC_SELFTEST, &s2), 0);
+	EXPECT_EQ(small[39], '\0');
+	EXPECT_EQ(small[40], '\x7f');
+	EXPECT_EQ(std::string(small.data()), report.substr(0, 39));
+	s2.report_len = 0;
+	EXPECT_EQ(dev.ioctl(XUA_IOC_SELFTEST, &s2), -EINVAL);
+	s2.report_len = 100;
+	s2.report_addr = 0;
+	EXPECT_EQ(dev.ioctl(XUA_IOC_SELFTEST, &s2), -EFAULT);
+}
+
+// No call runs much longer than a second: a huge iteration count stops early and says so.
+TEST(Budget, HugeIterationCountsAreTruncated)
+{
+	Device dev;
+	std::vector<uint8_t> buf(1 << 20);
+	int err = 0;
+	auto t = dev.transfer(XUA_METHOD_COPY, XUA_DIR_TO_USER, buf.data(), buf.size(), 1000000000, 0, &err);
+	ASSERT_EQ(err, 0);
+	EXPECT_TRUE(t.out_flags & XUA_OUT_TRUNCATED);
+	EXPECT_LT(t.iterations_done, 1000000000u);
+	EXPECT_EQ(t.bytes_moved, t.iterations_done * buf.size());
+	// Without the guard the pairs are patched to nothing and may finish within the budget.
+	auto g = dev.toggle(1000000000, &err);
+	ASSERT_EQ(err, 0);
+	if (g.out_flags & XUA_OUT_TRUNCATED)
+		EXPECT_LT(g.iterations_done, 1000000000u);
+	else
+		EXPECT_EQ(g.iterations_done, 1000000000u);
+}
+
+std::atomic<int> g_signals{0};
+void on_usr1(int)
+{
+	g_signals++;
+}
+
+TEST(Budget, SignalInterruptsALongCall)
+{
+	struct sigaction sa{};
+	sa.sa_handler = on_usr1;  // no SA_RESTART: the ioctl returns EINTR
+	ASSERT_EQ(sigaction(SIGUSR1, &sa, nullptr), 0);
+	Device dev;
+	std::vector<uint8_t> buf(65536);
+	pthread_t self = pthread_self();
+	std::thread killer([self] {
+		std::this_thread::sleep_for(std::chrono::milliseconds(150));
+		pthread_kill(self, SIGUSR1);
+	});
+	int err = 0;
+	auto t = dev.transfer(XUA_METHOD_COPY, XUA_DIR_TO_USER, buf.data(), buf.size(), 1000000000, 0, &err);
+	killer.join();
+	EXPECT_EQ(err, -EINTR);
+	EXPECT_GT(t.iterations_done, 0u) << "partial results are reported";
+	EXPECT_EQ(g_signals.load(), 1);
+	signal(SIGUSR1, SIG_DFL);
+}
+
+// Threads on one shared fd and on their own fds, and a second process: every transfer sees its own bytes.
+TEST(Concurrency, ThreadsAndProcessesKeepTheirData)
+{
+	Device shared;
+	auto info = shared.info();
+	auto methods = user_methods(info);
+	std::atomic<int> bad{0};
+	auto worker = [&](int id, bool own_fd) {
+		Device mine;
+		const Device &d = own_fd ? mine : shared;
+		std::vector<uint8_t> src(4096 + id), dst(4096 + id);
+		for (int i = 0; i < 200; ++i) {
+			const auto &m = methods[static_cast<size_t>(i + id) % methods.size()];
+			fill(src.data(), src.size(), static_cast<uint32_t>(id * 1000 + i));
+			if (own_fd) {
+				// Own kernel buffer: in with the method, out with copy_to_user.
+				int e1 = 0;
+				d.transfer(m.method, XUA_DIR_FROM_USER, src.data(), src.size(), 1, m.mode, &e1);
+				int e2 = d.read_kernel_buffer(dst.data(), dst.size());
+				if (e1 || e2 || dst != src)
+					bad++;
+			} else {
+				// Shared kernel buffer: only check that every call succeeds.
+				int e1 = 0;
+				d.transfer(m.method, i % 2 ? XUA_DIR_TO_USER : XUA_DIR_FROM_USER, src.data(), src.size(),
+					   1, m.mode, &e1);
+				if (e1)
+					bad++;
+			}
+		}
+	};
+	pid_t pid = fork();
+	if (pid == 0) {
+		std::thread a(worker, 100, true), b(worker, 101, false);
+		a.join();
+		b.join();
+		_exit(bad.load() == 0 ? 0 : 1);
+	}
+	std::vector<std::thread> ts;
+	for (int i = 0; i < 4; ++i)
+		ts.emplace_back(worker, i, i % 2 == 0);
+	for (auto &t : ts)
+		t.join();
+	int st = 0;
+	ASSERT_EQ(waitpid(pid, &st, 0), pid);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child process saw wrong data or errors";
+	EXPECT_EQ(bad.load(), 0);
+}
+
+// Runs fn in a child that dropped root; returns its exit status.
+template <typename Fn>
+int as_nobody(Fn fn)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(99);
+		_exit(fn());
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+TEST(Security, UnprivilegedUserCannotOpen)
+{
+	int st = as_nobody([] {
+		int fd = open(XUA_DEVICE, O_RDWR);
+		return fd < 0 && errno == EACCES ? 0 : 1;
+	});
+	EXPECT_EQ(st, 0) << "an unprivileged open must fail with EACCES";
+}
+
+TEST(Security, UnsafeDerefNeedsParameterAndCapability)
+{
+	Device dev;  // opened as root, used after dropping privileges
+	auto info = dev.info();
+	uint64_t word = 0;
+	auto op = make_arg<xua_unsafe>();
+	op.user_addr = addr(&word);
+	op.dir = XUA_DIR_FROM_USER;
+	int fd = dev.fd();
+	int st = as_nobody([fd, op]() mutable { return ioctl(fd, XUA_IOC_UNSAFE_DEREF, &op) != 0 && errno == EPERM ? 0 : 1; });
+	EXPECT_EQ(st, 0) << "without CAP_SYS_ADMIN: EPERM";
+	if (!(info.flags & XUA_INFO_UNSAFE_ALLOWED)) {
+		EXPECT_EQ(dev.ioctl(XUA_IOC_UNSAFE_DEREF, &op), -EPERM) << "without allow_unsafe_deref: EPERM";
+	}
+}
+
+}  // namespace
