@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * xuaccess core: SELFTEST. Checks every user method and mode against the kernel's own routines on
- * user memory the module maps into the calling process (as lib/test_user_copy.c does): a page followed
- * by an unmapped one. Reports KTAP, one line per group of cases, with the first mismatch of a group.
+ * xuaccess core: SELFTEST. Checks every user method and mode, and the kernel's own routines, on user
+ * memory the module maps into the calling process (as lib/test_user_copy.c does): a page followed by an
+ * unmapped one. Reports KTAP, one line per group of cases, with the first mismatch of a group.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -107,7 +107,7 @@ static unsigned long xua_word_left(unsigned long len, unsigned long ok)
 struct xua_st {
 	struct xua_ktap k;
 	u8 __user *u;      /* one mapped page, then an unmapped one */
-	u8 *pat, *a, *b;   /* 2 pages each: pattern, scratch */
+	u8 *pat, *a;       /* 2 pages each: pattern, scratch */
 };
 
 /* Every method and mode moves the right bytes inside the mapped page, at odd sizes and alignments. */
@@ -153,14 +153,17 @@ static void xua_st_integrity(struct xua_st *s, u32 method, u32 mode, u32 dir)
 
 /*
  * A copy that runs from the end of the mapped page into the unmapped one, `k` bytes before the edge.
- * The module's raw copy must match the kernel's copy_{to,from}_user: the same bytes not copied and the
- * same destination bytes (the uncopied tail of a copy from user zeroed). Per-word methods must leave
- * exactly what their word granularity implies.
+ * The module's raw copy is exact: it copies the k accessible bytes and reports len - k. Per-word
+ * methods stop at the first word that faults. The kernel's copy_{to,from}_user may stop earlier
+ * (arm64 reports from its chunking, x86 is exact), so it is held to the uaccess contract: at least
+ * len - k reported, and every byte it reports as copied is right. In every case the uncopied tail of
+ * a copy from user is zeroed.
  */
 static void xua_st_edge(struct xua_st *s, u32 method, u32 mode, u32 dir)
 {
 	static const unsigned int ks[] = { 1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65, 200 };
 	static const unsigned int ms[] = { 1, 3, 8, 16, 100 };
+	const bool kernel = method == XUA_METHOD_COPY;
 	unsigned int i, j;
 
 	ktap_group_start(&s->k);
@@ -168,36 +171,31 @@ static void xua_st_edge(struct xua_st *s, u32 method, u32 mode, u32 dir)
 		for (j = 0; j < ARRAY_SIZE(ms); j++) {
 			unsigned int k = ks[i], len = k + ms[j];
 			u8 __user *start = s->u + PAGE_SIZE - k;
-			unsigned long ref, got, want;
+			unsigned long got, want, done;
+			bool bytes_ok;
 
+			want = xua_word_granular(method) ? xua_word_left(len, k) : len - k;
 			if (dir == XUA_DIR_TO_USER) {
 				if (clear_user(s->u, PAGE_SIZE))
-					return;
-				ref = copy_to_user(start, s->pat, len);
-				if (copy_from_user(s->b, s->u, PAGE_SIZE) || clear_user(s->u, PAGE_SIZE))
 					return;
 				got = xua_transfer_once(method, dir, mode, s->pat, NULL, start, len);
 				if (copy_from_user(s->a, s->u, PAGE_SIZE))
 					return;
-				want = xua_word_granular(method) ? xua_word_left(len, k) : ref;
-				ktap_case(&s->k, got == want && (xua_word_granular(method) ||
-								 !memcmp(s->a, s->b, PAGE_SIZE)),
-					  "k %u len %u: left %lu, expected %lu (copy_to_user %lu)%s", k, len, got,
-					  want, ref, got == want ? ", user bytes differ" : "");
+				done = got <= len ? len - got : 0;
+				bytes_ok = !memcmp(s->a + PAGE_SIZE - k, s->pat, min(done, (unsigned long)k)) &&
+					   !memchr_inv(s->a, 0, PAGE_SIZE - k);
 			} else {
 				if (copy_to_user(s->u, s->pat, PAGE_SIZE))
 					return;
-				memset(s->b, 0x5a, len);
-				ref = copy_from_user(s->b, start, len);
 				memset(s->a, 0x5a, len);
 				got = xua_transfer_once(method, dir, mode, s->a, NULL, start, len);
-				want = xua_word_granular(method) ? xua_word_left(len, k) : ref;
-				ktap_case(&s->k, got == want && (xua_word_granular(method) ?
-								 !memchr_inv(s->a + len - got, 0, got) :
-								 !memcmp(s->a, s->b, len)),
-					  "k %u len %u: left %lu, expected %lu (copy_from_user %lu)%s", k, len, got,
-					  want, ref, got == want ? ", kernel bytes differ" : "");
+				done = got <= len ? len - got : 0;
+				bytes_ok = !memcmp(s->a, s->pat + PAGE_SIZE - k, done) &&
+					   !memchr_inv(s->a + done, 0, len - done);
 			}
+			ktap_case(&s->k, (kernel ? got >= want && got <= len : got == want) && bytes_ok,
+				  "k %u len %u: left %lu, expected %s%lu%s", k, len, got, kernel ? ">= " : "", want,
+				  bytes_ok ? "" : ", bytes differ");
 		}
 	}
 	ktap_group_end(&s->k, "edge %s %s%s%s", dir == XUA_DIR_TO_USER ? "to-user" : "from-user",
@@ -264,9 +262,8 @@ long xua_ioctl_selftest(void __user *uarg)
 	s.k.buf = kvzalloc(XUA_REPORT_MAX, GFP_KERNEL);
 	s.pat = kvmalloc(2 * PAGE_SIZE, GFP_KERNEL);
 	s.a = kvzalloc(2 * PAGE_SIZE, GFP_KERNEL);
-	s.b = kvzalloc(2 * PAGE_SIZE, GFP_KERNEL);
 	ret = -ENOMEM;
-	if (!s.k.buf || !s.pat || !s.a || !s.b)
+	if (!s.k.buf || !s.pat || !s.a)
 		goto out_free;
 	for (out = 0; out < 2 * PAGE_SIZE; out++)
 		s.pat[out] = (u8)(out * 7 + 3);
@@ -285,8 +282,7 @@ long xua_ioctl_selftest(void __user *uarg)
 				continue;
 			for (mode = 0; mode < (method == XUA_METHOD_RAW ? xua_arch_nr_modes : 1); mode++) {
 				xua_st_integrity(&s, method, mode, dir);
-				if (method != XUA_METHOD_COPY)
-					xua_st_edge(&s, method, mode, dir);
+				xua_st_edge(&s, method, mode, dir);
 			}
 		}
 	}
@@ -333,6 +329,5 @@ out_free:
 	kvfree(s.k.buf);
 	kvfree(s.pat);
 	kvfree(s.a);
-	kvfree(s.b);
 	return ret;
 }

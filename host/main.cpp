@@ -62,6 +62,9 @@ int main(int argc, char **argv)
 	cell->add_option("--kernel", kernel)->required();
 	cell->add_option("--protection", protection)->check(CLI::IsMember({"on", "off"}));
 	cell->add_option("--timeout", timeout, "seconds before the guest is killed")->check(CLI::Range(5, 3600));
+	std::vector<std::string> guest_args;
+	cell->add_option("--guest-args", guest_args, "arguments for the guest program, e.g. --gtest_filter=Mmap*")
+		->delimiter(',');
 
 	auto *fk = app.add_subcommand("fetch-kernel", "(plumbing) fetch and unpack a Debian kernel into the cache");
 	fk->add_option("--arch", arch)->required();
@@ -94,6 +97,7 @@ int main(int argc, char **argv)
 			auto cells = m.select({arch}, {kernel}, {protection});
 			xua::CellJob job;
 			job.timeout = std::chrono::seconds(timeout);
+			job.args = guest_args;
 			auto o = xua::run_cell(cells.front(), job);
 			return xua::print_tap(o, stdout) == 0 ? 0 : 1;
 		}

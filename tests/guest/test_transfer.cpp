@@ -1,6 +1,7 @@
 // TRANSFER: data integrity for every method, mode and direction at sizes 1 B to 4 MiB and odd
 // alignments; fault semantics on a buffer running into a PROT_NONE page; every bad input.
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -121,55 +122,68 @@ TEST_F(TransferTest, MemcpyMovesBetweenKernelBuffers)
 	EXPECT_EQ(back, a);
 }
 
-// A copy running k bytes into a PROT_NONE page: EFAULT, and the raw copy in every mode reports the
-// same bytes-not-copied and leaves the same bytes as the kernel's copy_{to,from}_user.
-TEST_F(TransferTest, FaultSemanticsMatchKernelCopy)
+// A copy running into a PROT_NONE page returns EFAULT. The module's raw copy, in every mode, is exact:
+// it copies every accessible byte and reports the rest. The kernel's copy_{to,from}_user is held to the
+// uaccess contract (at least the inaccessible bytes reported, every byte it reports copied is right):
+// on x86 it is exact too, on arm64 it can stop earlier (its fixup reports where its chunk faulted).
+// Both zero the uncopied tail of a copy from user. Cases where the two differ are counted.
+TEST_F(TransferTest, FaultSemanticsExactAndKernelCompatible)
 {
 	GuardedBuffer g(2);
 	const size_t ps = page_size();
 	auto src = pattern(2 * ps, 5);
-	int cases = 0;
-	for (size_t before : {1, 3, 7, 8, 9, 16, 17, 100, 4095}) {
+	auto user = pattern(2 * ps, 6);
+	int cases = 0, kernel_short = 0;
+	for (size_t before : {1, 3, 4, 7, 8, 9, 15, 16, 17, 100, 4095}) {
 		for (size_t beyond : {1, 8, 64, 5000}) {
-			size_t len = before + beyond;
+			const size_t len = before + beyond;
 			uint8_t *start = g.end() - before;
-			SCOPED_TRACE("len " + std::to_string(len) + " ending " + std::to_string(beyond) + " B past the guard");
-			// Reference: the kernel's copies.
-			ASSERT_EQ(dev.load_kernel_buffer(src.data(), len), 0);
-			std::fill(g.begin(), g.end(), 0);
-			int ref_err = 0;
-			auto ref = dev.transfer(XUA_METHOD_COPY, XUA_DIR_TO_USER, start, len, 1, 0, &ref_err);
-			EXPECT_EQ(ref_err, -EFAULT);
-			EXPECT_GE(ref.not_copied, beyond);
-			std::vector<uint8_t> ref_user(g.begin(), g.end());
-			fill(g.begin(), 2 * ps, 6);
-			std::vector<uint8_t> ref_kernel(len);
-			dev.transfer(XUA_METHOD_COPY, XUA_DIR_FROM_USER, start, len, 1, 0, &ref_err);
-			EXPECT_EQ(ref_err, -EFAULT);
-			ASSERT_EQ(dev.read_kernel_buffer(ref_kernel.data(), len), 0);
-			auto ref_from = ref_kernel;
-
-			for (uint32_t mode = 0; mode < info.nr_modes; ++mode) {
-				SCOPED_TRACE(std::string("raw/") + info.modes[mode].name);
-				ASSERT_EQ(dev.load_kernel_buffer(src.data(), len), 0);
-				std::fill(g.begin(), g.end(), 0);
-				int err = 0;
-				auto t = dev.transfer(XUA_METHOD_RAW, XUA_DIR_TO_USER, start, len, 1, mode, &err);
-				EXPECT_EQ(err, -EFAULT);
-				EXPECT_EQ(t.not_copied, ref.not_copied);
-				EXPECT_EQ(t.bytes_moved, len - t.not_copied);
-				EXPECT_EQ(std::vector<uint8_t>(g.begin(), g.end()), ref_user);
-
-				fill(g.begin(), 2 * ps, 6);
-				t = dev.transfer(XUA_METHOD_RAW, XUA_DIR_FROM_USER, start, len, 1, mode, &err);
-				EXPECT_EQ(err, -EFAULT);
-				std::vector<uint8_t> kernel(len);
-				ASSERT_EQ(dev.read_kernel_buffer(kernel.data(), len), 0);
-				EXPECT_EQ(kernel, ref_from) << "copied prefix and zeroed tail must match copy_from_user";
-				++cases;
+			SCOPED_TRACE("len " + std::to_string(len) + ", " + std::to_string(before) + " B before the guard");
+			for (uint32_t dir : {XUA_DIR_TO_USER, XUA_DIR_FROM_USER}) {
+				std::vector<Method> ms = {{XUA_METHOD_COPY, 0, "copy", false}};
+				for (uint32_t mode = 0; mode < info.nr_modes; ++mode)
+					ms.push_back({XUA_METHOD_RAW, mode, std::string("raw/") + info.modes[mode].name, false});
+				uint64_t kernel_left = 0;
+				for (const auto &m : ms) {
+					SCOPED_TRACE(m.name + " " + dir_name(dir));
+					const bool is_kernel = m.method == XUA_METHOD_COPY;
+					int err = 0;
+					xua_transfer t;
+					if (dir == XUA_DIR_TO_USER) {
+						ASSERT_EQ(dev.load_kernel_buffer(src.data(), len), 0);
+						std::fill(g.begin(), g.end(), 0);
+						t = dev.transfer(m.method, dir, start, len, 1, m.mode, &err);
+						const size_t done = len - t.not_copied;
+						EXPECT_EQ(std::memcmp(start, src.data(), std::min(done, before)), 0);
+						EXPECT_TRUE(std::all_of(g.begin(), start, [](uint8_t c) { return c == 0; }));
+					} else {
+						std::copy(user.begin(), user.begin() + 2 * ps, g.begin());
+						t = dev.transfer(m.method, dir, start, len, 1, m.mode, &err);
+						std::vector<uint8_t> kernel(len);
+						ASSERT_EQ(dev.read_kernel_buffer(kernel.data(), len), 0);
+						const size_t done = len - t.not_copied;
+						EXPECT_EQ(std::memcmp(kernel.data(), start, done), 0) << "copied prefix";
+						EXPECT_TRUE(std::all_of(kernel.begin() + done, kernel.end(), [](uint8_t c) { return c == 0; }))
+							<< "uncopied tail zeroed";
+					}
+					EXPECT_EQ(err, -EFAULT);
+					EXPECT_EQ(t.bytes_moved, len - t.not_copied);
+					if (is_kernel) {
+						EXPECT_GE(t.not_copied, beyond);
+						EXPECT_LE(t.not_copied, len);
+						kernel_left = t.not_copied;
+						kernel_short += t.not_copied != beyond;
+					} else {
+						EXPECT_EQ(t.not_copied, beyond) << "the raw copy is exact";
+						EXPECT_LE(t.not_copied, kernel_left) << "copies at least what the kernel copies";
+					}
+					++cases;
+				}
 			}
 		}
 	}
+	std::printf("# fault semantics: %d cases; kernel copy_{to,from}_user stopped before the first "
+		    "inaccessible byte in %d of %zu\n", cases, kernel_short, size_t(11 * 4 * 2));
 	RecordProperty("cases", cases);
 }
 
