@@ -241,3 +241,29 @@ TEST(KernelProblems, ConsoleAndKernelLogCountOnce)
 	EXPECT_EQ(p[0].kind, "oops");
 	EXPECT_EQ(p[1].kind, "WARNING");
 }
+
+// The dynamic loader and libc.so.6 placed in a guest come from the same directory, hence the same glibc
+// build (a loader from the cross toolchain with the multiarch libc hung every fork() on arm64).
+TEST(Initramfs, LoaderAndLibcFromOneGlibc)
+{
+	int checked = 0;
+	for (auto &name : Matrix::get().arch_names()) {
+		const auto &a = Matrix::get().arch(name);
+		auto prog = Matrix::paths().guest_build(a) / "tests" / "guest" / "xuaccess-tests";
+		if (!fs::exists(prog))
+			continue;
+		fs::path loader, libc;
+		for (auto &f : shared_library_closure(a, prog)) {
+			if (f.guest.filename().string().rfind("ld-linux", 0) == 0)
+				loader = f.host;
+			if (f.guest.filename() == "libc.so.6")
+				libc = f.host;
+		}
+		ASSERT_FALSE(loader.empty()) << name;
+		ASSERT_FALSE(libc.empty()) << name;
+		EXPECT_EQ(fs::canonical(loader).parent_path(), fs::canonical(libc).parent_path()) << name;
+		++checked;
+	}
+	if (checked == 0)
+		GTEST_SKIP() << "no guest test program built yet";
+}
