@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench.hpp"
 #include "cell.hpp"
 #include "frontend.hpp"
 #include "kbuild.hpp"
@@ -43,8 +44,17 @@ int main(int argc, char **argv)
 	auto *test = app.add_subcommand("test", "Build everything, then run host unit tests, sparse and the QEMU cells");
 	add_selection(test, sel);
 
+	xua::BenchOptions bo;
+	std::string bench_out;
 	auto *bench = app.add_subcommand("bench", "Run the benchmark suites in every cell (the project's main job)");
-	bench->allow_extras();
+	add_selection(bench, bo.sel);
+	bench->add_option("--filter", bo.filter, "regex over benchmark names, e.g. 'transfer/copy' or '^guard'");
+	bench->add_option("--repetitions", bo.repetitions, "repetitions per benchmark (default 3)")
+		->check(CLI::Range(1, 50));
+	bench->add_flag("--quick", bo.quick, "smoke run for CI: a few sizes, short min time, 1 repetition");
+	bench->add_option("--out", bench_out, "results directory (default results/<UTC timestamp>)");
+	bench->add_option("--accel", bo.accel, "tcg (default); kvm is planned for same-arch cells")
+		->check(CLI::IsMember({"tcg", "kvm"}));
 
 	std::string arch, kernel, protection = "on", out, stamp, depfile;
 	bool sparse = false;
@@ -77,9 +87,8 @@ int main(int argc, char **argv)
 		if (*test)
 			return xua::run_tests(sel);
 		if (*bench) {
-			std::fprintf(stderr, "xuaccess bench: the benchmark suites are not there yet (issue 4); "
-					     "./xuaccess test builds, boots and tests every cell.\n");
-			return 2;
+			bo.out = bench_out;
+			return xua::run_bench(bo);
 		}
 		if (*kb) {
 			xua::kbuild({.arch = &m.arch(arch), .series = kernel, .out = out, .stamp = stamp,

@@ -1,0 +1,331 @@
+// xuaccess-bench: the Google Benchmark suites, run inside a guest (or on a real host).
+//
+// Families (names are what --filter matches):
+//   transfer/<method>/<dir>/<bytes>   kernel-timed throughput: the module runs the loop and times it
+//                                     (UseManualTime), so the syscall is outside the figure
+//   latency/<method>/<dir>/<bytes>    one ioctl per call, wall clock, syscall included
+//   mmap/<produce+read|write+consume>/<bytes>  the shared buffer, end to end, against
+//   mmap/<copy_to_user|copy_from_user>/<bytes> the copy ioctl at the same size
+//   guard/toggle                      one open/close pair of the user-access window, kernel-timed
+//   batch/<get_user|unsafe>/<words>   N separate get_user calls vs one user_access_begin + N unsafe reads
+//   baseline/<kernel_memcpy|user_memcpy|null_ioctl|getppid>[/<bytes>]
+//
+// UseManualTime rows carry Google Benchmark's "/manual_time" suffix.
+// Output: Google Benchmark JSON on stdout; a progress line per benchmark on /dev/console when it exists
+// ("xua-progress k/N name"). Options of its own: --quick, --xua-filter=REGEX, --xua-min-time=S;
+// every --benchmark_* flag is Google Benchmark's.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "device.hpp"
+
+namespace {
+
+using xua::Device;
+
+struct Options {
+	bool quick = false;
+	std::string filter = ".*";
+	double min_time = 0.2;
+};
+
+Device &dev()
+{
+	static Device d;
+	return d;
+}
+
+std::vector<uint8_t> &user_buffer()
+{
+	static std::vector<uint8_t> b(4 << 20, 0x5a);
+	return b;
+}
+
+// Inner iterations per ioctl so that one call lasts long enough for the kernel clock and short enough
+// for Google Benchmark to repeat it: about 256 KiB moved, within [1, 4096].
+uint64_t inner_iterations(uint64_t bytes)
+{
+	return std::clamp<uint64_t>((256u << 10) / std::max<uint64_t>(bytes, 1), 1, 4096);
+}
+
+void report_error(benchmark::State &state, const char *what, int err)
+{
+	state.SkipWithError((std::string(what) + ": " + std::strerror(-err)).c_str());
+}
+
+// Kernel-timed TRANSFER: each benchmark iteration is one ioctl running `inner` transfers of `bytes` in
+// the kernel; its manual time is the kernel's figure for them. items_per_second counts transfers, so
+// 1e9 / items_per_second is the time of one transfer.
+void bm_transfer(benchmark::State &state, uint32_t method, uint32_t mode, uint32_t dir, uint64_t bytes)
+{
+	const uint64_t inner = inner_iterations(bytes);
+	void *buf = method == XUA_METHOD_MEMCPY ? nullptr : user_buffer().data();
+	uint64_t done = 0;
+	for (auto _ : state) {
+		int err = 0;
+		auto t = dev().transfer(method, dir, buf, bytes, inner, mode, &err);
+		if (err || t.iterations_done == 0) {
+			report_error(state, "TRANSFER", err ? err : -EIO);
+			break;
+		}
+		done += t.iterations_done;
+		state.SetIterationTime(static_cast<double>(t.elapsed_ns) / 1e9);
+	}
+	state.SetItemsProcessed(static_cast<int64_t>(done));
+	state.SetBytesProcessed(static_cast<int64_t>(done * bytes));
+	state.counters["inner"] = static_cast<double>(inner);
+}
+
+// One ioctl per iteration, wall clock.
+void bm_latency(benchmark::State &state, uint32_t method, uint32_t mode, uint32_t dir, uint64_t bytes)
+{
+	auto t = xua::make_arg<xua_transfer>();
+	t.method = method;
+	t.mode = mode;
+	t.dir = dir;
+	t.user_addr = xua::addr(user_buffer().data());
+	t.len = bytes;
+	t.iterations = 1;
+	for (auto _ : state) {
+		if (int err = dev().transfer(t); err) {
+			report_error(state, "TRANSFER", err);
+			break;
+		}
+	}
+	state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+}
+
+xua::Mapping &shared_mapping()
+{
+	static xua::Mapping m = dev().map(4 << 20);
+	return m;
+}
+
+// produce+read: the kernel fills the shared buffer, the user reads every byte (copies it out);
+// write+consume: the user writes, the kernel takes it. The copy ioctl at the same size is the rival.
+void bm_mmap(benchmark::State &state, bool produce, uint64_t bytes)
+{
+	auto &m = shared_mapping();
+	if (!m.ok()) {
+		state.SkipWithError("mmap of /dev/xuaccess failed");
+		return;
+	}
+	auto &local = user_buffer();
+	for (auto _ : state) {
+		int err = 0;
+		if (produce) {
+			dev().mmap_op(true, 0, bytes, 1, &err);
+			std::memcpy(local.data(), m.data(), bytes);
+			benchmark::DoNotOptimize(local.data());
+		} else {
+			std::memcpy(m.data(), local.data(), bytes);
+			benchmark::ClobberMemory();
+			dev().mmap_op(false, 0, bytes, 1, &err);
+		}
+		if (err) {
+			report_error(state, produce ? "PRODUCE" : "CONSUME", err);
+			break;
+		}
+	}
+	state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+}
+
+void bm_toggle(benchmark::State &state)
+{
+	const uint64_t inner = 10000;
+	bool toggled = false;
+	uint64_t done = 0;
+	for (auto _ : state) {
+		int err = 0;
+		auto t = dev().toggle(inner, &err);
+		if (err || !t.iterations_done) {
+			report_error(state, "TOGGLE", err ? err : -EIO);
+			break;
+		}
+		toggled = t.out_flags & XUA_OUT_GUARD_TOGGLED;
+		done += t.iterations_done;
+		state.SetIterationTime(static_cast<double>(t.elapsed_ns) / 1e9);
+	}
+	state.SetItemsProcessed(static_cast<int64_t>(done));  // pairs
+	state.counters["inner"] = static_cast<double>(inner);
+	state.SetLabel(toggled ? "guard toggled" : "no guard on this CPU: empty pairs");
+}
+
+void bm_user_memcpy(benchmark::State &state, uint64_t bytes)
+{
+	static std::vector<uint8_t> src(4 << 20, 1), dst(4 << 20);
+	for (auto _ : state) {
+		std::memcpy(dst.data(), src.data(), bytes);
+		benchmark::DoNotOptimize(dst.data());
+		benchmark::ClobberMemory();
+	}
+	state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+}
+
+void bm_null_ioctl(benchmark::State &state)
+{
+	for (auto _ : state)
+		if (int err = dev().null(); err) {
+			report_error(state, "NULL", err);
+			break;
+		}
+}
+
+void bm_getppid(benchmark::State &state)
+{
+	for (auto _ : state)
+		benchmark::DoNotOptimize(syscall(SYS_getppid));
+}
+
+std::string dir_name(uint32_t dir)
+{
+	return dir == XUA_DIR_TO_USER ? "to_user" : "from_user";
+}
+
+// Registers the suites; returns how many benchmarks (for the progress line).
+int register_all(const Options &o, const xua_info &info)
+{
+	std::regex filter(o.filter);
+	int n = 0;
+	auto add = [&](const std::string &name, auto fn, bool manual) {
+		if (!std::regex_search(name, filter))
+			return;
+		auto *b = benchmark::RegisterBenchmark(name.c_str(), fn);
+		b->Unit(benchmark::kNanosecond);
+		if (manual)
+			b->UseManualTime();
+		++n;
+	};
+	struct M {
+		uint32_t method, mode;
+		std::string name;
+	};
+	std::vector<M> methods = {{XUA_METHOD_GET_PUT, 0, "get_put"},
+				  {XUA_METHOD_COPY, 0, "copy"},
+				  {XUA_METHOD_UNSAFE, 0, "unsafe"}};
+	for (uint32_t m = 0; m < info.nr_modes; ++m)
+		methods.push_back({XUA_METHOD_RAW, m, std::string("raw_") + info.modes[m].name});
+	methods.push_back({XUA_METHOD_RAW_GET_PUT, 0, "raw_get_put"});
+
+	const std::vector<uint64_t> sizes = o.quick ? std::vector<uint64_t>{64, 4096, 1 << 20}
+						    : std::vector<uint64_t>{8, 64, 512, 4096, 32768, 262144, 1 << 20, 4 << 20};
+	const std::vector<uint64_t> small = o.quick ? std::vector<uint64_t>{64} : std::vector<uint64_t>{8, 64, 512, 4096};
+
+	for (uint32_t dir : {XUA_DIR_TO_USER, XUA_DIR_FROM_USER})
+		for (auto &m : methods)
+			for (auto sz : sizes)
+				add("transfer/" + m.name + "/" + dir_name(dir) + "/" + std::to_string(sz),
+				    [=](benchmark::State &s) { bm_transfer(s, m.method, m.mode, dir, sz); }, true);
+	for (auto sz : sizes)  // the floor of every copy: the same kernel loop with no user memory
+		add("baseline/kernel_memcpy/" + std::to_string(sz),
+		    [=](benchmark::State &s) { bm_transfer(s, XUA_METHOD_MEMCPY, 0, XUA_DIR_TO_USER, sz); }, true);
+	for (uint32_t dir : {XUA_DIR_TO_USER, XUA_DIR_FROM_USER})
+		for (auto &m : methods)
+			for (auto sz : small)
+				add("latency/" + m.name + "/" + dir_name(dir) + "/" + std::to_string(sz),
+				    [=](benchmark::State &s) { bm_latency(s, m.method, m.mode, dir, sz); }, false);
+	for (auto sz : sizes) {
+		add("mmap/produce+read/" + std::to_string(sz), [=](benchmark::State &s) { bm_mmap(s, true, sz); }, false);
+		add("mmap/copy_to_user/" + std::to_string(sz),
+		    [=](benchmark::State &s) { bm_latency(s, XUA_METHOD_COPY, 0, XUA_DIR_TO_USER, sz); }, false);
+		add("mmap/write+consume/" + std::to_string(sz), [=](benchmark::State &s) { bm_mmap(s, false, sz); }, false);
+		add("mmap/copy_from_user/" + std::to_string(sz),
+		    [=](benchmark::State &s) { bm_latency(s, XUA_METHOD_COPY, 0, XUA_DIR_FROM_USER, sz); }, false);
+		add("baseline/user_memcpy/" + std::to_string(sz), [=](benchmark::State &s) { bm_user_memcpy(s, sz); }, false);
+	}
+	add("guard/toggle", bm_toggle, true);
+	for (uint64_t words : o.quick ? std::vector<uint64_t>{16} : std::vector<uint64_t>{1, 4, 16, 64, 256}) {
+		add("batch/get_user/" + std::to_string(words),
+		    [=](benchmark::State &s) { bm_transfer(s, XUA_METHOD_GET_PUT, 0, XUA_DIR_FROM_USER, words * 8); }, true);
+		add("batch/unsafe/" + std::to_string(words),
+		    [=](benchmark::State &s) { bm_transfer(s, XUA_METHOD_UNSAFE, 0, XUA_DIR_FROM_USER, words * 8); }, true);
+	}
+	add("baseline/null_ioctl", bm_null_ioctl, false);
+	add("baseline/getppid", bm_getppid, false);
+	return n;
+}
+
+// JSON to stdout, and a progress line per finished benchmark to the console.
+class Reporter : public benchmark::JSONReporter {
+public:
+	explicit Reporter(int total) : total_(total), console_("/dev/console") {}
+	void ReportRuns(const std::vector<Run> &runs) override
+	{
+		JSONReporter::ReportRuns(runs);
+		if (runs.empty() || !console_)
+			return;
+		console_ << "xua-progress " << ++done_ << "/" << total_ << " " << runs.front().run_name.function_name
+			 << std::endl;
+	}
+
+private:
+	int total_, done_ = 0;
+	std::ofstream console_;
+};
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+	Options o;
+	std::vector<char *> rest = {argv[0]};
+	for (int i = 1; i < argc; ++i) {
+		std::string a = argv[i];
+		if (a == "--quick")
+			o.quick = true, o.min_time = 0.02;
+		else if (a.rfind("--xua-filter=", 0) == 0)
+			o.filter = a.substr(13);
+		else if (a.rfind("--xua-min-time=", 0) == 0)
+			o.min_time = std::atof(a.c_str() + 15);
+		else
+			rest.push_back(argv[i]);
+	}
+	// The minimum time goes in as Google Benchmark's own flag (per-benchmark MinTime() would add
+	// "/min_time:..." to every name).
+	std::string min_time_flag = "--benchmark_min_time=" + std::to_string(o.min_time);
+	rest.insert(rest.begin() + 1, min_time_flag.data());
+	int rargc = static_cast<int>(rest.size());
+	benchmark::Initialize(&rargc, rest.data());
+	if (benchmark::ReportUnrecognizedArguments(rargc, rest.data()))
+		return 2;
+
+	xua_info info;
+	try {
+		info = dev().info();
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "xuaccess-bench: %s\n", e.what());
+		return 1;
+	}
+	auto ctx = xua::to_json(info);
+	for (auto key : {"arch", "kernel_release", "module_version", "guard"})
+		benchmark::AddCustomContext(std::string("xua_") + key, ctx[key].get<std::string>());
+	benchmark::AddCustomContext("xua_guard_present", ctx["guard_present"].dump());
+	benchmark::AddCustomContext("xua_guard_enabled", ctx["guard_enabled"].dump());
+	benchmark::AddCustomContext("xua_modes", ctx["modes"].dump());
+	for (auto [env, key] : {std::pair{"XUA_PROTECTION", "xua_protection_requested"}, std::pair{"XUA_CELL", "xua_cell"}})
+		if (const char *v = std::getenv(env))
+			benchmark::AddCustomContext(key, v);
+
+	int total = 0;
+	try {
+		total = register_all(o, info);
+	} catch (const std::regex_error &e) {
+		std::fprintf(stderr, "xuaccess-bench: bad --xua-filter '%s': %s\n", o.filter.c_str(), e.what());
+		return 2;
+	}
+	Reporter rep(total);
+	benchmark::RunSpecifiedBenchmarks(&rep);
+	benchmark::Shutdown();
+	return 0;
+}
