@@ -260,17 +260,22 @@ int register_all(const Options &o, const xua_info &info)
 class Reporter : public benchmark::JSONReporter {
 public:
 	explicit Reporter(int total) : total_(total), console_("/dev/console") {}
+	// Called once per repetition and once for the aggregates: count each benchmark once.
 	void ReportRuns(const std::vector<Run> &runs) override
 	{
 		JSONReporter::ReportRuns(runs);
 		if (runs.empty() || !console_)
 			return;
-		console_ << "xua-progress " << ++done_ << "/" << total_ << " " << runs.front().run_name.function_name
-			 << std::endl;
+		const auto &name = runs.front().run_name.function_name;
+		if (name == last_)
+			return;
+		last_ = name;
+		console_ << "xua-progress " << ++done_ << "/" << total_ << " " << name << std::endl;
 	}
 
 private:
 	int total_, done_ = 0;
+	std::string last_;
 	std::ofstream console_;
 };
 

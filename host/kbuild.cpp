@@ -50,7 +50,8 @@ void kbuild(const KbuildRequest &req)
 	const auto &arch = *req.arch;
 	auto k = ensure_kernel(arch, req.series, Resolve::if_missing, req.quiet);
 	auto src = Matrix::paths().source;
-	auto obj = req.out.parent_path() / (req.sparse ? "sparse-obj" : "obj");
+	// kbuild needs an absolute M= (a relative one is taken relative to the headers directory).
+	auto obj = fs::absolute(req.out).parent_path() / (req.sparse ? "sparse-obj" : "obj");
 	auto files = mirror_sources(src, obj);
 
 	std::vector<std::string> argv = {"make", "-C", k.headers.string(), "M=" + obj.string(),

@@ -150,21 +150,28 @@ int xua_arch_put(void __user *dst, const void *src, unsigned int size)
 }
 
 /*
- * The copy loop shared by every mode and direction: `word` moves WSZ bytes and `byte` one byte, the
- * user-side instruction of each labelled 10: (word) and 11: (byte). `enter`/`leave` wrap the whole
- * copy, `fix` runs on a fault before resuming. A word that faults is retried byte by byte, so the
- * result is exact: every byte before the first faulting one is copied. Both pointers advance only
- * after an access pair succeeded, so fixups never rewind.
+ * A user access with its exception-table entry: a fault resumes at 20: (in the 64-byte block or the word
+ * loop: retry byte by byte) or 21: (in the byte loop: stop).
  */
-#define XUA_A64_COPY(enter, leave, wsz, word, byte, fix)				\
-	asm volatile(enter								\
-		     "	cmp	%[n], #" #wsz "\n"					\
+#define XUA_UW(insn) "8:	" insn "\n" _ASM_EXTABLE_UACCESS(8b, 20f)
+#define XUA_UB(insn) "8:	" insn "\n" _ASM_EXTABLE_UACCESS(8b, 21f)
+
+/*
+ * The copy loop shared by every mode and direction: `blocks` moves 64 bytes at a time (four 16-byte steps
+ * given by the mode, unrolled as the kernel's copy is), `word` 8 bytes, `byte` one byte. `enter`/`leave` wrap the
+ * whole copy, `fix` runs on a fault before resuming. A block or word that faults is retried byte by
+ * byte, so the result is exact: every byte before the first faulting one is copied. Both pointers advance
+ * only after a step succeeded, so fixups never rewind.
+ */
+#define XUA_A64_COPY(enter, leave, blocks, word, byte, fix)				\
+	asm volatile(enter blocks							\
+		     "	cmp	%[n], #8\n"						\
 		     "	b.lo	2f\n"							\
 		     "1:\n" word							\
-		     "	add	%[to], %[to], #" #wsz "\n"				\
-		     "	add	%[from], %[from], #" #wsz "\n"				\
-		     "	sub	%[n], %[n], #" #wsz "\n"				\
-		     "	cmp	%[n], #" #wsz "\n"					\
+		     "	add	%[to], %[to], #8\n"					\
+		     "	add	%[from], %[from], #8\n"					\
+		     "	sub	%[n], %[n], #8\n"					\
+		     "	cmp	%[n], #8\n"						\
 		     "	b.hs	1b\n"							\
 		     "2:	cbz	%[n], 9f\n"					\
 		     "3:\n" byte							\
@@ -177,40 +184,59 @@ int xua_arch_put(void __user *dst, const void *src, unsigned int size)
 		     "20:\n" fix "	b	2b\n"					\
 		     "21:\n" fix "	b	9b\n"					\
 		     "99:\n"								\
-		     _ASM_EXTABLE_UACCESS(10b, 20b)					\
-		     _ASM_EXTABLE_UACCESS(11b, 21b)					\
 		     : [to] "+r"(to), [from] "+r"(from), [n] "+r"(n),			\
 		       [a] "=&r"(a), [b] "=&r"(b)					\
 		     :									\
 		     : "memory", "cc")
 
+/* The 64-byte loop, from four 16-byte steps (empty for toggle mode: its PAN alternatives would make
+ * the asm string longer than sparse accepts, and its cost is the toggling anyway). */
+#define XUA_BLOCKS(step)								\
+	"	cmp	%[n], #64\n"							\
+	"	b.lo	5f\n"								\
+	"4:\n" step(0) step(16) step(32) step(48)					\
+	"	add	%[to], %[to], #64\n"						\
+	"	add	%[from], %[from], #64\n"					\
+	"	sub	%[n], %[n], #64\n"						\
+	"	cmp	%[n], #64\n"							\
+	"	b.hs	4b\n"								\
+	"5:\n"
+
+/* 16 bytes kernel -> user at offset o, per mode */
+#define XUA_TO_LDTR(o)									\
+	"	ldp	%[a], %[b], [%[from], #" #o "]\n"					\
+	XUA_UW("sttr	%[a], [%[to], #" #o "]") XUA_UW("sttr	%[b], [%[to], #" #o "+8]")
+#define XUA_TO_PAN_OFF(o)								\
+	"	ldp	%[a], %[b], [%[from], #" #o "]\n"					\
+	XUA_UW("stp	%[a], %[b], [%[to], #" #o "]")
+/* 16 bytes user -> kernel at offset o, per mode */
+#define XUA_FROM_LDTR(o)								\
+	XUA_UW("ldtr	%[a], [%[from], #" #o "]") XUA_UW("ldtr	%[b], [%[from], #" #o "+8]")	\
+	"	stp	%[a], %[b], [%[to], #" #o "]\n"
+#define XUA_FROM_PAN_OFF(o)								\
+	XUA_UW("ldp	%[a], %[b], [%[from], #" #o "]")					\
+	"	stp	%[a], %[b], [%[to], #" #o "]\n"
 unsigned long xua_arch_copy_to_user(unsigned int mode, void __user *to, const void *from, unsigned long n)
 {
 	unsigned long a, b;
 
 	switch (mode) {
 	case XUA_A64_LDTR:
-		XUA_A64_COPY("", "", 8,
-			     "	ldr	%[a], [%[from]]\n"
-			     "10:	sttr	%[a], [%[to]]\n",
-			     "	ldrb	%w[a], [%[from]]\n"
-			     "11:	sttrb	%w[a], [%[to]]\n",
+		XUA_A64_COPY("", "", XUA_BLOCKS(XUA_TO_LDTR),
+			     "	ldr	%[a], [%[from]]\n" XUA_UW("sttr	%[a], [%[to]]"),
+			     "	ldrb	%w[a], [%[from]]\n" XUA_UB("sttrb	%w[a], [%[to]]"),
 			     "");
 		break;
 	case XUA_A64_PAN_OFF:
-		XUA_A64_COPY(XUA_PAN(0), XUA_PAN(1), 16,
-			     "	ldp	%[a], %[b], [%[from]]\n"
-			     "10:	stp	%[a], %[b], [%[to]]\n",
-			     "	ldrb	%w[a], [%[from]]\n"
-			     "11:	strb	%w[a], [%[to]]\n",
+		XUA_A64_COPY(XUA_PAN(0), XUA_PAN(1), XUA_BLOCKS(XUA_TO_PAN_OFF),
+			     "	ldr	%[a], [%[from]]\n" XUA_UW("str	%[a], [%[to]]"),
+			     "	ldrb	%w[a], [%[from]]\n" XUA_UB("strb	%w[a], [%[to]]"),
 			     "");
 		break;
 	default:
-		XUA_A64_COPY("", "", 8,
-			     "	ldr	%[a], [%[from]]\n" XUA_PAN(0)
-			     "10:	str	%[a], [%[to]]\n" XUA_PAN(1),
-			     "	ldrb	%w[a], [%[from]]\n" XUA_PAN(0)
-			     "11:	strb	%w[a], [%[to]]\n" XUA_PAN(1),
+		XUA_A64_COPY("", "", "",
+			     "	ldr	%[a], [%[from]]\n" XUA_PAN(0) XUA_UW("str	%[a], [%[to]]") XUA_PAN(1),
+			     "	ldrb	%w[a], [%[from]]\n" XUA_PAN(0) XUA_UB("strb	%w[a], [%[to]]") XUA_PAN(1),
 			     XUA_PAN(1));
 		break;
 	}
@@ -223,27 +249,21 @@ unsigned long xua_arch_copy_from_user(unsigned int mode, void *to, const void __
 
 	switch (mode) {
 	case XUA_A64_LDTR:
-		XUA_A64_COPY("", "", 8,
-			     "10:	ldtr	%[a], [%[from]]\n"
-			     "	str	%[a], [%[to]]\n",
-			     "11:	ldtrb	%w[a], [%[from]]\n"
-			     "	strb	%w[a], [%[to]]\n",
+		XUA_A64_COPY("", "", XUA_BLOCKS(XUA_FROM_LDTR),
+			     XUA_UW("ldtr	%[a], [%[from]]") "	str	%[a], [%[to]]\n",
+			     XUA_UB("ldtrb	%w[a], [%[from]]") "	strb	%w[a], [%[to]]\n",
 			     "");
 		break;
 	case XUA_A64_PAN_OFF:
-		XUA_A64_COPY(XUA_PAN(0), XUA_PAN(1), 16,
-			     "10:	ldp	%[a], %[b], [%[from]]\n"
-			     "	stp	%[a], %[b], [%[to]]\n",
-			     "11:	ldrb	%w[a], [%[from]]\n"
-			     "	strb	%w[a], [%[to]]\n",
+		XUA_A64_COPY(XUA_PAN(0), XUA_PAN(1), XUA_BLOCKS(XUA_FROM_PAN_OFF),
+			     XUA_UW("ldr	%[a], [%[from]]") "	str	%[a], [%[to]]\n",
+			     XUA_UB("ldrb	%w[a], [%[from]]") "	strb	%w[a], [%[to]]\n",
 			     "");
 		break;
 	default:
-		XUA_A64_COPY("", "", 8,
-			     XUA_PAN(0) "10:	ldr	%[a], [%[from]]\n" XUA_PAN(1)
-			     "	str	%[a], [%[to]]\n",
-			     XUA_PAN(0) "11:	ldrb	%w[a], [%[from]]\n" XUA_PAN(1)
-			     "	strb	%w[a], [%[to]]\n",
+		XUA_A64_COPY("", "", "",
+			     XUA_PAN(0) XUA_UW("ldr	%[a], [%[from]]") XUA_PAN(1) "	str	%[a], [%[to]]\n",
+			     XUA_PAN(0) XUA_UB("ldrb	%w[a], [%[from]]") XUA_PAN(1) "	strb	%w[a], [%[to]]\n",
 			     XUA_PAN(1));
 		break;
 	}
