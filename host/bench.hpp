@@ -22,6 +22,10 @@ struct BenchOptions {
 
 int run_bench(const BenchOptions &o);
 
+// The summary of a results directory (every <cell>.json in it): per arch and kernel, on and off side by
+// side, the raw-copy-vs-copy_*_user figures and the noise of the kernel-timed rows.
+std::string bench_report(const fs::path &dir);
+
 // The JSON object in a guest's benchmark output (which may carry other lines around it).
 nlohmann::json extract_benchmark_json(const std::vector<std::string> &lines);
 

@@ -56,6 +56,10 @@ int main(int argc, char **argv)
 	bench->add_option("--accel", bo.accel, "tcg (default); kvm is planned for same-arch cells")
 		->check(CLI::IsMember({"tcg", "kvm"}));
 
+	std::string report_dir;
+	auto *report = app.add_subcommand("report", "Print (and write summary.txt of) the summary of a results directory");
+	report->add_option("dir", report_dir, "results/<run> of a ./xuaccess bench")->required()->check(CLI::ExistingDirectory);
+
 	std::string arch, kernel, protection = "on", out, stamp, depfile;
 	bool sparse = false;
 	int timeout = 240;
@@ -89,6 +93,12 @@ int main(int argc, char **argv)
 		if (*bench) {
 			bo.out = bench_out;
 			return xua::run_bench(bo);
+		}
+		if (*report) {
+			auto text = xua::bench_report(report_dir);
+			xua::write_file(xua::fs::path(report_dir) / "summary.txt", text);
+			std::printf("%s", text.c_str());
+			return 0;
 		}
 		if (*kb) {
 			xua::kbuild({.arch = &m.arch(arch), .series = kernel, .out = out, .stamp = stamp,

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bench.hpp"
 #include "cell.hpp"
 #include "frontend.hpp"
 #include "initramfs.hpp"
@@ -266,4 +267,46 @@ TEST(Initramfs, LoaderAndLibcFromOneGlibc)
 	}
 	if (checked == 0)
 		GTEST_SKIP() << "no guest test program built yet";
+}
+
+TEST(Bench, ExtractsTheJsonAmongOtherLines)
+{
+	std::vector<std::string> lines = {"***WARNING*** Library was built as DEBUG", "{", "  \"context\": {},",
+					  "  \"benchmarks\": []", "}", "trailing"};
+	auto j = extract_benchmark_json(lines);
+	EXPECT_TRUE(j.contains("benchmarks"));
+	EXPECT_THROW(extract_benchmark_json({"no json here"}), Error);
+	EXPECT_THROW(extract_benchmark_json({"{", "  \"broken\": ", "}"}), Error);
+}
+
+TEST(Bench, SummaryUsesMediansAndTheRightUnits)
+{
+	auto j = nlohmann::json::parse(R"({"benchmarks": [
+	  {"name": "transfer/copy/to_user/4096/manual_time", "run_name": "transfer/copy/to_user/4096/manual_time",
+	   "run_type": "iteration", "bytes_per_second": 1048576.0, "items_per_second": 256.0, "real_time": 1.0},
+	  {"name": "transfer/copy/to_user/4096/manual_time_median", "run_name": "transfer/copy/to_user/4096/manual_time",
+	   "run_type": "aggregate", "aggregate_name": "median", "bytes_per_second": 2097152.0, "real_time": 1.0},
+	  {"name": "transfer/copy/to_user/4096/manual_time_cv", "run_name": "transfer/copy/to_user/4096/manual_time",
+	   "run_type": "aggregate", "aggregate_name": "cv", "real_time": 0.02},
+	  {"name": "guard/toggle/manual_time", "run_name": "guard/toggle/manual_time", "run_type": "iteration",
+	   "items_per_second": 40000000.0, "real_time": 250000.0},
+	  {"name": "latency/copy/to_user/64", "run_name": "latency/copy/to_user/64", "run_type": "iteration",
+	   "bytes_per_second": 1.0e8, "items_per_second": 1.0e6, "real_time": 950.0},
+	  {"name": "broken", "run_name": "broken", "error_occurred": true, "real_time": 1.0}
+	]})");
+	auto s = summarise(j);
+	ASSERT_TRUE(s.count("transfer/copy/to_user/4096"));
+	EXPECT_DOUBLE_EQ(s["transfer/copy/to_user/4096"].value, 2.0) << "median, in MiB/s";
+	EXPECT_DOUBLE_EQ(s["transfer/copy/to_user/4096"].cv, 0.02);
+	EXPECT_TRUE(s["transfer/copy/to_user/4096"].throughput);
+	EXPECT_DOUBLE_EQ(s["guard/toggle"].value, 25.0) << "ns per pair";
+	EXPECT_DOUBLE_EQ(s["latency/copy/to_user/64"].value, 950.0) << "ns per call, wall clock";
+	EXPECT_FALSE(s["latency/copy/to_user/64"].throughput);
+	EXPECT_FALSE(s.count("broken"));
+
+	auto on = s, off = s;
+	off["guard/toggle"].value = 1.0;
+	auto t = summary_table("t", {"a-on", "a-off"}, {on, off}, {"guard/toggle", "transfer/copy/to_user/4096"});
+	EXPECT_NE(t.find("0.040"), std::string::npos) << t;  // off/on ratio of the toggle row
+	EXPECT_NE(t.find("2.0 ±2.0%"), std::string::npos) << t;
 }
