@@ -94,60 +94,16 @@ void xua_arch_prot_state(struct xua_prot_state *st)
 		     : [v] "r"(val), [d] "r"(dst)					\
 		     : "memory")
 
-int xua_arch_get(void *dst, const void __user *src, unsigned int size)
-{
-	unsigned long v = 0;
-	int err = 0;
+#define XUA_ARCH_LOAD_1(v, s, e) XUA_A64_LOAD("ldtrb", "%w", v, s, e)
+#define XUA_ARCH_LOAD_2(v, s, e) XUA_A64_LOAD("ldtrh", "%w", v, s, e)
+#define XUA_ARCH_LOAD_4(v, s, e) XUA_A64_LOAD("ldtr", "%w", v, s, e)
+#define XUA_ARCH_LOAD_8(v, s, e) XUA_A64_LOAD("ldtr", "%x", v, s, e)
+#define XUA_ARCH_STORE_1(v, d, e) XUA_A64_STORE("sttrb", "%w", v, d, e)
+#define XUA_ARCH_STORE_2(v, d, e) XUA_A64_STORE("sttrh", "%w", v, d, e)
+#define XUA_ARCH_STORE_4(v, d, e) XUA_A64_STORE("sttr", "%w", v, d, e)
+#define XUA_ARCH_STORE_8(v, d, e) XUA_A64_STORE("sttr", "%x", v, d, e)
 
-	switch (size) {
-	case 1:
-		XUA_A64_LOAD("ldtrb", "%w", v, src, err);
-		if (!err)
-			*(u8 *)dst = v;
-		break;
-	case 2:
-		XUA_A64_LOAD("ldtrh", "%w", v, src, err);
-		if (!err)
-			*(u16 *)dst = v;
-		break;
-	case 4:
-		XUA_A64_LOAD("ldtr", "%w", v, src, err);
-		if (!err)
-			*(u32 *)dst = v;
-		break;
-	case 8:
-		XUA_A64_LOAD("ldtr", "%x", v, src, err);
-		if (!err)
-			*(u64 *)dst = v;
-		break;
-	default:
-		return -EINVAL;
-	}
-	return err;
-}
-
-int xua_arch_put(void __user *dst, const void *src, unsigned int size)
-{
-	int err = 0;
-
-	switch (size) {
-	case 1:
-		XUA_A64_STORE("sttrb", "%w", *(const u8 *)src, dst, err);
-		break;
-	case 2:
-		XUA_A64_STORE("sttrh", "%w", *(const u16 *)src, dst, err);
-		break;
-	case 4:
-		XUA_A64_STORE("sttr", "%w", *(const u32 *)src, dst, err);
-		break;
-	case 8:
-		XUA_A64_STORE("sttr", "%x", *(const u64 *)src, dst, err);
-		break;
-	default:
-		return -EINVAL;
-	}
-	return err;
-}
+XUA_DEFINE_SIZED_ACCESSORS()
 
 /*
  * A user access with its exception-table entry: a fault resumes at 20: (in the 64-byte block or the word

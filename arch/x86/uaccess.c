@@ -79,60 +79,16 @@ void xua_arch_prot_state(struct xua_prot_state *st)
 		     : [v] "q"(val), [d] "r"(dst)					\
 		     : "memory")
 
-int xua_arch_get(void *dst, const void __user *src, unsigned int size)
-{
-	unsigned long v = 0;
-	int err = 0;
+#define XUA_ARCH_LOAD_1(v, s, e) XUA_X86_LOAD("b", "b", v, s, e)
+#define XUA_ARCH_LOAD_2(v, s, e) XUA_X86_LOAD("w", "w", v, s, e)
+#define XUA_ARCH_LOAD_4(v, s, e) XUA_X86_LOAD("l", "k", v, s, e)
+#define XUA_ARCH_LOAD_8(v, s, e) XUA_X86_LOAD("q", "q", v, s, e)
+#define XUA_ARCH_STORE_1(v, d, e) XUA_X86_STORE("b", "b", v, d, e)
+#define XUA_ARCH_STORE_2(v, d, e) XUA_X86_STORE("w", "w", v, d, e)
+#define XUA_ARCH_STORE_4(v, d, e) XUA_X86_STORE("l", "k", v, d, e)
+#define XUA_ARCH_STORE_8(v, d, e) XUA_X86_STORE("q", "q", v, d, e)
 
-	switch (size) {
-	case 1:
-		XUA_X86_LOAD("b", "b", v, src, err);
-		if (!err)
-			*(u8 *)dst = v;
-		break;
-	case 2:
-		XUA_X86_LOAD("w", "w", v, src, err);
-		if (!err)
-			*(u16 *)dst = v;
-		break;
-	case 4:
-		XUA_X86_LOAD("l", "k", v, src, err);
-		if (!err)
-			*(u32 *)dst = v;
-		break;
-	case 8:
-		XUA_X86_LOAD("q", "q", v, src, err);
-		if (!err)
-			*(u64 *)dst = v;
-		break;
-	default:
-		return -EINVAL;
-	}
-	return err;
-}
-
-int xua_arch_put(void __user *dst, const void *src, unsigned int size)
-{
-	int err = 0;
-
-	switch (size) {
-	case 1:
-		XUA_X86_STORE("b", "b", *(const u8 *)src, dst, err);
-		break;
-	case 2:
-		XUA_X86_STORE("w", "w", *(const u16 *)src, dst, err);
-		break;
-	case 4:
-		XUA_X86_STORE("l", "k", *(const u32 *)src, dst, err);
-		break;
-	case 8:
-		XUA_X86_STORE("q", "q", *(const u64 *)src, dst, err);
-		break;
-	default:
-		return -EINVAL;
-	}
-	return err;
-}
+XUA_DEFINE_SIZED_ACCESSORS()
 
 /* stac/clac around every 8-byte access, then bytes: exact on a fault (the byte loop finds the edge). */
 static unsigned long xua_x86_to_user_per_access(void __user *to, const void *from, unsigned long n)

@@ -68,4 +68,51 @@ int xua_arch_get(void *dst, const void __user *src, unsigned int size);
 int xua_arch_put(void __user *dst, const void *src, unsigned int size);
 bool xua_arch_toggle(u64 n);
 
+/*
+ * The sized accessors have the same shape on every arch. A backend defines, for n = 1, 2, 4 and 8,
+ * XUA_ARCH_LOAD_n(val, src, err) and XUA_ARCH_STORE_n(val, dst, err) (one access in its own window,
+ * err set to -EFAULT on a fault), then writes XUA_DEFINE_SIZED_ACCESSORS() once.
+ */
+#define XUA_SIZED_GET(n, type)							\
+	case n:									\
+		XUA_ARCH_LOAD_##n(v, src, err);					\
+		if (!err)							\
+			*(type *)dst = v;					\
+		break
+#define XUA_SIZED_PUT(n, type)							\
+	case n:									\
+		XUA_ARCH_STORE_##n(*(const type *)src, dst, err);		\
+		break
+#define XUA_DEFINE_SIZED_ACCESSORS()						\
+int xua_arch_get(void *dst, const void __user *src, unsigned int size)		\
+{										\
+	unsigned long v = 0;							\
+	int err = 0;								\
+										\
+	switch (size) {								\
+	XUA_SIZED_GET(1, u8);							\
+	XUA_SIZED_GET(2, u16);							\
+	XUA_SIZED_GET(4, u32);							\
+	XUA_SIZED_GET(8, u64);							\
+	default:								\
+		return -EINVAL;							\
+	}									\
+	return err;								\
+}										\
+										\
+int xua_arch_put(void __user *dst, const void *src, unsigned int size)		\
+{										\
+	int err = 0;								\
+										\
+	switch (size) {								\
+	XUA_SIZED_PUT(1, u8);							\
+	XUA_SIZED_PUT(2, u16);							\
+	XUA_SIZED_PUT(4, u32);							\
+	XUA_SIZED_PUT(8, u64);							\
+	default:								\
+		return -EINVAL;							\
+	}									\
+	return err;								\
+}
+
 #endif /* XUA_ARCH_H */
