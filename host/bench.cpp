@@ -177,7 +177,8 @@ std::string bench_report(const fs::path &dir)
 		}
 		auto cell = e.path().stem().string();
 		const auto &ctx = j.value("context", nlohmann::json::object());
-		emulated[cell] = ctx.value("xua_accel", "tcg") == "tcg" ? "emulated (TCG)" : ctx.value("xua_accel", "?");
+		emulated[cell] = ctx.value("xua_accel", "tcg") == "tcg" ? "emulated (TCG)"
+									: "accel " + ctx.value("xua_accel", std::string("?"));
 		int reps = 1;
 		for (auto &b : j.value("benchmarks", nlohmann::json::array()))
 			reps = std::max(reps, b.value("repetitions", 1));
@@ -249,14 +250,15 @@ int run_bench(const BenchOptions &o)
 {
 	const auto &m = Matrix::get();
 	auto t0 = std::chrono::steady_clock::now();
-	if (o.accel != "tcg")
-		fail("--accel {}: only tcg is implemented so far (KVM for same-arch cells is planned)", o.accel);
+	auto cells = m.select(o.sel.arches, o.sel.kernels, o.sel.protections);
+	for (auto &c : cells)
+		if (auto why = accel_unusable(o.accel, *c.arch); !why.empty())
+			fail("--accel {}: {}", o.accel, why);
 	if (o.filter.find_first_of(" ,") != std::string::npos)
 		fail("--filter must not contain spaces or commas (it travels on the guest kernel command line): '{}'",
 		     o.filter);
 	if (o.repetitions < 1 || o.repetitions > 50)
 		fail("--repetitions must be 1..50, not {}", o.repetitions);
-	auto cells = m.select(o.sel.arches, o.sel.kernels, o.sel.protections);
 	auto out = o.out.empty() ? Matrix::paths().source / "results" / utc_now("%Y%m%d-%H%M%S") : o.out;
 	fs::create_directories(out);
 	progress(fmt::format("xuaccess bench: building for {} cell(s)", cells.size()));
@@ -283,6 +285,7 @@ int run_bench(const BenchOptions &o)
 		job.job = "bench";
 		job.args = args;
 		job.timeout = std::chrono::seconds(o.quick ? 600 : 1800);
+		job.accel = o.accel;
 		job.on_line = [&](const std::string &line) {
 			auto pos = line.find("xua-progress ");
 			if (pos != std::string::npos)
@@ -321,7 +324,8 @@ int run_bench(const BenchOptions &o)
 			continue;
 		}
 		auto &ctx = j["context"];
-		ctx["xua_emulated"] = o.accel == "tcg" ? "emulated (TCG): guard costs are emulator costs, not silicon" : "no";
+		ctx["xua_emulated"] = o.accel == "tcg" ? "emulated (TCG): guard costs are emulator costs, not silicon"
+						       : "no (KVM: the guest runs on this CPU)";
 		ctx["xua_accel"] = o.accel;
 		ctx["xua_qemu_version"] = qemu_version(*c.arch);
 		ctx["xua_qemu_cpu"] = c.cpu();

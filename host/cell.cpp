@@ -1,6 +1,10 @@
 #include "cell.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <regex>
+
+#include <unistd.h>
 
 #include "initramfs.hpp"
 #include "kbuild.hpp"
@@ -123,7 +127,9 @@ std::vector<KernelProblem> merge_problems(const std::string &console, const std:
 
 CellOutcome run_cell(const Cell &cell, const CellJob &job)
 {
-	CellOutcome o{cell, {}, {}, {}, {}, Matrix::paths().build / "cells" / cell.name()};
+	CellOutcome o{cell, job.accel, {}, {}, {}, {}, Matrix::paths().build / "cells" / cell.name()};
+	if (auto why = accel_unusable(job.accel, *cell.arch); !why.empty())
+		fail("{}: {}", cell.name(), why);
 	const Arch &arch = *cell.arch;
 	o.kernel = ensure_kernel(arch, cell.kernel, Resolve::if_missing, true);
 	auto module = module_path(arch, cell.kernel);
@@ -155,6 +161,7 @@ CellOutcome run_cell(const Cell &cell, const CellJob &job)
 	if (!job.modparams.empty())
 		g.cmdline.push_back("xua.modparams=" + job.modparams);
 	g.timeout = job.timeout;
+	g.accel = job.accel;
 	g.on_line = job.on_line;
 	o.guest = run_guest(g);
 	o.report = parse_results(fs::exists(g.results) ? read_file(g.results) : std::string());
@@ -186,6 +193,20 @@ classify_problems(const CellOutcome &o)
 	return {expected, unexpected};
 }
 
+std::string accel_unusable(const std::string &accel, const Arch &arch)
+{
+	if (accel == "tcg")
+		return {};
+	if (accel != "kvm")
+		return fmt::format("unknown accelerator '{}' (expected tcg or kvm)", accel);
+	if (arch.name != host_arch())
+		return fmt::format("KVM runs only guests of this machine's own arch ({}), not {}: use --arch {}",
+				   host_arch(), arch.name, host_arch());
+	if (access("/dev/kvm", R_OK | W_OK) != 0)
+		return fmt::format("/dev/kvm is not usable here ({}): use --accel tcg", std::strerror(errno));
+	return {};
+}
+
 std::string describe(const CellOutcome &o)
 {
 	const auto &info = o.report.info;
@@ -193,9 +214,9 @@ std::string describe(const CellOutcome &o)
 	if (!info.is_null() && !info.contains("error"))
 		state = fmt::format("{} present={} enabled={}", info.value("guard", "?"), info.value("guard_present", false),
 				    info.value("guard_enabled", false));
-	return fmt::format("{}: kernel {} ({}), qemu {} -cpu {}, accel tcg (emulated), protection requested {}, seen {}",
+	return fmt::format("{}: kernel {} ({}), qemu {} -cpu {}, accel {}, protection requested {}, seen {}",
 			   o.cell.name(), o.kernel.release, o.kernel.version, o.cell.arch->qemu, o.cell.cpu(),
-			   o.cell.protection, state);
+			   o.accel == "tcg" ? "tcg (emulated)" : o.accel, o.cell.protection, state);
 }
 
 int print_tap(const CellOutcome &o, std::FILE *out)

@@ -18,6 +18,7 @@ struct CellJob {
 	std::vector<std::string> args;       // arguments for the guest program
 	std::string modparams;               // module parameters
 	std::chrono::seconds timeout{240};
+	std::string accel = "tcg";           // tcg, or kvm for a guest of the host's own arch
 	std::function<void(const std::string &)> on_line;  // console lines as they come
 };
 
@@ -42,6 +43,7 @@ std::vector<KernelProblem> merge_problems(const std::string &console, const std:
 
 struct CellOutcome {
 	Cell cell;
+	std::string accel;
 	Kernel kernel;
 	GuestOutcome guest;
 	GuestReport report;
@@ -50,6 +52,9 @@ struct CellOutcome {
 };
 
 CellOutcome run_cell(const Cell &cell, const CellJob &job);
+
+// Empty when `accel` can run a guest of this arch here, else why not (kvm: /dev/kvm usable, same arch).
+std::string accel_unusable(const std::string &accel, const Arch &arch);
 
 // Oopses the guest test announced before triggering them on purpose.
 int announced_oopses(const GuestReport &r);

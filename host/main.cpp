@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 		->check(CLI::Range(1, 50));
 	bench->add_flag("--quick", bo.quick, "smoke run for CI: a few sizes, short min time, 1 repetition");
 	bench->add_option("--out", bench_out, "results directory (default results/<UTC timestamp>)");
-	bench->add_option("--accel", bo.accel, "tcg (default); kvm is planned for same-arch cells")
+	bench->add_option("--accel", bo.accel, "tcg (default), or kvm for cells of this machine's arch when /dev/kvm is usable")
 		->check(CLI::IsMember({"tcg", "kvm"}));
 
 	std::string report_dir;
@@ -121,6 +121,8 @@ int main(int argc, char **argv)
 			return xua::print_tap(o, stdout) == 0 ? 0 : 1;
 		}
 	} catch (const xua::Error &e) {
+		if (*cell)  // a TAP consumer (Meson) reads stdout: say why the cell could not run
+			std::printf("Bail out! %s\n", e.what());
 		std::fprintf(stderr, "xuaccess: %s\n", e.what());
 		return 1;
 	} catch (const std::exception &e) {

@@ -310,3 +310,13 @@ TEST(Bench, SummaryUsesMediansAndTheRightUnits)
 	EXPECT_NE(t.find("0.040"), std::string::npos) << t;  // off/on ratio of the toggle row
 	EXPECT_NE(t.find("2.0 ±2.0%"), std::string::npos) << t;
 }
+
+TEST(Accel, KvmOnlyForTheHostArchAndWithDevKvm)
+{
+	const auto &m = Matrix::get();
+	EXPECT_EQ(accel_unusable("tcg", m.arch("arm64")), "");
+	EXPECT_NE(accel_unusable("kvm", m.arch("arm64")).find("own arch"), std::string::npos);
+	EXPECT_NE(accel_unusable("hvf", m.arch("x86_64")).find("unknown"), std::string::npos);
+	bool kvm = access("/dev/kvm", R_OK | W_OK) == 0;
+	EXPECT_EQ(accel_unusable("kvm", m.arch("x86_64")).empty(), kvm);
+}
