@@ -1,6 +1,8 @@
 // main() for the in-guest GoogleTest program: reports every test case as TAP on stdout (the guest's
 // results port), so the host re-emits each case and Meson's TAP runner shows it.
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -60,6 +62,22 @@ private:
 int main(int argc, char **argv)
 {
 	testing::InitGoogleTest(&argc, argv);
+	// What GoogleTest leaves: --fuzz-seed=N, --fuzz-calls=N, --fuzz-seconds=N (replay a fuzz run with
+	// `xuaccess-host cell ... --guest-args=--fuzz-seed=N`).
+	for (int i = 1; i < argc; ++i) {
+		std::string a = argv[i];
+		bool known = false;
+		for (auto [flag, env] : {std::pair{"--fuzz-seed=", "XUA_FUZZ_SEED"}, std::pair{"--fuzz-calls=", "XUA_FUZZ_CALLS"},
+					 std::pair{"--fuzz-seconds=", "XUA_FUZZ_SECONDS"}})
+			if (a.rfind(flag, 0) == 0) {
+				setenv(env, a.c_str() + std::strlen(flag), 1);
+				known = true;
+			}
+		if (!known) {
+			std::printf("Bail out! unknown argument %s\n", argv[i]);
+			return 2;
+		}
+	}
 	auto &listeners = testing::UnitTest::GetInstance()->listeners();
 	delete listeners.Release(listeners.default_result_printer());
 	listeners.Append(new TapListener);  // owned by GoogleTest
