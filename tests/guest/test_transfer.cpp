@@ -134,8 +134,15 @@ TEST_F(TransferTest, FaultSemanticsExactAndKernelCompatible)
 	auto src = pattern(2 * ps, 5);
 	auto user = pattern(2 * ps, 6);
 	int cases = 0, kernel_short = 0;
-	for (size_t before : {1, 3, 4, 7, 8, 9, 15, 16, 17, 100, 4095}) {
-		for (size_t beyond : {1, 8, 64, 5000}) {
+	std::vector<size_t> befores;
+	for (size_t b = 1; b <= 24; ++b)
+		befores.push_back(b);
+	for (size_t b : {31, 32, 33, 63, 64, 65, 100, 255, 256, 257, 4095})
+		befores.push_back(b);
+	int grid = 0;
+	for (size_t before : befores) {
+		for (size_t beyond : {1, 7, 8, 9, 64, 5000}) {
+			grid += 2;
 			const size_t len = before + beyond;
 			uint8_t *start = g.end() - before;
 			SCOPED_TRACE("len " + std::to_string(len) + ", " + std::to_string(before) + " B before the guard");
@@ -183,7 +190,7 @@ TEST_F(TransferTest, FaultSemanticsExactAndKernelCompatible)
 		}
 	}
 	std::printf("# fault semantics: %d cases; kernel copy_{to,from}_user stopped before the first "
-		    "inaccessible byte in %d of %zu\n", cases, kernel_short, size_t(11 * 4 * 2));
+		    "inaccessible byte in %d of %d\n", cases, kernel_short, grid);
 	RecordProperty("cases", cases);
 }
 
