@@ -25,7 +25,7 @@ void ensure_guest_build(const Arch &arch)
 	const auto &p = Matrix::paths();
 	auto dir = p.guest_build(arch);
 	if (dir == p.build)
-		return ninja(dir, {});
+		return;  // the native build, done by prepare()
 	if (!fs::exists(dir / "build.ninja")) {
 		auto cross = p.source / "ci" / "cross" / (arch.name + ".ini");
 		if (!fs::exists(cross))
