@@ -332,5 +332,12 @@ int main(int argc, char **argv)
 	Reporter rep(total);
 	benchmark::RunSpecifiedBenchmarks(&rep);
 	benchmark::Shutdown();
+	// Protection integrity over the whole run: no ioctl may have returned with the window open.
+	auto violations = dev().info().violations;
+	if (violations) {
+		std::fprintf(stderr, "xuaccess-bench: %llu ioctls returned with the user-access window open\n",
+			     static_cast<unsigned long long>(violations));
+		return 3;
+	}
 	return 0;
 }

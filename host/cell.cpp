@@ -282,7 +282,7 @@ int print_tap(const CellOutcome &o, std::FILE *out)
 	std::string problems;
 	for (auto *p : unexpected)
 		problems += fmt::format("kernel {}:\n{}", p->kind, p->text);
-	tap.check(unexpected.empty(), name + ": no unexpected kernel oops, panic, BUG or WARN", problems);
+	tap.check(unexpected.empty(), name + ": no unexpected kernel oops, panic, BUG, WARN or OOM kill", problems);
 	tap.check(o.report.done && !o.guest.timed_out && !o.guest.interrupted,
 		  fmt::format("{}: guest powered off cleanly ({:.1f} s)", name, o.guest.seconds),
 		  o.guest.interrupted ? "interrupted" : o.guest.timed_out ? fmt::format("timed out; {}", tail()) : tail());

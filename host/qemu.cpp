@@ -158,6 +158,7 @@ std::vector<KernelProblem> kernel_problems(const std::string &console, size_t co
 		{std::regex(R"(kernel BUG at )"), "BUG"},
 		{std::regex(R"((^|\] )BUG: )"), "BUG"},
 		{std::regex(R"(WARNING: CPU: \d+ PID: \d+ at )"), "WARNING"},
+		{std::regex(R"(Out of memory: Killed process)"), "OOM kill"},
 	};
 	auto kind_of = [&](const std::string &line) -> std::string {
 		for (auto &[re, kind] : sigs)

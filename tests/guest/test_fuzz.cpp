@@ -5,6 +5,7 @@
 //
 // --fuzz-seed=N (env XUA_FUZZ_SEED) replays a run; --fuzz-calls / --fuzz-seconds bound it (default 100000
 // calls, 60 s).
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
@@ -75,6 +77,7 @@ private:
 
 	void reopen()
 	{
+		maps_.clear();  // a mapping keeps its file (and the file's 4-12 MiB of kernel buffers) alive
 		dev_.reset();
 		dev_ = std::make_unique<Device>();
 	}
@@ -311,6 +314,52 @@ TEST(Fuzz, RandomCommandsNeverHurtTheKernel)
 		<< "taint changed from " << taint_before << " to " << taint();
 	Device d;
 	EXPECT_EQ(d.info().violations, 0u) << "an ioctl returned with the user-access window open";
+}
+
+// Several processes x several threads, each its own fuzzer (own fds, mappings, forks, closes), for a bounded
+// time: no call may return an undocumented errno, and the kernel must stay clean (host checks) and untainted.
+TEST(Stress, ProcessesAndThreadsMixEveryCommand)
+{
+	const uint64_t seed = env_u64("XUA_FUZZ_SEED", static_cast<uint64_t>(std::random_device{}()));
+	const auto budget = std::chrono::seconds(env_u64("XUA_STRESS_SECONDS", 8));
+	// 9 fuzzers: each may hold up to ~16 MiB of user and kernel buffers in a 256 MiB guest.
+	constexpr int kProcs = 3, kThreads = 3;
+	const uint64_t taint_before = taint();
+	std::printf("# stress seed %llu: %d processes x %d threads for %lld s\n", static_cast<unsigned long long>(seed),
+		    kProcs, kThreads, static_cast<long long>(budget.count()));
+	std::fflush(stdout);
+	std::vector<pid_t> pids;
+	for (int p = 0; p < kProcs; ++p) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			std::atomic<uint64_t> calls{0};
+			std::atomic<int> bad{0};
+			std::vector<std::thread> ts;
+			for (int t = 0; t < kThreads; ++t)
+				ts.emplace_back([&, t] {
+					Fuzzer f(seed + static_cast<uint64_t>(p * kThreads + t));
+					auto t0 = std::chrono::steady_clock::now();
+					while (std::chrono::steady_clock::now() - t0 < budget)
+						if (!f.step())
+							bad++;
+					calls += f.calls();
+				});
+			for (auto &t : ts)
+				t.join();
+			std::printf("# stress process %d: %llu calls, %d undocumented\n", p,
+				    static_cast<unsigned long long>(calls.load()), bad.load());
+			std::fflush(stdout);
+			_exit(bad.load() == 0 ? 0 : 1);
+		}
+		pids.push_back(pid);
+	}
+	for (pid_t pid : pids) {
+		int st = 0;
+		ASSERT_EQ(waitpid(pid, &st, 0), pid);
+		EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "stress process status " << st;
+	}
+	EXPECT_EQ(taint() & ~uint64_t(4096 | 8192), taint_before & ~uint64_t(4096 | 8192));
+	EXPECT_EQ(Device().info().violations, 0u);
 }
 
 }  // namespace

@@ -93,6 +93,10 @@ TEST(KernelProblems, RecognisesSmapAndPanOopsesAndPanics)
 				 "<1>[    9.169705] #PF: error_code(0x0001) - permissions violation\n");
 	ASSERT_EQ(k.size(), 1u) << "klogctl dump lines carry a <level> prefix";
 
+	auto oom = kernel_problems("[ 1.6] Out of memory: Killed process 79 (xuaccess-tests) total-vm:317456kB\n");
+	ASSERT_EQ(oom.size(), 1u);
+	EXPECT_EQ(oom[0].kind, "OOM kill");
+
 	auto w = kernel_problems("[ 2.0] WARNING: CPU: 0 PID: 51 at mm/slub.c:123 foo+0x1/0x2\n");
 	ASSERT_EQ(w.size(), 1u);
 	EXPECT_EQ(w[0].kind, "WARNING");
