@@ -1,15 +1,21 @@
 #include "bench.hpp"
 
 #include <chrono>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <regex>
 #include <algorithm>
 #include <set>
 
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "cell.hpp"
+#include "kbuild.hpp"
 
 namespace xua {
 namespace {
@@ -244,6 +250,98 @@ std::string bench_report(const fs::path &dir)
 		report += "\n";
 	}
 	return report;
+}
+
+namespace {
+
+std::string cpu_model()
+{
+	for (auto &line : split_lines(read_file("/proc/cpuinfo")))
+		if (starts_with(line, "model name") || starts_with(line, "CPU part"))
+			return trim(line.substr(line.find(':') + 1));
+	return "unknown";
+}
+
+// Unloads the module when the host run ends, however it ends.
+struct HostModule {
+	bool loaded = false;
+	~HostModule()
+	{
+		if (loaded && syscall(SYS_delete_module, "xuaccess", O_NONBLOCK) != 0)
+			fmt::print(stderr, "xuaccess: could not unload the module: {} (rmmod xuaccess)\n", std::strerror(errno));
+	}
+};
+
+}  // namespace
+
+int run_host_bench(const BenchOptions &o, bool confirmed)
+{
+	utsname u{};
+	uname(&u);
+	const std::string release = u.release;
+	const Arch &arch = Matrix::get().arch(host_arch());
+	const fs::path headers = fs::path("/lib/modules") / release / "build";
+	const auto out = o.out.empty() ? Matrix::paths().source / "results" / utc_now("%Y%m%d-%H%M%S") : o.out;
+	const auto ko = Matrix::paths().build / "module" / ("host-" + release) / "xuaccess.ko";
+	const auto bench = Matrix::paths().build / "bench" / "xuaccess-bench";
+	fmt::print("xuaccess bench --host will, on THIS machine (kernel {}, {}):\n"
+		   "  1. build xuaccess.ko against {}\n"
+		   "  2. load it into the running kernel: this taints it (out-of-tree, unsigned) and creates /dev/xuaccess\n"
+		   "     (root only); UNSAFE_DEREF stays disabled (allow_unsafe_deref is not set)\n"
+		   "  3. run {} natively: the same suites as in the guests, on real silicon\n"
+		   "  4. unload the module and write {}/host-{}-asbooted.json\n",
+		   release, cpu_model(), headers.string(), bench.string(), out.string(), release);
+	if (!confirmed) {
+		fmt::print(stderr, "xuaccess: not done: loading a module into this machine's kernel needs "
+				   "--yes-load-module-into-this-kernel\n");
+		return 2;
+	}
+	if (geteuid() != 0)
+		fail("--host needs root: it loads a kernel module");
+	if (!fs::exists(headers / "Makefile"))
+		fail("no headers for the running kernel at {}: apt-get install linux-headers-{}", headers.string(), release);
+	if (fs::exists("/sys/module/xuaccess"))
+		fail("a module called xuaccess is already loaded: unload it first (rmmod xuaccess)");
+	if (o.filter.find_first_of(" ,") != std::string::npos)
+		fail("--filter must not contain spaces or commas: '{}'", o.filter);
+	prepare({});
+	kbuild({.arch = &arch, .series = release, .out = ko, .headers = headers});
+
+	HostModule mod;
+	{
+		int fd = open(ko.c_str(), O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fail("cannot open {}: {}", ko.string(), std::strerror(errno));
+		long r = syscall(SYS_finit_module, fd, "", 0);
+		int err = errno;
+		close(fd);
+		if (r != 0)
+			fail("loading {} failed: {} (see dmesg)", ko.string(), std::strerror(err));
+		mod.loaded = true;
+	}
+	for (int i = 0; i < 50 && !fs::exists("/dev/xuaccess"); ++i)  // devtmpfs/udev creates the node
+		usleep(100000);
+	std::vector<std::string> argv = {bench.string(),
+					 "--benchmark_repetitions=" + std::to_string(o.quick ? 1 : o.repetitions)};
+	argv.push_back(o.quick ? "--quick" : "--xua-min-time=0.1");
+	if (!o.filter.empty())
+		argv.push_back("--xua-filter=" + o.filter);
+	auto r = run(argv, {.env = {{"XUA_CELL", "host-" + release}}, .merge_stderr = false});
+	if (!r.ok())
+		fail("xuaccess-bench failed (exit {}):\n{}", r.status, last_lines(r.output, 20));
+	auto j = extract_benchmark_json(split_lines(r.output));
+	auto &ctx = j["context"];
+	ctx["xua_emulated"] = "no (real silicon, the running kernel)";
+	ctx["xua_accel"] = "host";
+	ctx["xua_cpu_model"] = cpu_model();
+	ctx["xua_protection_requested"] = "as booted";
+	ctx["xua_date_utc"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
+	fs::create_directories(out);
+	write_file(out / ("host-" + release + "-asbooted.json"), j.dump(2) + "\n");
+	auto report = bench_report(out);
+	fmt::print("\n{}", report);
+	write_file(out / "summary.txt", report);
+	return 0;
 }
 
 int run_bench(const BenchOptions &o)

@@ -22,6 +22,10 @@ struct BenchOptions {
 
 int run_bench(const BenchOptions &o);
 
+// --host: the same suites on this machine's running kernel. States what it will do; does nothing more
+// unless `confirmed` (--yes-load-module-into-this-kernel). Never used by the tests.
+int run_host_bench(const BenchOptions &o, bool confirmed);
+
 // The summary of a results directory (every <cell>.json in it): per arch and kernel, on and off side by
 // side, the raw-copy-vs-copy_*_user figures and the noise of the kernel-timed rows.
 std::string bench_report(const fs::path &dir);

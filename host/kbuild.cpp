@@ -48,7 +48,13 @@ std::vector<std::string> diagnostics(std::string_view log)
 void kbuild(const KbuildRequest &req)
 {
 	const auto &arch = *req.arch;
-	auto k = ensure_kernel(arch, req.series, Resolve::if_missing, req.quiet);
+	Kernel k;
+	if (req.headers.empty()) {
+		k = ensure_kernel(arch, req.series, Resolve::if_missing, req.quiet);
+	} else {
+		k.headers = req.headers;
+		k.release = req.series;
+	}
 	auto src = Matrix::paths().source;
 	// kbuild needs an absolute M= (a relative one is taken relative to the headers directory).
 	auto obj = fs::absolute(req.out).parent_path() / (req.sparse ? "sparse-obj" : "obj");

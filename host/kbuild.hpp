@@ -14,6 +14,7 @@ struct KbuildRequest {
 	fs::path stamp;    // written last on success (the file ninja tracks), or empty
 	fs::path depfile;  // ninja depfile for `stamp`, or empty
 	bool sparse = false;  // run sparse (C=2) and fail on any warning it prints
+	fs::path headers;     // build against these headers (--host: the running kernel's) instead of the cache
 	bool quiet = false;
 };
 

@@ -53,6 +53,9 @@ int main(int argc, char **argv)
 		->check(CLI::Range(1, 50));
 	bench->add_flag("--quick", bo.quick, "smoke run for CI: a few sizes, short min time, 1 repetition");
 	bench->add_option("--out", bench_out, "results directory (default results/<UTC timestamp>)");
+	bool host = false, host_yes = false;
+	bench->add_flag("--host", host, "run on this machine's own kernel instead of QEMU (real silicon; loads the module)");
+	bench->add_flag("--yes-load-module-into-this-kernel", host_yes, "the confirmation --host requires");
 	bench->add_option("--accel", bo.accel, "tcg (default), or kvm for cells of this machine's arch when /dev/kvm is usable")
 		->check(CLI::IsMember({"tcg", "kvm"}));
 
@@ -92,6 +95,10 @@ int main(int argc, char **argv)
 			return xua::run_tests(sel);
 		if (*bench) {
 			bo.out = bench_out;
+			if (host)
+				return xua::run_host_bench(bo, host_yes);
+			if (host_yes)
+				throw xua::Error("--yes-load-module-into-this-kernel goes with --host only");
 			return xua::run_bench(bo);
 		}
 		if (*report) {
