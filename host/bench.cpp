@@ -63,6 +63,22 @@ void progress(const std::string &text)
 	std::fflush(stderr);
 }
 
+// The arguments of xuaccess-bench for these options, after checking them (the guest gets them on its
+// kernel command line, where spaces and commas separate other things).
+std::vector<std::string> bench_args(const BenchOptions &o)
+{
+	if (o.filter.find_first_of(" ,") != std::string::npos)
+		fail("--filter must not contain spaces or commas (it travels on the guest kernel command line): '{}'",
+		     o.filter);
+	if (o.repetitions < 1 || o.repetitions > 50)
+		fail("--repetitions must be 1..50, not {}", o.repetitions);
+	std::vector<std::string> args = {"--benchmark_repetitions=" + std::to_string(o.quick ? 1 : o.repetitions),
+					 o.quick ? "--quick" : "--xua-min-time=0.1"};
+	if (!o.filter.empty())
+		args.push_back("--xua-filter=" + o.filter);
+	return args;
+}
+
 }  // namespace
 
 nlohmann::json extract_benchmark_json(const std::vector<std::string> &lines)
@@ -274,6 +290,13 @@ struct HostModule {
 
 }  // namespace
 
+void print_report(const fs::path &out)
+{
+	auto report = bench_report(out);
+	fmt::print("\n{}", report);
+	write_file(out / "summary.txt", report);
+}
+
 int run_host_bench(const BenchOptions &o, bool confirmed)
 {
 	utsname u{};
@@ -302,8 +325,9 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 		fail("no headers for the running kernel at {}: apt-get install linux-headers-{}", headers.string(), release);
 	if (fs::exists("/sys/module/xuaccess"))
 		fail("a module called xuaccess is already loaded: unload it first (rmmod xuaccess)");
-	if (o.filter.find_first_of(" ,") != std::string::npos)
-		fail("--filter must not contain spaces or commas: '{}'", o.filter);
+	std::vector<std::string> argv = {bench.string()};
+	for (auto &a : bench_args(o))
+		argv.push_back(a);
 	prepare({});
 	kbuild({.arch = &arch, .series = release, .out = ko, .headers = headers});
 
@@ -321,11 +345,6 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 	}
 	for (int i = 0; i < 50 && !fs::exists("/dev/xuaccess"); ++i)  // devtmpfs/udev creates the node
 		usleep(100000);
-	std::vector<std::string> argv = {bench.string(),
-					 "--benchmark_repetitions=" + std::to_string(o.quick ? 1 : o.repetitions)};
-	argv.push_back(o.quick ? "--quick" : "--xua-min-time=0.1");
-	if (!o.filter.empty())
-		argv.push_back("--xua-filter=" + o.filter);
 	auto r = run(argv, {.env = {{"XUA_CELL", "host-" + release}}, .merge_stderr = false});
 	if (!r.ok())
 		fail("xuaccess-bench failed (exit {}):\n{}", r.status, last_lines(r.output, 20));
@@ -338,9 +357,7 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 	ctx["xua_date_utc"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
 	fs::create_directories(out);
 	write_file(out / ("host-" + release + "-asbooted.json"), j.dump(2) + "\n");
-	auto report = bench_report(out);
-	fmt::print("\n{}", report);
-	write_file(out / "summary.txt", report);
+	print_report(out);
 	return 0;
 }
 
@@ -352,27 +369,13 @@ int run_bench(const BenchOptions &o)
 	for (auto &c : cells)
 		if (auto why = accel_unusable(o.accel, *c.arch); !why.empty())
 			fail("--accel {}: {}", o.accel, why);
-	if (o.filter.find_first_of(" ,") != std::string::npos)
-		fail("--filter must not contain spaces or commas (it travels on the guest kernel command line): '{}'",
-		     o.filter);
-	if (o.repetitions < 1 || o.repetitions > 50)
-		fail("--repetitions must be 1..50, not {}", o.repetitions);
+	const auto args = bench_args(o);
 	auto out = o.out.empty() ? Matrix::paths().source / "results" / utc_now("%Y%m%d-%H%M%S") : o.out;
 	fs::create_directories(out);
 	progress(fmt::format("xuaccess bench: building for {} cell(s)", cells.size()));
 	prepare(cells);
 
-	std::vector<std::string> args = {"--benchmark_repetitions=" + std::to_string(o.quick ? 1 : o.repetitions)};
-	if (o.quick)
-		args.push_back("--quick");
-	else
-		args.push_back("--xua-min-time=0.1");
-	if (!o.filter.empty())
-		args.push_back("--xua-filter=" + o.filter);
-
-	int failed = 0;
-	std::map<std::string, std::map<std::string, RowValue>> results;  // cell -> rows
-	std::map<std::string, double> cell_seconds;
+	int failed = 0, done = 0;
 	for (size_t i = 0; i < cells.size(); ++i) {
 		if (stop_requested())
 			break;
@@ -390,7 +393,6 @@ int run_bench(const BenchOptions &o)
 				progress(fmt::format("{}: benchmark {}", tag, line.substr(pos + 13)));
 		};
 		auto oc = run_cell(c, job);
-		cell_seconds[c.name()] = oc.guest.seconds;
 		std::string why;
 		auto [expected, unexpected] = classify_problems(oc);
 		if (oc.guest.interrupted)
@@ -436,21 +438,20 @@ int run_bench(const BenchOptions &o)
 		ctx["xua_boot_seconds"] = oc.guest.first_output;
 		auto file = out / (c.name() + ".json");
 		write_file(file, j.dump(2) + "\n");
-		results[c.name()] = summarise(j);
+		++done;
 		progress(fmt::format("{}: done in {:.0f} s, {} rows -> {}", tag, oc.guest.seconds,
 				     j["benchmarks"].size(), file.string()));
 		if (isatty(2))
 			fmt::print(stderr, "\n");
 	}
 
-	auto report = bench_report(out);
-	fmt::print("\n{}", report);
-	write_file(out / "summary.txt", report);
+	if (done)
+		print_report(out);
 	fmt::print("Results: {} (one Google Benchmark JSON per cell; compare two with "
 		   "/usr/bin/python3 /usr/share/benchmark/compare.py benchmarks A.json B.json)\n",
 		   out.string());
 	fmt::print("xuaccess bench: {} cell(s) done, {} failed, {:.0f} s in all (emulated under TCG)\n",
-		   results.size(), failed, seconds_since(t0));
+		   done, failed, seconds_since(t0));
 	return failed || stop_requested() ? 1 : 0;
 }
 

@@ -29,6 +29,8 @@ int run_host_bench(const BenchOptions &o, bool confirmed);
 // The summary of a results directory (every <cell>.json in it): per arch and kernel, on and off side by
 // side, the raw-copy-vs-copy_*_user figures and the noise of the kernel-timed rows.
 std::string bench_report(const fs::path &dir);
+// Prints that summary and writes it to DIR/summary.txt.
+void print_report(const fs::path &dir);
 
 // The JSON object in a guest's benchmark output (which may carry other lines around it).
 nlohmann::json extract_benchmark_json(const std::vector<std::string> &lines);

@@ -9,7 +9,7 @@ namespace xua {
 
 struct KbuildRequest {
 	const Arch *arch;
-	std::string series;
+	std::string series;   // kernel series (6.1, 6.12); with `headers`, the running kernel's release
 	fs::path out;      // the .ko to produce (debug info stripped); with sparse, a one-line report
 	fs::path stamp;    // written last on success (the file ninja tracks), or empty
 	fs::path depfile;  // ninja depfile for `stamp`, or empty

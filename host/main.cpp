@@ -102,9 +102,7 @@ int main(int argc, char **argv)
 			return xua::run_bench(bo);
 		}
 		if (*report) {
-			auto text = xua::bench_report(report_dir);
-			xua::write_file(xua::fs::path(report_dir) / "summary.txt", text);
-			std::printf("%s", text.c_str());
+			xua::print_report(report_dir);
 			return 0;
 		}
 		if (*kb) {
