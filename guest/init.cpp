@@ -23,17 +23,16 @@
 
 #include <fcntl.h>
 #include <linux/reboot.h>
-#include <sys/klog.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "device.hpp"
+#include "kernel.hpp"
 
 namespace {
 
@@ -89,28 +88,6 @@ FILE *open_results(const std::string &tty)
 	return fdopen(fd, "w");
 }
 
-int load_module(const char *path, const std::string &params)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int r = static_cast<int>(syscall(SYS_finit_module, fd, params.c_str(), 0));
-	int err = r == 0 ? 0 : -errno;
-	close(fd);
-	return err;
-}
-
-std::string dmesg()
-{
-	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, nullptr, 0);
-	if (len <= 0)
-		return {};
-	std::string buf(static_cast<size_t>(len), '\0');
-	int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf.data(), len);
-	buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
-	return buf;
-}
-
 // What the guest sees of the CPU, independently of the module.
 nlohmann::json guest_facts()
 {
@@ -135,7 +112,7 @@ nlohmann::json guest_facts()
 			j["cpuinfo_" + key] = val;
 		}
 	}
-	auto log = dmesg();
+	auto log = xua::kernel_log();
 	j["dmesg_pan_detected"] = log.find("Privileged Access Never") != std::string::npos;
 	j["dmesg_smap_detected"] = log.find("Supervisor Mode Access Prevention") != std::string::npos;
 	return j;
@@ -217,7 +194,7 @@ int main()
 	}
 	g_results = open_results(opt.count("results") ? opt["results"] : "/dev/ttyS1");
 
-	int err = load_module("/lib/xuaccess.ko", opt["modparams"]);
+	int err = xua::load_module("/lib/xuaccess.ko", opt["modparams"].c_str());
 	if (err) {
 		say("xua-insmod error %d %s\n", -err, std::strerror(-err));
 		std::printf("xuaccess-init: insmod /lib/xuaccess.ko failed: %s\n", std::strerror(-err));
@@ -252,7 +229,7 @@ int main()
 			say("xua-job-exit %d\n", st);
 		}
 	}
-	say("xua-dmesg-begin\n%s\nxua-dmesg-end\n", dmesg().c_str());
+	say("xua-dmesg-begin\n%s\nxua-dmesg-end\n", xua::kernel_log().c_str());
 	say("xua-done\n");
 	std::printf("xuaccess-init: done\n");
 	std::fflush(stdout);

@@ -7,12 +7,11 @@
 #include <string>
 
 #include <gtest/gtest.h>
-#include <sys/klog.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "helpers.hpp"
+#include "kernel.hpp"
 
 using namespace xua;
 using namespace xua::test;
@@ -27,24 +26,12 @@ const char *module_path()
 
 int unload()
 {
-	return syscall(SYS_delete_module, "xuaccess", O_NONBLOCK) == 0 ? 0 : -errno;
+	return unload_module("xuaccess");
 }
 
 int load(const char *params)
 {
-	Fd fd(open(module_path(), O_RDONLY | O_CLOEXEC));
-	if (!fd)
-		return -errno;
-	return syscall(SYS_finit_module, fd.get(), params, 0) == 0 ? 0 : -errno;
-}
-
-std::string dmesg()
-{
-	int len = klogctl(10, nullptr, 0);
-	std::string buf(static_cast<size_t>(len > 0 ? len : 0), '\0');
-	int n = klogctl(3, buf.data(), len);
-	buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
-	return buf;
+	return load_module(module_path(), params);
 }
 
 TEST(Lifecycle, UnloadRefusedWhileInUseThenReload)
@@ -170,7 +157,7 @@ TEST(SeedBug, PlainDereferenceOfAUserPointer)
 			EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "without the guard it succeeds; status " << st;
 		}
 	}
-	auto log = dmesg();
+	auto log = kernel_log();
 	if (guarded) {
 		const char *sig = info.arch == XUA_ARCH_X86_64 ? "permissions violation"
 							       : "access to user memory outside uaccess routines";
