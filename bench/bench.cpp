@@ -20,6 +20,7 @@
 #include <fstream>
 #include <iostream>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -279,6 +280,28 @@ private:
 	std::ofstream console_;
 };
 
+// The first line of a file, or "" when it cannot be read.
+std::string first_line(const char *path)
+{
+	std::ifstream in(path);
+	std::string line;
+	std::getline(in, line);
+	return line;
+}
+
+// The kernel command line without the harness's own per-cell xua.* words (they name the cell and its
+// protection, which compare expects to differ): what is left is what makes two boots comparable
+// (nokaslr, kpti=, clearcpuid=, ...).
+std::string comparable_cmdline()
+{
+	std::istringstream in(first_line("/proc/cmdline"));
+	std::string word, out;
+	while (in >> word)
+		if (word.rfind("xua.", 0) != 0)
+			out += (out.empty() ? "" : " ") + word;
+	return out;
+}
+
 }  // namespace
 
 int main(int argc, char **argv)
@@ -318,6 +341,10 @@ int main(int argc, char **argv)
 	benchmark::AddCustomContext("xua_guard_present", ctx["guard_present"].dump());
 	benchmark::AddCustomContext("xua_guard_enabled", ctx["guard_enabled"].dump());
 	benchmark::AddCustomContext("xua_modes", ctx["modes"].dump());
+	// What decides whether two cells may be compared beyond the guard itself: the kernel's command line
+	// (KASLR, KPTI and friends are set there) and the page-table isolation the kernel chose.
+	benchmark::AddCustomContext("xua_kernel_cmdline", comparable_cmdline());
+	benchmark::AddCustomContext("xua_kpti", first_line("/sys/devices/system/cpu/vulnerabilities/meltdown"));
 	for (auto [env, key] : {std::pair{"XUA_PROTECTION", "xua_protection_requested"}, std::pair{"XUA_CELL", "xua_cell"}})
 		if (const char *v = std::getenv(env))
 			benchmark::AddCustomContext(key, v);

@@ -16,6 +16,7 @@
 
 #include "cell.hpp"
 #include "kbuild.hpp"
+#include "report.hpp"
 
 namespace xua {
 namespace {
@@ -35,22 +36,6 @@ std::string qemu_version(const Arch &a)
 	auto r = run({a.qemu, "--version"});
 	auto lines = split_lines(r.output);
 	return lines.empty() ? "unknown" : trim(lines.front());
-}
-
-// The rows the summary shows (the JSON files hold every row).
-std::vector<std::string> summary_rows(const std::vector<std::map<std::string, RowValue>> &cells)
-{
-	std::set<std::string> names;
-	for (auto &c : cells)
-		for (auto &[k, _] : c)
-			names.insert(k);
-	static const std::regex keep(
-		R"(^(transfer/[^/]+/[^/]+/(64|4096|1048576)|guard/toggle|latency/[^/]+/to_user/64|mmap/[^/]+/(4096|1048576)|batch/[^/]+/(1|16|256)|baseline/[^/]+(/(4096|1048576))?)$)");
-	std::vector<std::string> rows;
-	for (auto &n : names)
-		if (std::regex_match(n, keep))
-			rows.push_back(n);
-	return rows;
 }
 
 void progress(const std::string &text)
@@ -73,11 +58,29 @@ std::vector<std::string> bench_args(const BenchOptions &o)
 	if (o.repetitions < 1 || o.repetitions > 50)
 		fail("--repetitions must be 1..50, not {}", o.repetitions);
 	std::vector<std::string> args = {"--benchmark_repetitions=" + std::to_string(o.quick ? 1 : o.repetitions),
-					 o.quick ? "--quick" : "--xua-min-time=0.1"};
+					 o.quick ? "--quick" : "--xua-min-time=0.05"};
 	if (!o.filter.empty())
 		args.push_back("--xua-filter=" + o.filter);
 	return args;
 }
+
+std::string cpu_model()
+{
+	for (auto &line : split_lines(read_file("/proc/cpuinfo")))
+		if (starts_with(line, "model name") || starts_with(line, "CPU part"))
+			return trim(line.substr(line.find(':') + 1));
+	return "unknown";
+}
+
+// Unloads the module when the host run ends, however it ends.
+struct HostModule {
+	bool loaded = false;
+	~HostModule()
+	{
+		if (loaded && syscall(SYS_delete_module, "xuaccess", O_NONBLOCK) != 0)
+			fmt::print(stderr, "xuaccess: could not unload the module: {} (rmmod xuaccess)\n", std::strerror(errno));
+	}
+};
 
 }  // namespace
 
@@ -100,201 +103,6 @@ nlohmann::json extract_benchmark_json(const std::vector<std::string> &lines)
 	} catch (const nlohmann::json::exception &e) {
 		fail("the guest's benchmark JSON does not parse: {}", e.what());
 	}
-}
-
-std::map<std::string, RowValue> summarise(const nlohmann::json &results)
-{
-	std::map<std::string, RowValue> out;
-	std::map<std::string, double> cv;
-	for (auto &b : results.value("benchmarks", nlohmann::json::array())) {
-		std::string name = b.value("run_name", b.value("name", ""));
-		if (auto pos = name.find("/manual_time"); pos != std::string::npos)
-			name.erase(pos);
-		std::string agg = b.value("aggregate_name", "");
-		std::string run_type = b.value("run_type", "iteration");
-		if (b.contains("error_occurred") && b["error_occurred"].get<bool>())
-			continue;
-		// What a row means decides its unit: per-call latencies and syscall floors in ns of wall clock,
-		// window pairs and batches in ns per item (kernel-timed), everything else as throughput.
-		RowValue v;
-		auto per_item = [&] {
-			return b.contains("items_per_second") ? 1e9 / b["items_per_second"].get<double>() : 0.0;
-		};
-		if (starts_with(name, "latency/") || name == "baseline/null_ioctl" || name == "baseline/getppid") {
-			v.value = b.value("real_time", 0.0);
-		} else if (starts_with(name, "guard/") || starts_with(name, "batch/")) {
-			v.value = per_item();
-		} else if (b.contains("bytes_per_second")) {
-			v.throughput = true;
-			v.value = b["bytes_per_second"].get<double>() / (1 << 20);
-		} else {
-			v.value = b.value("real_time", 0.0);
-		}
-		if (run_type == "aggregate") {
-			if (agg == "median")
-				out[name] = {v.value, out.count(name) ? out[name].cv : -1, v.throughput};
-			else if (agg == "cv")
-				cv[name] = b.value("real_time", 0.0);  // a ratio for cv aggregates
-		} else if (!out.count(name)) {
-			out[name] = v;  // a single run (or the first repetition until the median comes)
-		}
-	}
-	for (auto &[name, c] : cv)
-		if (out.count(name))
-			out[name].cv = c;
-	return out;
-}
-
-std::string summary_table(const std::string &title, const std::vector<std::string> &cell_names,
-			  const std::vector<std::map<std::string, RowValue>> &cells, const std::vector<std::string> &rows)
-{
-	std::string t = title + "\n";
-	size_t w = 10;
-	for (auto &r : rows)
-		w = std::max(w, r.size());
-	t += fmt::format("{:<{}} {:>6}", "benchmark", w, "unit");
-	for (auto &c : cell_names)
-		t += fmt::format(" {:>18}", c);
-	bool ratio = cells.size() == 2;
-	if (ratio)
-		t += fmt::format(" {:>8}", "off/on");
-	t += "\n";
-	for (auto &r : rows) {
-		const RowValue *first = nullptr;
-		for (auto &c : cells)
-			if (c.count(r))
-				first = first ? first : &c.at(r);
-		if (!first)
-			continue;
-		t += fmt::format("{:<{}} {:>6}", r, w, first->throughput ? "MiB/s" : "ns");
-		for (auto &c : cells) {
-			if (!c.count(r)) {
-				t += fmt::format(" {:>18}", "-");
-				continue;
-			}
-			auto &v = c.at(r);
-			std::string cv = v.cv >= 0 ? fmt::format(" ±{:.1f}%", v.cv * 100) : "";
-			t += fmt::format(" {:>18}", fmt::format("{:.1f}{}", v.value, cv));
-		}
-		if (ratio && cells[0].count(r) && cells[1].count(r) && cells[0].at(r).value > 0)
-			t += fmt::format(" {:>8.3f}", cells[1].at(r).value / cells[0].at(r).value);
-		t += "\n";
-	}
-	return t;
-}
-
-std::string bench_report(const fs::path &dir)
-{
-	std::map<std::string, std::map<std::string, RowValue>> results;  // cell -> rows
-	std::map<std::string, std::string> emulated;
-	std::map<std::string, int> repetitions;
-	for (auto &e : fs::directory_iterator(dir)) {
-		if (e.path().extension() != ".json")
-			continue;
-		nlohmann::json j;
-		try {
-			j = nlohmann::json::parse(read_file(e.path()));
-		} catch (const nlohmann::json::exception &ex) {
-			fail("{} does not parse: {}", e.path().string(), ex.what());
-		}
-		auto cell = e.path().stem().string();
-		const auto &ctx = j.value("context", nlohmann::json::object());
-		emulated[cell] = ctx.value("xua_accel", "tcg") == "tcg" ? "emulated (TCG)"
-									: "accel " + ctx.value("xua_accel", std::string("?"));
-		int reps = 1;
-		for (auto &b : j.value("benchmarks", nlohmann::json::array()))
-			reps = std::max(reps, b.value("repetitions", 1));
-		repetitions[cell] = reps;
-		results[cell] = summarise(j);
-	}
-	if (results.empty())
-		fail("no benchmark JSON files in {}", dir.string());
-	// Per arch and kernel: on and off side by side.
-	std::string report;
-	std::set<std::string> groups;
-	for (auto &[name, _] : results)
-		groups.insert(name.substr(0, name.rfind('-')));
-	for (auto &g : groups) {
-		std::vector<std::string> names;
-		std::vector<std::map<std::string, RowValue>> cols;
-		for (auto prot : {"on", "off"}) {
-			auto n = g + "-" + prot;
-			if (results.count(n)) {
-				names.push_back(n);
-				cols.push_back(results[n]);
-			}
-		}
-		if (cols.empty())
-			continue;
-		auto rows = summary_rows(cols);
-		report += summary_table(fmt::format("{} — {}, median of {} repetition(s) ± cv; "
-						    "MiB/s: higher is faster, ns: lower is faster",
-						    g, emulated[names.front()], repetitions[names.front()]),
-					names, cols, rows);
-		// The targets the issue sets, reported (never asserted): the module's raw copy vs copy_{to,from}_user.
-		for (auto &n : names) {
-			auto &r = results[n];
-			std::string line;
-			for (auto &[k, v] : r) {
-				static const std::regex raw_re(R"(^transfer/raw_(?!get_put)([^/]+)/([^/]+)/(\d+)$)");
-				std::smatch mm;
-				if (!std::regex_match(k, mm, raw_re) || std::stoull(mm[3]) < 4096)
-					continue;
-				auto copy = fmt::format("transfer/copy/{}/{}", mm[2].str(), mm[3].str());
-				if (r.count(copy) && r[copy].value > 0)
-					line += fmt::format(" {}/{}/{}={:+.1f}%", mm[1].str(), mm[2].str(), mm[3].str(),
-							    (v.value / r[copy].value - 1) * 100);
-			}
-			if (!line.empty())
-				report += fmt::format("{}: raw copy vs copy_*_user throughput:{}\n", n, line);
-			// Noise of the kernel-timed rows at 4 KiB and up (target: cv <= 3 %).
-			std::vector<double> cvs;
-			static const std::regex kt_re(R"(^(transfer/[^/]+/[^/]+|baseline/kernel_memcpy)/(\d+)$)");
-			for (auto &[k, v] : r) {
-				std::smatch mm;
-				if (v.cv >= 0 && std::regex_match(k, mm, kt_re) && std::stoull(mm[2]) >= 4096)
-					cvs.push_back(v.cv);
-			}
-			if (!cvs.empty()) {
-				std::sort(cvs.begin(), cvs.end());
-				auto over = std::count_if(cvs.begin(), cvs.end(), [](double c) { return c > 0.03; });
-				report += fmt::format("{}: kernel-timed rows >= 4 KiB: {} rows, cv median {:.1f}%, max {:.1f}%, "
-						      "{} above 3%\n",
-						      n, cvs.size(), cvs[cvs.size() / 2] * 100, cvs.back() * 100, over);
-			}
-		}
-		report += "\n";
-	}
-	return report;
-}
-
-namespace {
-
-std::string cpu_model()
-{
-	for (auto &line : split_lines(read_file("/proc/cpuinfo")))
-		if (starts_with(line, "model name") || starts_with(line, "CPU part"))
-			return trim(line.substr(line.find(':') + 1));
-	return "unknown";
-}
-
-// Unloads the module when the host run ends, however it ends.
-struct HostModule {
-	bool loaded = false;
-	~HostModule()
-	{
-		if (loaded && syscall(SYS_delete_module, "xuaccess", O_NONBLOCK) != 0)
-			fmt::print(stderr, "xuaccess: could not unload the module: {} (rmmod xuaccess)\n", std::strerror(errno));
-	}
-};
-
-}  // namespace
-
-void print_report(const fs::path &out)
-{
-	auto report = bench_report(out);
-	fmt::print("\n{}", report);
-	write_file(out / "summary.txt", report);
 }
 
 int run_host_bench(const BenchOptions &o, bool confirmed)
@@ -352,7 +160,8 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 	auto &ctx = j["context"];
 	ctx["xua_emulated"] = "no (real silicon, the running kernel)";
 	ctx["xua_accel"] = "host";
-	ctx["xua_cpu_model"] = cpu_model();
+	ctx["xua_host_cpu"] = cpu_model();
+	ctx["xua_bench_args"] = fmt::format("{}", fmt::join(bench_args(o), " "));
 	ctx["xua_protection_requested"] = "as booted";
 	ctx["xua_date_utc"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
 	fs::create_directories(out);
@@ -428,6 +237,8 @@ int run_bench(const BenchOptions &o)
 						       : "no (KVM: the guest runs on this CPU)";
 		ctx["xua_accel"] = o.accel;
 		ctx["xua_qemu_version"] = qemu_version(*c.arch);
+		ctx["xua_host_cpu"] = cpu_model();  // the machine running QEMU: TCG figures depend on it too
+		ctx["xua_bench_args"] = fmt::format("{}", fmt::join(args, " "));
 		ctx["xua_qemu_cpu"] = c.cpu();
 		ctx["xua_qemu_machine"] = c.arch->machine;
 		ctx["xua_kernel_package"] = oc.kernel.image_pkg + " " + oc.kernel.version;
@@ -436,6 +247,8 @@ int run_bench(const BenchOptions &o)
 		ctx["xua_protection_verified"] = true;
 		ctx["xua_date_utc"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
 		ctx["xua_boot_seconds"] = oc.guest.first_output;
+		ctx["xua_host_other_cores"] = oc.guest.host_other_cores;
+		ctx["xua_host_steal"] = oc.guest.host_steal;
 		auto file = out / (c.name() + ".json");
 		write_file(file, j.dump(2) + "\n");
 		++done;
@@ -447,11 +260,10 @@ int run_bench(const BenchOptions &o)
 
 	if (done)
 		print_report(out);
-	fmt::print("Results: {} (one Google Benchmark JSON per cell; compare two with "
-		   "/usr/bin/python3 /usr/share/benchmark/compare.py benchmarks A.json B.json)\n",
+	fmt::print("Results: {} (one Google Benchmark JSON per cell; compare any two with ./xuaccess compare A.json B.json)\n",
 		   out.string());
-	fmt::print("xuaccess bench: {} cell(s) done, {} failed, {:.0f} s in all (emulated under TCG)\n",
-		   done, failed, seconds_since(t0));
+	fmt::print("xuaccess bench: {} cell(s) done, {} failed, {:.0f} s in all ({})\n", done, failed,
+		   seconds_since(t0), o.accel == "tcg" ? "emulated under TCG" : "under KVM");
 	return failed || stop_requested() ? 1 : 0;
 }
 

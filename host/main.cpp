@@ -1,6 +1,6 @@
 // xuaccess-host: the C++ front end behind ./xuaccess.
 //
-// Person-facing commands: test, bench. Plumbing used by Meson: kbuild (module targets, sparse tests),
+// Person-facing commands: test, bench, compare, report. Plumbing used by Meson: kbuild (module targets, sparse tests),
 // cell (one QEMU cell as a TAP test), fetch-kernel.
 #include <csignal>
 #include <cstdio>
@@ -8,10 +8,12 @@
 #include <CLI/CLI.hpp>
 
 #include "bench.hpp"
+#include "compare.hpp"
 #include "cell.hpp"
 #include "frontend.hpp"
 #include "kbuild.hpp"
 #include "kernel.hpp"
+#include "report.hpp"
 
 namespace {
 
@@ -49,7 +51,7 @@ int main(int argc, char **argv)
 	auto *bench = app.add_subcommand("bench", "Run the benchmark suites in every cell (the project's main job)");
 	add_selection(bench, bo.sel);
 	bench->add_option("--filter", bo.filter, "regex over benchmark names, e.g. 'transfer/copy' or '^guard'");
-	bench->add_option("--repetitions", bo.repetitions, "repetitions per benchmark (default 3)")
+	bench->add_option("--repetitions", bo.repetitions, "repetitions per benchmark (default 9: the U test of compare needs them)")
 		->check(CLI::Range(1, 50));
 	bench->add_flag("--quick", bo.quick, "smoke run for CI: a few sizes, short min time, 1 repetition");
 	bench->add_option("--out", bench_out, "results directory (default results/<UTC timestamp>)");
@@ -60,8 +62,20 @@ int main(int argc, char **argv)
 		->check(CLI::IsMember({"tcg", "kvm"}));
 
 	std::string report_dir;
-	auto *report = app.add_subcommand("report", "Print (and write summary.txt of) the summary of a results directory");
+	auto *report = app.add_subcommand("report", "Regenerate summary.txt, compare-*.txt/json, plots/ and report.md of a "
+						    "results directory from its JSON, and print the summary");
 	report->add_option("dir", report_dir, "results/<run> of a ./xuaccess bench")->required()->check(CLI::ExistingDirectory);
+
+	std::string cmp_a, cmp_b, cmp_json;
+	xua::CompareOptions co;
+	auto *cmp = app.add_subcommand("compare", "Compare two cells' benchmark JSON row by row: B/A time, spread, "
+						  "Mann-Whitney U over the repetitions");
+	cmp->add_option("A", cmp_a, "the baseline, e.g. results/<run>/x86_64-6.1-off.json")->required()->check(CLI::ExistingFile);
+	cmp->add_option("B", cmp_b, "compared against A, e.g. results/<run>/x86_64-6.1-on.json")->required()->check(CLI::ExistingFile);
+	cmp->add_option("--alpha", co.alpha, "significance level of the U test (default 0.05)")->check(CLI::Range(1e-9, 0.5));
+	cmp->add_flag("--allow-mismatch", co.allow_mismatch,
+		      "compare cells that differ in more than the protection (arch, kernel, CPU, accel, command line, ...)");
+	cmp->add_option("--json", cmp_json, "also write the comparison as JSON to this file");
 
 	std::string arch, kernel, protection = "on", out, stamp, depfile;
 	bool sparse = false;
@@ -105,6 +119,8 @@ int main(int argc, char **argv)
 			xua::print_report(report_dir);
 			return 0;
 		}
+		if (*cmp)
+			return xua::run_compare(cmp_a, cmp_b, co, cmp_json);
 		if (*kb) {
 			xua::kbuild({.arch = &m.arch(arch), .series = kernel, .out = out, .stamp = stamp,
 				     .depfile = depfile, .sparse = sparse});

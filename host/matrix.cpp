@@ -59,6 +59,7 @@ const Matrix &Matrix::get()
 				a.console = v.at("console");
 				a.boot_image = v.at("boot_image");
 				a.cpu = v.at("cpu").get<std::map<std::string, std::string>>();
+				a.cpu_off_note = v.value("cpu_off_note", "");
 				a.append = v.at("append").get<std::vector<std::string>>();
 				a.results_qemu = v.at("results").at("qemu").get<std::vector<std::string>>();
 				a.results_tty = v.at("results").at("guest_tty");

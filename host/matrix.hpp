@@ -21,6 +21,7 @@ struct Arch {
 	std::string guard_fault_signature;  // in the oops of a plain user dereference under the guard
 	std::string qemu, machine, console, boot_image;
 	std::map<std::string, std::string> cpu;  // protection -> QEMU -cpu
+	std::string cpu_off_note;   // what else the "off" CPU model changes besides the guard, if anything
 	std::vector<std::string> append;
 	std::vector<std::string> results_qemu;
 	std::string results_tty;

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,6 +56,33 @@ std::vector<std::string> qemu_argv(const GuestRun &g)
 	return argv;
 }
 
+namespace {
+
+// The host's CPU time so far from /proc/stat, in seconds summed over all CPUs.
+struct CpuTimes {
+	double busy = 0, steal = 0, total = 0;
+};
+
+CpuTimes host_cpu_times()
+{
+	CpuTimes t;
+	std::ifstream in("/proc/stat");
+	std::string cpu;
+	double v[8] = {};  // user nice system idle iowait irq softirq steal
+	if (!(in >> cpu) || cpu != "cpu")
+		return t;
+	for (double &x : v)
+		in >> x;
+	const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+	for (double x : v)
+		t.total += x / hz;
+	t.steal = v[7] / hz;
+	t.busy = t.total - (v[3] + v[4]) / hz - t.steal;
+	return t;
+}
+
+}  // namespace
+
 GuestOutcome run_guest(const GuestRun &g)
 {
 	GuestOutcome out;
@@ -72,6 +100,7 @@ GuestOutcome run_guest(const GuestRun &g)
 		cargv.push_back(s.data());
 	cargv.push_back(nullptr);
 	auto t0 = std::chrono::steady_clock::now();
+	const auto cpu0 = host_cpu_times();
 	pid_t pid = fork();
 	if (pid < 0)
 		fail("fork: {}", std::strerror(errno));
@@ -138,10 +167,17 @@ GuestOutcome run_guest(const GuestRun &g)
 	}
 	close(pfd[0]);
 	int st = 0;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+	rusage ru{};
+	while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR) {
 	}
 	out.qemu_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	out.seconds = seconds_since(t0);
+	if (auto cpu1 = host_cpu_times(); cpu0.total > 0 && cpu1.total > cpu0.total && out.seconds > 0) {
+		auto tv = [](const timeval &t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+		double qemu_cpu = tv(ru.ru_utime) + tv(ru.ru_stime);
+		out.host_other_cores = std::max(0.0, (cpu1.busy - cpu0.busy) - qemu_cpu) / out.seconds;
+		out.host_steal = (cpu1.steal - cpu0.steal) / (cpu1.total - cpu0.total);
+	}
 	if (out.qemu_status == 127 && out.console.find("cannot run") != std::string::npos)
 		fail("{}", trim(out.console));
 	return out;

@@ -30,6 +30,11 @@ struct GuestOutcome {
 	int qemu_status = -1;
 	double seconds = 0;         // QEMU start to exit
 	double first_output = -1;   // QEMU start to the guest init's first line, -1 if never seen
+	// What else the host did while the guest ran (a TCG guest slows down when it has to share a core):
+	// other processes' CPU time in cores on average, and the share of time the hypervisor under this
+	// machine took away (steal). -1 when unknown.
+	double host_other_cores = -1;
+	double host_steal = -1;
 	std::string console;        // the whole console, \r stripped
 	std::vector<std::string> argv;
 };

@@ -7,6 +7,10 @@
 #include <gtest/gtest.h>
 
 #include "bench.hpp"
+#include "compare.hpp"
+#include "report.hpp"
+#include "results.hpp"
+#include "stats.hpp"
 #include "cell.hpp"
 #include "frontend.hpp"
 #include "initramfs.hpp"
@@ -283,36 +287,174 @@ TEST(Bench, ExtractsTheJsonAmongOtherLines)
 	EXPECT_THROW(extract_benchmark_json({"{", "  \"broken\": ", "}"}), Error);
 }
 
-TEST(Bench, SummaryUsesMediansAndTheRightUnits)
+TEST(Results, RowsKeepEveryRepetitionInTheRightUnit)
 {
-	auto j = nlohmann::json::parse(R"({"benchmarks": [
+	auto j = nlohmann::json::parse(R"({"context": {"xua_accel": "tcg"}, "benchmarks": [
 	  {"name": "transfer/copy/to_user/4096/manual_time", "run_name": "transfer/copy/to_user/4096/manual_time",
-	   "run_type": "iteration", "bytes_per_second": 1048576.0, "items_per_second": 256.0, "real_time": 1.0},
+	   "run_type": "iteration", "bytes_per_second": 1048576.0, "real_time": 1.0},
+	  {"name": "transfer/copy/to_user/4096/manual_time", "run_name": "transfer/copy/to_user/4096/manual_time",
+	   "run_type": "iteration", "bytes_per_second": 3145728.0, "real_time": 1.0},
+	  {"name": "transfer/copy/to_user/4096/manual_time", "run_name": "transfer/copy/to_user/4096/manual_time",
+	   "run_type": "iteration", "bytes_per_second": 2097152.0, "real_time": 1.0},
 	  {"name": "transfer/copy/to_user/4096/manual_time_median", "run_name": "transfer/copy/to_user/4096/manual_time",
-	   "run_type": "aggregate", "aggregate_name": "median", "bytes_per_second": 2097152.0, "real_time": 1.0},
-	  {"name": "transfer/copy/to_user/4096/manual_time_cv", "run_name": "transfer/copy/to_user/4096/manual_time",
-	   "run_type": "aggregate", "aggregate_name": "cv", "real_time": 0.02},
+	   "run_type": "aggregate", "aggregate_name": "median", "bytes_per_second": 9e9, "real_time": 1.0},
 	  {"name": "guard/toggle/manual_time", "run_name": "guard/toggle/manual_time", "run_type": "iteration",
 	   "items_per_second": 40000000.0, "real_time": 250000.0},
 	  {"name": "latency/copy/to_user/64", "run_name": "latency/copy/to_user/64", "run_type": "iteration",
 	   "bytes_per_second": 1.0e8, "items_per_second": 1.0e6, "real_time": 950.0},
 	  {"name": "broken", "run_name": "broken", "error_occurred": true, "real_time": 1.0}
 	]})");
-	auto s = summarise(j);
-	ASSERT_TRUE(s.count("transfer/copy/to_user/4096"));
-	EXPECT_DOUBLE_EQ(s["transfer/copy/to_user/4096"].value, 2.0) << "median, in MiB/s";
-	EXPECT_DOUBLE_EQ(s["transfer/copy/to_user/4096"].cv, 0.02);
-	EXPECT_TRUE(s["transfer/copy/to_user/4096"].throughput);
-	EXPECT_DOUBLE_EQ(s["guard/toggle"].value, 25.0) << "ns per pair";
-	EXPECT_DOUBLE_EQ(s["latency/copy/to_user/64"].value, 950.0) << "ns per call, wall clock";
-	EXPECT_FALSE(s["latency/copy/to_user/64"].throughput);
-	EXPECT_FALSE(s.count("broken"));
+	auto c = parse_cell("x86_64-6.1-on", j);
+	ASSERT_TRUE(c.rows.count("transfer/copy/to_user/4096"));
+	const auto &t = c.rows.at("transfer/copy/to_user/4096");
+	EXPECT_EQ(t.values, (std::vector<double>{1, 3, 2})) << "MiB/s per repetition; aggregates are not repetitions";
+	EXPECT_DOUBLE_EQ(t.median, 2.0);
+	EXPECT_DOUBLE_EQ(t.cv, 0.5) << "sample stddev 1 over mean 2";
+	EXPECT_TRUE(t.throughput);
+	EXPECT_DOUBLE_EQ(t.time_per_unit(), 0.5);
+	EXPECT_DOUBLE_EQ(c.rows.at("guard/toggle").median, 25.0) << "ns per pair";
+	EXPECT_DOUBLE_EQ(c.rows.at("latency/copy/to_user/64").median, 950.0) << "ns per call, wall clock";
+	EXPECT_FALSE(c.rows.at("latency/copy/to_user/64").throughput);
+	EXPECT_FALSE(c.rows.count("broken"));
+	EXPECT_EQ(c.repetitions, 1) << "the smallest count of any row";
+	EXPECT_EQ(c.group(), "x86_64-6.1");
+	EXPECT_EQ(c.protection(), "on");
+	EXPECT_EQ(c.accel_label(), "emulated (TCG)");
+	EXPECT_THROW(parse_cell("x", nlohmann::json::parse(R"({"benchmarks": []})")), Error);
+	EXPECT_THROW(parse_cell("x", nlohmann::json::parse(R"({"context": {}})")), Error);
+}
 
-	auto on = s, off = s;
-	off["guard/toggle"].value = 1.0;
-	auto t = summary_table("t", {"a-on", "a-off"}, {on, off}, {"guard/toggle", "transfer/copy/to_user/4096"});
-	EXPECT_NE(t.find("0.040"), std::string::npos) << t;  // off/on ratio of the toggle row
-	EXPECT_NE(t.find("2.0 ±2.0%"), std::string::npos) << t;
+// Reference p-values from scipy 1.10.1 (Debian bookworm's python3-scipy), which compare.py calls:
+// /usr/bin/python3 -c 'from scipy.stats import mannwhitneyu; print(mannwhitneyu(X, Y, alternative="two-sided"))'
+TEST(Stats, MannWhitneyUMatchesScipy)
+{
+	struct Case {
+		std::vector<double> x, y;
+		double u1, p;
+		bool exact;
+	};
+	const std::vector<Case> cases = {
+		{{1, 2, 3}, {4, 5, 6}, 0, 0.1, true},
+		{{1.1, 2.3, 0.7, 5.5, 3.3}, {2.2, 6.1, 7.4, 4.4, 8.8, 9.9}, 4, 0.05194805194805195, true},
+		{{1, 2, 2, 3, 4}, {2, 3, 3, 5, 6, 7}, 6, 0.11390314458853068, false},  // ties: normal approximation
+		{{3.1, 4.7, 2.2, 9.5, 6.1, 5.8, 7.7, 1.9, 8.4, 6.6, 3.9, 5.2},
+		 {4.4, 7.1, 8.8, 9.1, 6.9, 10.2, 5.5, 7.9, 9.7, 8.1}, 26, 0.027179886800582677, false},  // both > 8
+		{{5, 5, 5}, {5, 5, 5, 5}, 6, 1.0, false},
+		{{2}, {1}, 1, 1.0, true},
+	};
+	for (auto &c : cases) {
+		auto r = mann_whitney_u(c.x, c.y);
+		EXPECT_DOUBLE_EQ(r.u1, c.u1);
+		EXPECT_NEAR(r.p, c.p, 1e-12) << "u1 " << c.u1;
+		EXPECT_EQ(r.exact, c.exact);
+	}
+	EXPECT_THROW(mann_whitney_u({}, {1.0}), std::invalid_argument);
+	EXPECT_DOUBLE_EQ(median({3, 1, 2, 10}), 2.5);
+	EXPECT_DOUBLE_EQ(coefficient_of_variation({4}), -1);
+}
+
+fs::path fixture(const std::string &rel)
+{
+	return fs::path(XUACCESS_SOURCE_DIR) / "tests/fixtures/compare" / rel;
+}
+
+// tests/fixtures/compare/README.md says how the fixtures were made and what the answer is.
+TEST(Compare, MarksTheKnownShiftAndNothingElse)
+{
+	auto off = load_cell(fixture("shift/x86_64-6.1-off.json")), on = load_cell(fixture("shift/x86_64-6.1-on.json"));
+	auto c = compare(off, on, {});
+	EXPECT_TRUE(c.mismatches.empty()) << "max vs max,-smap is the matrix's own x86_64 pair";
+	ASSERT_EQ(c.rows.size(), 4u);
+	const std::map<std::string, double> shift = {{"transfer/copy/to_user/4096", 1.05},
+						     {"guard/toggle", 20.0},
+						     {"latency/copy/to_user/64", 1.10},
+						     {"batch/get_user/16", 1.5}};
+	for (auto &r : c.rows) {
+		EXPECT_TRUE(r.significant) << r.name;
+		ASSERT_TRUE(r.p.has_value());
+		EXPECT_NEAR(*r.p, 0.00041229480206169127, 1e-12) << r.name << ": scipy's p for full separation, 9 vs 9";
+		EXPECT_NEAR(r.time_ratio, shift.at(r.name), 1e-9) << r.name;
+	}
+	EXPECT_EQ(c.significant(), 4);
+
+	auto noff = load_cell(fixture("none/x86_64-6.1-off.json")), non = load_cell(fixture("none/x86_64-6.1-on.json"));
+	auto n = compare(noff, non, {});
+	ASSERT_EQ(n.rows.size(), 4u);
+	for (auto &r : n.rows) {
+		EXPECT_FALSE(r.significant) << r.name;
+		EXPECT_NEAR(*r.p, 0.7239320396139757, 1e-12) << r.name;
+		EXPECT_NEAR(r.time_ratio, 1.0, 0.02) << r.name;
+	}
+	auto text = format_comparison(c);
+	EXPECT_NE(text.find("guard/toggle"), std::string::npos);
+	EXPECT_NE(text.find("20.000"), std::string::npos) << text;
+	EXPECT_NE(text.find(" *"), std::string::npos) << text;
+	EXPECT_EQ(format_comparison(n).find(" *\n"), std::string::npos) << format_comparison(n);
+	auto j = comparison_json(c);
+	EXPECT_EQ(j["significant_rows"], 4);
+	EXPECT_EQ(j["rows"].size(), 4u);
+
+	// A stricter alpha than the p of full separation marks nothing.
+	auto strict = compare(off, on, {.alpha = 1e-4});
+	EXPECT_EQ(strict.significant(), 0);
+}
+
+TEST(Compare, RefusesCellsThatDifferInMoreThanTheProtection)
+{
+	auto x86 = load_cell(fixture("shift/x86_64-6.1-off.json"));
+	auto arm = load_cell(fixture("mismatch/arm64-6.1-on.json"));
+	auto m = mismatches(x86, arm);
+	ASSERT_FALSE(m.empty());
+	auto all = fmt::format("{}", fmt::join(m, "\n"));
+	EXPECT_NE(all.find("architecture"), std::string::npos) << all;
+	EXPECT_NE(all.find("kernel"), std::string::npos) << all;
+	EXPECT_NE(all.find("CPU model"), std::string::npos) << all;
+	EXPECT_THROW(compare(x86, arm, {}), Error);
+	auto forced = compare(x86, arm, {.allow_mismatch = true});
+	EXPECT_EQ(forced.mismatches, m);
+	EXPECT_NE(format_comparison(forced).find("COMPARED DESPITE A MISMATCH"), std::string::npos);
+	EXPECT_EQ(run_compare(fixture("shift/x86_64-6.1-off.json"), fixture("mismatch/arm64-6.1-on.json"), {}, {}), 2);
+
+	// Same arch and kernel, but one boot with KPTI and another CPU model: refused as well.
+	auto on = x86;
+	on.name = "x86_64-6.1-on";
+	on.context["xua_protection_requested"] = "on";
+	on.context["xua_qemu_cpu"] = "max";
+	EXPECT_TRUE(mismatches(x86, on).empty());
+	on.context["xua_kpti"] = "Mitigation: PTI";
+	on.context["xua_qemu_cpu"] = "Skylake-Client";
+	EXPECT_EQ(mismatches(x86, on).size(), 2u);
+}
+
+TEST(Report, WritesComparisonsPlotsAndMarkdown)
+{
+	auto dir = fs::path(XUACCESS_BUILD_DIR) / "test-report";
+	fs::remove_all(dir);
+	fs::create_directories(dir);
+	for (auto f : {"x86_64-6.1-off.json", "x86_64-6.1-on.json"})
+		fs::copy_file(fixture(std::string("shift/") + f), dir / f);
+	fs::copy_file(fixture("mismatch/arm64-6.1-on.json"), dir / "arm64-6.1-on.json");
+	auto summary = write_report(dir);
+	EXPECT_NE(summary.find("x86_64-6.1-on (B) against x86_64-6.1-off (A)"), std::string::npos) << summary;
+	EXPECT_NE(summary.find("no on/off partner"), std::string::npos) << "arm64 has only an on cell";
+	auto cmp = nlohmann::json::parse(read_file(dir / "compare-x86_64-6.1.json"));
+	EXPECT_EQ(cmp["significant_rows"], 4);
+	EXPECT_FALSE(fs::exists(dir / "compare-arm64-6.1.json"));
+	for (auto png : {"throughput-x86_64-6.1.png", "guard-x86_64-6.1.png", "mmap-x86_64-6.1.png", "batch-x86_64-6.1.png",
+			 "throughput-arm64-6.1.png"}) {
+		auto p = dir / "plots" / png;
+		ASSERT_TRUE(fs::exists(p)) << p;
+		EXPECT_EQ(read_file(p).substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << p;
+		EXPECT_GT(fs::file_size(p), 10000u) << p;
+	}
+	EXPECT_FALSE(fs::exists(dir / "plots" / "guard-arm64-6.1.png")) << "no pair, no guard cost";
+	auto md = read_file(dir / "report.md");
+	EXPECT_NE(md.find("**Emulated.**"), std::string::npos);
+	EXPECT_NE(md.find("![guard-x86_64-6.1.png](plots/guard-x86_64-6.1.png)"), std::string::npos);
+	EXPECT_NE(md.find("4 of 4 rows differ significantly"), std::string::npos) << md;
+	EXPECT_NE(read_file(dir / "plots" / "guard-x86_64-6.1.gp").find("EMULATED"), std::string::npos);
+	// The compare-*.json files the report writes are not cells: a second run reads the same cells.
+	EXPECT_EQ(write_report(dir), summary);
 }
 
 TEST(Accel, KvmOnlyForTheHostArchAndWithDevKvm)

@@ -1,0 +1,225 @@
+#include "compare.hpp"
+
+#include <algorithm>
+#include <regex>
+
+#include "matrix.hpp"
+#include "stats.hpp"
+
+namespace xua {
+
+int Comparison::significant() const
+{
+	return static_cast<int>(std::count_if(rows.begin(), rows.end(), [](auto &r) { return r.significant; }));
+}
+
+std::vector<std::string> mismatches(const CellResults &a, const CellResults &b)
+{
+	std::vector<std::string> out;
+	auto differ = [&](const std::string &key, const std::string &what) {
+		auto x = a.context_string(key), y = b.context_string(key);
+		if (x != y)
+			out.push_back(fmt::format("{}: '{}' vs '{}' ({})", what, x.empty() ? "?" : x, y.empty() ? "?" : y, key));
+	};
+	differ("xua_arch", "architecture");
+	differ("xua_kernel_release", "kernel");
+	differ("xua_kernel_package", "kernel package");
+	differ("xua_accel", "accelerator");
+	differ("xua_qemu_version", "QEMU");
+	differ("xua_qemu_machine", "QEMU machine");
+	differ("xua_kernel_cmdline", "kernel command line (KASLR, KPTI, ...)");
+	differ("xua_kernel_cmdline_extra", "kernel parameters the matrix adds");
+	differ("xua_kpti", "page-table isolation (KPTI), from /sys/.../vulnerabilities/meltdown");
+	differ("xua_module_version", "module version");
+	differ("xua_bench_args", "benchmark settings");
+	differ("num_cpus", "guest CPUs");
+	differ("xua_cpu_model", "host CPU");
+	// The CPU model may differ only as the matrix's on/off pair for the arch.
+	auto ca = a.context_string("xua_qemu_cpu"), cb = b.context_string("xua_qemu_cpu");
+	if (ca != cb) {
+		bool pair = false;
+		try {
+			const auto &arch = Matrix::get().arch(a.context_string("xua_arch"));
+			auto pa = a.context_string("xua_protection_requested"), pb = b.context_string("xua_protection_requested");
+			pair = arch.cpu.count(pa) && arch.cpu.count(pb) && arch.cpu.at(pa) == ca && arch.cpu.at(pb) == cb;
+		} catch (const Error &) {
+		}
+		if (!pair)
+			out.push_back(fmt::format("CPU model: '{}' vs '{}' (not the matrix's on/off pair for this arch)", ca, cb));
+	}
+	return out;
+}
+
+namespace {
+
+// Signs that the two cells did not run at the same speed, whatever the protection did.
+std::vector<std::string> speed_warnings(const Comparison &c)
+{
+	std::vector<std::string> w;
+	for (const CellResults *cell : {c.a, c.b}) {
+		double cores = cell->context.value("xua_host_other_cores", -1.0);
+		double steal = cell->context.value("xua_host_steal", -1.0);
+		if (cores > kBusyHostCores || steal > kBusyHostSteal)
+			w.push_back(fmt::format("the host was busy while {} ran ({:.2f} cores of other work on average, {:.1f}% "
+						"steal): its figures are slowed by that; rerun on a quiet machine",
+						cell->name, std::max(cores, 0.0), std::max(steal, 0.0) * 100));
+	}
+	for (const char *prefix : kControlPrefixes) {
+		std::vector<double> ratios;
+		for (auto &r : c.rows)
+			if (r.name.starts_with(prefix) && r.time_ratio > 0)
+				ratios.push_back(r.time_ratio);
+		if (ratios.empty())
+			continue;
+		double m = median(ratios);
+		if (std::abs(m - 1) > kControlTolerance)
+			w.push_back(fmt::format("the control rows {}* (no user memory touched by the kernel: the guard has no part "
+						"in them) differ by x{:.2f} (median over {} sizes): the cells ran at different "
+						"speeds, and the other ratios carry that too",
+						prefix, m, ratios.size()));
+	}
+	return w;
+}
+
+}  // namespace
+
+Comparison compare(const CellResults &a, const CellResults &b, const CompareOptions &o)
+{
+	Comparison c;
+	c.a = &a;
+	c.b = &b;
+	c.alpha = o.alpha;
+	c.mismatches = mismatches(a, b);
+	if (!c.mismatches.empty() && !o.allow_mismatch)
+		fail("not comparing {} with {}: they differ in more than the protection:\n  {}\n"
+		     "(--allow-mismatch compares them anyway; the differences are then printed with the result)",
+		     a.name, b.name, fmt::join(c.mismatches, "\n  "));
+	for (auto &[name, ra] : a.rows) {
+		auto it = b.rows.find(name);
+		if (it == b.rows.end()) {
+			c.only_a.push_back(name);
+			continue;
+		}
+		const Row &rb = it->second;
+		RowComparison r;
+		r.name = name;
+		r.a = &ra;
+		r.b = &rb;
+		double ta = ra.time_per_unit(), tb = rb.time_per_unit();
+		r.time_ratio = ta > 0 ? tb / ta : 0;
+		if (static_cast<int>(ra.values.size()) >= kUTestMinRepetitions &&
+		    static_cast<int>(rb.values.size()) >= kUTestMinRepetitions) {
+			r.p = mann_whitney_u(ra.values, rb.values).p;
+			r.significant = *r.p < o.alpha;
+		}
+		c.rows.push_back(r);
+	}
+	for (auto &[name, _] : b.rows)
+		if (!a.rows.count(name))
+			c.only_b.push_back(name);
+	c.warnings = speed_warnings(c);
+	return c;
+}
+
+namespace {
+
+std::string value_cv(const Row &r)
+{
+	return r.cv >= 0 ? fmt::format("{:.1f} ±{:.1f}%", r.median, r.cv * 100) : fmt::format("{:.1f}", r.median);
+}
+
+}  // namespace
+
+std::string format_comparison(const Comparison &c, const std::vector<std::string> &only)
+{
+	const auto &a = *c.a, &b = *c.b;
+	std::string t = fmt::format("{} (B) against {} (A): {}, {} vs {} repetition(s)\n", b.name, a.name,
+				    a.accel_label(), b.repetitions, a.repetitions);
+	t += fmt::format("  B/A: B's time per byte or per call over A's, >1 = B slower. p: two-sided Mann-Whitney U over the\n"
+			 "  repetitions; * = p < {} (significant), in {} of {} rows.",
+			 c.alpha, c.significant(), c.rows.size());
+	if (c.repetitions() < kUTestMinRepetitions)
+		t += fmt::format(" No U test: {} repetition(s), it needs {}+.", c.repetitions(), kUTestMinRepetitions);
+	else if (c.repetitions() < kUTestOptimalRepetitions)
+		t += fmt::format(" WARNING: {} repetitions; the U test is unreliable below {} (compare.py says the same).",
+				 c.repetitions(), kUTestOptimalRepetitions);
+	else
+		t += fmt::format(" If nothing differed, ~{:.0f} of {} rows would be marked by chance.",
+				 c.alpha * static_cast<double>(c.rows.size()), c.rows.size());
+	t += "\n";
+	for (auto &m : c.mismatches)
+		t += fmt::format("  COMPARED DESPITE A MISMATCH: {}\n", m);
+	for (auto &w : c.warnings)
+		t += fmt::format("  WARNING: {}\n", w);
+	if (a.protection() != b.protection() && a.protection().size() && b.protection().size()) {
+		try {
+			const auto &arch = Matrix::get().arch(a.context_string("xua_arch"));
+			if (!arch.cpu_off_note.empty())
+				t += fmt::format("  Note ({}): {}\n", arch.name, arch.cpu_off_note);
+		} catch (const Error &) {
+		}
+	}
+	std::vector<const RowComparison *> rows;
+	for (auto &r : c.rows)
+		if (only.empty() || std::find(only.begin(), only.end(), r.name) != only.end())
+			rows.push_back(&r);
+	size_t w = 9;
+	for (auto *r : rows)
+		w = std::max(w, r->name.size());
+	size_t cw = std::max<size_t>(18, std::max(a.name.size(), b.name.size()) + 4);
+	t += fmt::format("{:<{}} {:>5} {:>{}} {:>{}} {:>8} {:>8}\n", "benchmark", w, "unit", "A " + a.name, cw,
+			 "B " + b.name, cw, "B/A", "p");
+	for (auto *r : rows)
+		t += fmt::format("{:<{}} {:>5} {:>{}} {:>{}} {:>8.3f} {:>8}{}\n", r->name, w, r->a->unit(), value_cv(*r->a), cw,
+				 value_cv(*r->b), cw, r->time_ratio, r->p ? fmt::format("{:.4f}", *r->p) : "-",
+				 r->significant ? " *" : "");
+	if (!c.only_a.empty() || !c.only_b.empty())
+		t += fmt::format("  ({} rows only in A, {} only in B: not compared)\n", c.only_a.size(), c.only_b.size());
+	return t;
+}
+
+nlohmann::json comparison_json(const Comparison &c)
+{
+	nlohmann::json j;
+	j["a"] = c.a->name;
+	j["b"] = c.b->name;
+	j["emulated"] = c.a->accel_label();
+	j["alpha"] = c.alpha;
+	j["test"] = "two-sided Mann-Whitney U over repetitions (scipy.stats.mannwhitneyu default method)";
+	j["repetitions"] = {c.a->repetitions, c.b->repetitions};
+	j["mismatches"] = c.mismatches;
+	j["warnings"] = c.warnings;
+	j["significant_rows"] = c.significant();
+	j["rows"] = nlohmann::json::array();
+	for (auto &r : c.rows) {
+		nlohmann::json x = {{"name", r.name},
+				    {"unit", r.a->unit()},
+				    {"a_median", r.a->median},
+				    {"a_cv", r.a->cv},
+				    {"b_median", r.b->median},
+				    {"b_cv", r.b->cv},
+				    {"time_ratio_b_over_a", r.time_ratio},
+				    {"significant", r.significant}};
+		x["p"] = r.p ? nlohmann::json(*r.p) : nlohmann::json(nullptr);
+		j["rows"].push_back(x);
+	}
+	return j;
+}
+
+int run_compare(const fs::path &fa, const fs::path &fb, const CompareOptions &o, const fs::path &json_out)
+{
+	auto a = load_cell(fa), b = load_cell(fb);
+	Comparison c;
+	try {
+		c = compare(a, b, o);
+	} catch (const Error &e) {
+		fmt::print(stderr, "xuaccess: {}\n", e.what());
+		return 2;
+	}
+	fmt::print("{}", format_comparison(c));
+	if (!json_out.empty())
+		write_file(json_out, comparison_json(c).dump(2) + "\n");
+	return 0;
+}
+
+}  // namespace xua

@@ -1,0 +1,69 @@
+// `./xuaccess compare A.json B.json`, and the on/off comparison at the end of every bench: per benchmark
+// row, B's time per unit of work over A's, both cells' spread, and a two-sided Mann-Whitney U test over
+// the repetitions (what Google Benchmark's compare.py runs), with the rows that differ significantly
+// marked. Two cells are only compared when they differ in nothing but the protection.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "results.hpp"
+
+namespace xua {
+
+constexpr int kUTestMinRepetitions = 2;      // compare.py's UTEST_MIN_REPETITIONS
+constexpr int kUTestOptimalRepetitions = 9;  // compare.py's UTEST_OPTIMAL_REPETITIONS
+
+struct CompareOptions {
+	double alpha = 0.05;          // compare.py's default
+	bool allow_mismatch = false;  // compare cells that differ in more than the protection
+};
+
+struct RowComparison {
+	std::string name;
+	const Row *a = nullptr, *b = nullptr;
+	double time_ratio = 0;        // B's time per unit / A's: > 1 means B is slower
+	std::optional<double> p;      // none with fewer than kUTestMinRepetitions on a side
+	bool significant = false;     // p < alpha
+};
+
+struct Comparison {
+	const CellResults *a = nullptr, *b = nullptr;
+	double alpha = 0.05;
+	std::vector<std::string> mismatches;  // what differs besides the protection (compared anyway if allowed)
+	std::vector<std::string> warnings;    // why the ratios may carry more than the protection (host load, ...)
+	std::vector<RowComparison> rows;      // benchmarks present in both cells
+	std::vector<std::string> only_a, only_b;
+	int repetitions() const { return std::min(a->repetitions, b->repetitions); }
+	int significant() const;
+};
+
+// Everything in the two cells' contexts that differs besides the protection: arch, kernel, CPU (other
+// than the matrix's own on/off pair of CPU models for that arch), accelerator, QEMU, kernel command line
+// (KASLR, KPTI, ...), page-table isolation, benchmark settings. Empty when the two may be compared.
+std::vector<std::string> mismatches(const CellResults &a, const CellResults &b);
+
+// Host load while a cell ran above which compare warns: other work in cores on average, steal share.
+constexpr double kBusyHostCores = 0.3;
+constexpr double kBusyHostSteal = 0.03;
+// The control rows: memcpy in user space and in the kernel, touching no user memory from the kernel,
+// so the guard has nothing to do with them; when one family's median ratio is further from 1 than the
+// tolerance, the two cells ran at different speeds.
+constexpr const char *kControlPrefixes[] = {"baseline/user_memcpy/", "baseline/kernel_memcpy/"};
+constexpr double kControlTolerance = 0.10;
+
+// Compares B against A. Throws Error, listing the mismatches, when the cells differ in more than the
+// protection and o.allow_mismatch is not set.
+Comparison compare(const CellResults &a, const CellResults &b, const CompareOptions &o);
+
+// A table of the comparison: every shared row, or those matching `rows` when given.
+std::string format_comparison(const Comparison &c, const std::vector<std::string> &rows = {});
+nlohmann::json comparison_json(const Comparison &c);
+
+// The compare command: prints the table; returns 0, or 2 when refused.
+int run_compare(const fs::path &a, const fs::path &b, const CompareOptions &o, const fs::path &json_out);
+
+}  // namespace xua

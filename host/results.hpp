@@ -1,0 +1,48 @@
+// A results directory of `./xuaccess bench`: one Google Benchmark JSON per cell (with the cell's context),
+// read back into rows that keep every repetition. Summary, compare and report all read results here.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util.hpp"
+
+namespace xua {
+
+// One benchmark of one cell, in the unit a person reads it in.
+struct Row {
+	std::string name;             // the benchmark's name without Google Benchmark's "/manual_time"
+	bool throughput = false;      // MiB/s (higher is faster); otherwise ns (lower is faster)
+	std::vector<double> values;   // one per repetition, in the row's unit
+	double median = 0;
+	double cv = -1;               // over the repetitions; -1 with fewer than two
+	const char *unit() const { return throughput ? "MiB/s" : "ns"; }
+	// Nanoseconds per unit of work (per byte for throughput rows, per call or item otherwise): what
+	// ratios between cells are taken of, so that > 1 always means slower.
+	double time_per_unit() const { return throughput ? (median > 0 ? 1 / median : 0) : median; }
+};
+
+struct CellResults {
+	std::string name;             // the file's stem: <arch>-<kernel>-<on|off> (or host-<release>-asbooted)
+	fs::path file;
+	nlohmann::json context;       // Google Benchmark's context plus the xua_* keys the harness adds
+	std::map<std::string, Row> rows;
+	int repetitions = 1;          // the smallest number of repetitions of any row
+	std::string context_string(const std::string &key) const;
+	std::string accel_label() const;    // "emulated (TCG)", "KVM", "real silicon"
+	std::string group() const;          // the name without its protection: <arch>-<kernel>
+	std::string protection() const;     // "on", "off" or "" when the name does not say
+};
+
+// Reads one cell's JSON (rows with error_occurred are left out). Throws Error when it does not parse or
+// holds no benchmarks.
+CellResults load_cell(const fs::path &file);
+CellResults parse_cell(const std::string &name, const nlohmann::json &j);
+// Every <cell>.json of a results directory (compare-*.json and other files the report writes are not
+// cells), sorted by name. Throws Error when there is none.
+std::vector<CellResults> load_results(const fs::path &dir);
+
+}  // namespace xua
