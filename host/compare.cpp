@@ -13,6 +13,12 @@ int Comparison::significant() const
 	return static_cast<int>(std::count_if(rows.begin(), rows.end(), [](auto &r) { return r.significant; }));
 }
 
+std::string Comparison::marked_by_chance() const
+{
+	double e = alpha * static_cast<double>(rows.size());
+	return fmt::format("~{:.{}f}", e, e < 10 ? 1 : 0);
+}
+
 std::vector<std::string> mismatches(const CellResults &a, const CellResults &b)
 {
 	std::vector<std::string> out;
@@ -33,7 +39,7 @@ std::vector<std::string> mismatches(const CellResults &a, const CellResults &b)
 	differ("xua_module_version", "module version");
 	differ("xua_bench_args", "benchmark settings");
 	differ("num_cpus", "guest CPUs");
-	differ("xua_cpu_model", "host CPU");
+	differ("xua_host_cpu", "host CPU (TCG speed depends on it)");
 	// The CPU model may differ only as the matrix's on/off pair for the arch.
 	auto ca = a.context_string("xua_qemu_cpu"), cb = b.context_string("xua_qemu_cpu");
 	if (ca != cb) {
@@ -144,8 +150,8 @@ std::string format_comparison(const Comparison &c, const std::vector<std::string
 		t += fmt::format(" WARNING: {} repetitions; the U test is unreliable below {} (compare.py says the same).",
 				 c.repetitions(), kUTestOptimalRepetitions);
 	else
-		t += fmt::format(" If nothing differed, ~{:.0f} of {} rows would be marked by chance.",
-				 c.alpha * static_cast<double>(c.rows.size()), c.rows.size());
+		t += fmt::format(" If nothing differed, {} of {} rows would be marked by chance.", c.marked_by_chance(),
+				 c.rows.size());
 	t += "\n";
 	for (auto &m : c.mismatches)
 		t += fmt::format("  COMPARED DESPITE A MISMATCH: {}\n", m);

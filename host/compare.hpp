@@ -39,6 +39,8 @@ struct Comparison {
 	std::vector<std::string> only_a, only_b;
 	int repetitions() const { return std::min(a->repetitions, b->repetitions); }
 	int significant() const;
+	// How many rows p < alpha marks when nothing differs, e.g. "~10" or "~0.3".
+	std::string marked_by_chance() const;
 };
 
 // Everything in the two cells' contexts that differs besides the protection: arch, kernel, CPU (other

@@ -98,6 +98,26 @@ std::string quote(const std::string &s)
 	return q + "\"";
 }
 
+// Tic marks for a log axis from lo to hi: gnuplot labels only the powers of ten, which leaves an axis that
+// spans less than a decade or two with one label or none. Empty (gnuplot's own) for wide ranges.
+std::string log_tics(double lo, double hi)
+{
+	if (!(lo > 0) || !(hi > lo) || hi / lo > 1000)
+		return "";
+	const double span = hi / lo;
+	const std::vector<double> mantissas = span > 30   ? std::vector<double>{1, 2, 5}
+					      : span > 4  ? std::vector<double>{1, 1.2, 1.5, 2, 3, 4, 5, 6, 8}
+							  : std::vector<double>{1, 1.1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 8};
+	std::vector<std::string> tics;
+	for (int k = static_cast<int>(std::floor(std::log10(lo))); k <= static_cast<int>(std::ceil(std::log10(hi))); ++k)
+		for (double m : mantissas) {
+			double v = m * std::pow(10.0, k);
+			if (v >= lo && v <= hi)
+				tics.push_back(fmt::format("{:g}", v));
+		}
+	return tics.size() < 2 ? "" : fmt::format("({})", fmt::join(tics, ", "));
+}
+
 // One curve or set of bars of a panel: gnuplot's plot clause for a datablock, and the points' extent.
 struct Item {
 	std::vector<std::vector<double>> rows;  // x, y, ... per line of the datablock
@@ -181,6 +201,8 @@ public:
 		auto [xa, xb] = widen(x0, x1, p.logx);
 		auto [ya, yb] = p.yrange ? *p.yrange : widen(y0, y1, p.logy);
 		text_ += fmt::format("set xrange [{}:{}]\nset yrange [{}:{}]\n", xa, xb, ya, yb);
+		if (auto t = p.logy ? log_tics(ya, yb) : ""; !t.empty())
+			text_ += fmt::format("set ytics {}\n", t);
 		text_ += "set grid xtics ytics mytics\nset key bottom right font \",9\" spacing 0.9\n";
 		text_ += fmt::format("set xlabel {}\nset ylabel {}\n", quote(p.xlabel), quote(p.ylabel));
 		if (!p.xtics.empty()) {
@@ -543,7 +565,7 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 			else if (c.repetitions() < kUTestOptimalRepetitions)
 				m += fmt::format("; fewer than {}, the test is unreliable", kUTestOptimalRepetitions);
 			else
-				m += fmt::format("; ~{:.0f} would be marked by chance", c.alpha * static_cast<double>(c.rows.size()));
+				m += fmt::format("; {} would be marked by chance", c.marked_by_chance());
 			m += ").\n\n";
 			std::vector<const RowComparison *> sig;
 			for (auto &r : c.rows)

@@ -1,0 +1,109 @@
+// The GitHub Actions workflow: valid in shape, its matrix is the project's matrix, and it runs nothing but
+// the README's commands (through the thin scripts in ci/), with options the front end accepts.
+#include <regex>
+#include <set>
+
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include "matrix.hpp"
+#include "util.hpp"
+
+using namespace xua;
+
+namespace {
+
+const fs::path kSource = XUACCESS_SOURCE_DIR;
+
+std::set<std::string> strings(const YAML::Node &seq)
+{
+	std::set<std::string> out;
+	for (const auto &n : seq)
+		out.insert(n.as<std::string>());
+	return out;
+}
+
+// The ./xuaccess command lines of a script (its other lines are plumbing).
+std::vector<std::string> xuaccess_lines(const fs::path &script)
+{
+	std::vector<std::string> out;
+	for (auto &line : split_lines(read_file(script))) {
+		auto pos = line.find("./xuaccess ");
+		if (pos != std::string::npos && trim(line).rfind('#', 0) != 0)
+			out.push_back(trim(line.substr(pos)));
+	}
+	return out;
+}
+
+}  // namespace
+
+TEST(Workflow, ShapeAndMatrix)
+{
+	YAML::Node wf;
+	ASSERT_NO_THROW(wf = YAML::LoadFile((kSource / ".github/workflows/ci.yml").string()));
+	ASSERT_TRUE(wf["name"]);
+	ASSERT_TRUE(wf["on"]) << "a workflow needs its triggers";
+	ASSERT_TRUE(wf["jobs"] && wf["jobs"].IsMap());
+	for (const auto &job : wf["jobs"]) {
+		auto name = job.first.as<std::string>();
+		const auto &j = job.second;
+		EXPECT_TRUE(j["runs-on"]) << name;
+		EXPECT_TRUE(j["timeout-minutes"]) << name << ": a hung guest must not hold a runner for 6 hours";
+		ASSERT_TRUE(j["steps"] && j["steps"].IsSequence()) << name;
+		for (const auto &step : j["steps"])
+			EXPECT_NE(static_cast<bool>(step["uses"]), static_cast<bool>(step["run"]))
+				<< name << ": a step has either uses or run";
+		if (j["needs"]) {
+			EXPECT_TRUE(wf["jobs"][j["needs"].as<std::string>()]) << name << " needs an unknown job";
+		}
+	}
+	const auto &m = wf["jobs"]["cell"]["strategy"]["matrix"];
+	ASSERT_TRUE(m) << "the cell job runs the matrix";
+	auto arches = Matrix::get().arch_names(), kernels = Matrix::get().kernel_names();
+	EXPECT_EQ(strings(m["arch"]), std::set<std::string>(arches.begin(), arches.end()));
+	EXPECT_EQ(strings(m["kernel"]), std::set<std::string>(kernels.begin(), kernels.end()));
+	EXPECT_EQ(strings(m["protection"]), (std::set<std::string>{"on", "off"}));
+}
+
+TEST(Workflow, RunsOnlyTheReadmeCommands)
+{
+	auto wf = YAML::LoadFile((kSource / ".github/workflows/ci.yml").string());
+	const auto readme = read_file(kSource / "README.md");
+	std::set<fs::path> scripts;
+	for (const auto &job : wf["jobs"])
+		for (const auto &step : job.second["steps"]) {
+			if (!step["run"])
+				continue;
+			auto run = trim(step["run"].as<std::string>());
+			std::smatch mm;
+			ASSERT_TRUE(std::regex_match(run, mm, std::regex(R"(^(ci/github-[a-z]+)( .*)?$)")))
+				<< "steps run the scripts in ci/, not commands of their own: " << run;
+			auto script = kSource / mm[1].str();
+			struct stat st {};
+			ASSERT_EQ(stat(script.c_str(), &st), 0) << script;
+			EXPECT_TRUE(st.st_mode & S_IXUSR) << script << " is not executable";
+			scripts.insert(script);
+		}
+	ASSERT_FALSE(scripts.empty());
+	std::set<std::string> subcommands;
+	for (auto &s : scripts)
+		for (auto &line : xuaccess_lines(s)) {
+			std::smatch mm;
+			ASSERT_TRUE(std::regex_search(line, mm, std::regex(R"(^\./xuaccess ([a-z]+))"))) << line;
+			auto sub = mm[1].str();
+			subcommands.insert(sub);
+			EXPECT_NE(readme.find("./xuaccess " + sub), std::string::npos) << "README does not give " << sub;
+			// Every option the script passes is in the README and in the front end's own help.
+			auto help = run({(fs::path(XUACCESS_BUILD_DIR) / "host/xuaccess-host").string(), sub, "--help"});
+			ASSERT_TRUE(help.ok()) << help.output;
+			std::regex opt(R"(--[a-z][a-z-]+)");
+			for (auto it = std::sregex_iterator(line.begin(), line.end(), opt); it != std::sregex_iterator(); ++it) {
+				auto o = it->str();
+				EXPECT_NE(readme.find(o), std::string::npos) << o << " (from " << s << ") is not in the README";
+				EXPECT_NE(help.output.find(o), std::string::npos) << o << " is not an option of " << sub;
+			}
+		}
+	EXPECT_EQ(subcommands, (std::set<std::string>{"test", "bench", "report"}));
+}
