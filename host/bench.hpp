@@ -14,7 +14,8 @@ namespace xua {
 struct BenchOptions {
 	Selection sel;
 	std::string filter;     // regex over benchmark names
-	int repetitions = 9;       // 9+: what a Mann-Whitney U test needs to mean anything
+	int boots = 5;          // guest boots per cell: the samples of compare's U test (5 vs 5: p down to 0.008)
+	int repetitions = 2;    // per boot; their median is the boot's sample
 	bool quick = false;
 	fs::path out;           // default results/<UTC timestamp>
 	std::string accel = "tcg";

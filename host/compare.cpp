@@ -87,6 +87,29 @@ std::vector<std::string> speed_warnings(const Comparison &c)
 	return w;
 }
 
+// What limits the U test for these two cells.
+std::vector<std::string> test_notes(const Comparison &c)
+{
+	std::vector<std::string> n;
+	for (const CellResults *cell : {c.a, c.b})
+		if (!cell->per_boot() && cell->context_string("xua_accel") != "host")
+			n.push_back(fmt::format(
+				"{} has one boot: p sees only the noise inside that boot, and two boots of one cell differ by far "
+				"more (two boots of x86_64-6.1-on: 130 of 205 rows at p < 0.05, up to 38 %); `./xuaccess bench "
+				"--boots 5` makes the boot the sample",
+				cell->name));
+	const auto na = c.a->samples, nb = c.b->samples;
+	if (c.samples() < kUTestMinRepetitions)
+		n.push_back(fmt::format("no U test: {} vs {} sample(s), it needs {} on each side", nb, na, kUTestMinRepetitions));
+	else if (mann_whitney_min_p(static_cast<size_t>(na), static_cast<size_t>(nb)) >= c.alpha)
+		n.push_back(fmt::format("with {} vs {} samples no row can reach p < {} (the smallest possible p is {:.3f})", nb,
+					na, c.alpha, mann_whitney_min_p(static_cast<size_t>(na), static_cast<size_t>(nb))));
+	else if (!c.per_boot() && c.samples() < kUTestOptimalRepetitions)
+		n.push_back(fmt::format("{} repetitions; the U test is unreliable below {} (compare.py says the same)",
+					c.samples(), kUTestOptimalRepetitions));
+	return n;
+}
+
 }  // namespace
 
 Comparison compare(const CellResults &a, const CellResults &b, const CompareOptions &o)
@@ -113,9 +136,9 @@ Comparison compare(const CellResults &a, const CellResults &b, const CompareOpti
 		r.b = &rb;
 		double ta = ra.time_per_unit(), tb = rb.time_per_unit();
 		r.time_ratio = ta > 0 ? tb / ta : 0;
-		if (static_cast<int>(ra.values.size()) >= kUTestMinRepetitions &&
-		    static_cast<int>(rb.values.size()) >= kUTestMinRepetitions) {
-			r.p = mann_whitney_u(ra.values, rb.values).p;
+		if (static_cast<int>(ra.samples.size()) >= kUTestMinRepetitions &&
+		    static_cast<int>(rb.samples.size()) >= kUTestMinRepetitions) {
+			r.p = mann_whitney_u(ra.samples, rb.samples).p;
 			r.significant = *r.p < o.alpha;
 		}
 		c.rows.push_back(r);
@@ -124,6 +147,7 @@ Comparison compare(const CellResults &a, const CellResults &b, const CompareOpti
 		if (!a.rows.count(name))
 			c.only_b.push_back(name);
 	c.warnings = speed_warnings(c);
+	c.test_notes = test_notes(c);
 	return c;
 }
 
@@ -139,20 +163,17 @@ std::string value_cv(const Row &r)
 std::string format_comparison(const Comparison &c, const std::vector<std::string> &only)
 {
 	const auto &a = *c.a, &b = *c.b;
-	std::string t = fmt::format("{} (B) against {} (A): {}, {} vs {} repetition(s)\n", b.name, a.name,
-				    a.accel_label(), b.repetitions, a.repetitions);
-	t += fmt::format("  B/A: B's time per byte or per call over A's, >1 = B slower. p: two-sided Mann-Whitney U over the\n"
-			 "  repetitions; * = p < {} (significant), in {} of {} rows.",
-			 c.alpha, c.significant(), c.rows.size());
-	if (c.repetitions() < kUTestMinRepetitions)
-		t += fmt::format(" No U test: {} repetition(s), it needs {}+.", c.repetitions(), kUTestMinRepetitions);
-	else if (c.repetitions() < kUTestOptimalRepetitions)
-		t += fmt::format(" WARNING: {} repetitions; the U test is unreliable below {} (compare.py says the same).",
-				 c.repetitions(), kUTestOptimalRepetitions);
-	else
+	std::string t = fmt::format("{} (B) against {} (A): {}; B {}, A {}\n", b.name, a.name, a.accel_label(),
+				    b.sampling(), a.sampling());
+	t += fmt::format("  B/A: B's time per byte or per call over A's, >1 = B slower; values: median ± cv over the {}.\n"
+			 "  p: two-sided Mann-Whitney U over the same; * = p < {} (significant), in {} of {} rows.",
+			 c.per_boot() ? "boots' medians" : "repetitions", c.alpha, c.significant(), c.rows.size());
+	if (c.samples() >= kUTestMinRepetitions)
 		t += fmt::format(" If nothing differed, {} of {} rows would be marked by chance.", c.marked_by_chance(),
 				 c.rows.size());
 	t += "\n";
+	for (auto &n : c.test_notes)
+		t += fmt::format("  WARNING: {}\n", n);
 	for (auto &m : c.mismatches)
 		t += fmt::format("  COMPARED DESPITE A MISMATCH: {}\n", m);
 	for (auto &w : c.warnings)
@@ -191,8 +212,11 @@ nlohmann::json comparison_json(const Comparison &c)
 	j["b"] = c.b->name;
 	j["emulated"] = c.a->accel_label();
 	j["alpha"] = c.alpha;
-	j["test"] = "two-sided Mann-Whitney U over repetitions (scipy.stats.mannwhitneyu default method)";
-	j["repetitions"] = {c.a->repetitions, c.b->repetitions};
+	j["test"] = fmt::format("two-sided Mann-Whitney U over {} (scipy.stats.mannwhitneyu default method)",
+				c.per_boot() ? "the boots' medians" : "the repetitions");
+	j["sampling"] = {c.a->sampling(), c.b->sampling()};
+	j["samples"] = {c.a->samples, c.b->samples};
+	j["test_notes"] = c.test_notes;
 	j["mismatches"] = c.mismatches;
 	j["warnings"] = c.warnings;
 	j["significant_rows"] = c.significant();

@@ -1,6 +1,7 @@
 // `./xuaccess compare A.json B.json`, and the on/off comparison at the end of every bench: per benchmark
-// row, B's time per unit of work over A's, both cells' spread, and a two-sided Mann-Whitney U test over
-// the repetitions (what Google Benchmark's compare.py runs), with the rows that differ significantly
+// row, B's time per unit of work over A's, both cells' spread, and a two-sided Mann-Whitney U test (what
+// Google Benchmark's compare.py runs) over the rows' samples: the boots' medians when both cells have two
+// boots or more, else the repetitions (results.hpp says why), with the rows that differ significantly
 // marked. Two cells are only compared when they differ in nothing but the protection.
 #pragma once
 
@@ -26,7 +27,7 @@ struct RowComparison {
 	std::string name;
 	const Row *a = nullptr, *b = nullptr;
 	double time_ratio = 0;        // B's time per unit / A's: > 1 means B is slower
-	std::optional<double> p;      // none with fewer than kUTestMinRepetitions on a side
+	std::optional<double> p;      // over the rows' samples; none with fewer than kUTestMinRepetitions on a side
 	bool significant = false;     // p < alpha
 };
 
@@ -35,9 +36,11 @@ struct Comparison {
 	double alpha = 0.05;
 	std::vector<std::string> mismatches;  // what differs besides the protection (compared anyway if allowed)
 	std::vector<std::string> warnings;    // why the ratios may carry more than the protection (host load, ...)
+	std::vector<std::string> test_notes;  // what limits the U test here (one boot, too few samples)
 	std::vector<RowComparison> rows;      // benchmarks present in both cells
 	std::vector<std::string> only_a, only_b;
-	int repetitions() const { return std::min(a->repetitions, b->repetitions); }
+	int samples() const { return std::min(a->samples, b->samples); }
+	bool per_boot() const { return a->per_boot() && b->per_boot(); }
 	int significant() const;
 	// How many rows p < alpha marks when nothing differs, e.g. "~10" or "~0.3".
 	std::string marked_by_chance() const;

@@ -51,9 +51,13 @@ int main(int argc, char **argv)
 	auto *bench = app.add_subcommand("bench", "Run the benchmark suites in every cell (the project's main job)");
 	add_selection(bench, bo.sel);
 	bench->add_option("--filter", bo.filter, "regex over benchmark names, e.g. 'transfer/copy' or '^guard'");
-	bench->add_option("--repetitions", bo.repetitions, "repetitions per benchmark (default 9: the U test of compare needs them)")
+	bench->add_option("--boots", bo.boots,
+			  "guest boots per cell (default 5): each boot is one sample of the on/off U test, since boots of one "
+			  "cell differ by far more than repetitions inside a boot")
 		->check(CLI::Range(1, 50));
-	bench->add_flag("--quick", bo.quick, "smoke run for CI: a few sizes, short min time, 1 repetition");
+	bench->add_option("--repetitions", bo.repetitions, "repetitions per benchmark in each boot (default 2)")
+		->check(CLI::Range(1, 50));
+	bench->add_flag("--quick", bo.quick, "smoke run for CI: a few sizes, short min time, 1 boot, 1 repetition");
 	bench->add_option("--out", bench_out, "results directory (default results/<UTC timestamp>)");
 	bool host = false, host_yes = false;
 	bench->add_flag("--host", host, "run on this machine's own kernel instead of QEMU (real silicon; loads the module)");

@@ -278,6 +278,13 @@ std::string line_style(const Group &g, const CellResults &c, const std::string &
 			   &c == g.cells.front() ? "title " + quote(title) : std::string("notitle"));
 }
 
+// A reference curve (a baseline row): wide, pale, under the measured curves.
+std::string reference_style(const Group &g, const CellResults &c, const std::string &title)
+{
+	return fmt::format("with lines lw 6 lc \"#c8c8c8\" dt {} {}", &c == g.off ? 2 : 1,
+			   &c == g.cells.front() ? "title " + quote(title) : std::string("notitle"));
+}
+
 // Key entries saying which dash is which protection (curves of the NaN function draw nothing).
 void on_off_legend(const Group &g, Panel &p)
 {
@@ -295,19 +302,19 @@ std::string throughput_plot(const Group &g, const fs::path &plots)
 {
 	const auto &f = g.first();
 	Script s("throughput-" + g.name, 1500, 620,
-		 fmt::format("{}, kernel {}: transfer throughput per method, kernel-timed, median of {} repetition(s) - {}",
-			     f.context_string("xua_arch"), kernel_of(f), f.repetitions, banner(f)),
+		 fmt::format("{}, kernel {}: transfer throughput per method, kernel-timed, median of {} - {}",
+			     f.context_string("xua_arch"), kernel_of(f), f.per_boot() ? "the boots' medians" : "the repetitions",
+			     banner(f)),
 		 2);
 	auto ms = methods(g.cells, "transfer");
 	for (const std::string dir : {"to_user", "from_user"}) {
 		Panel p{.title = direction_title(dir), .xlabel = "bytes per transfer", .ylabel = "MiB/s (higher is faster)"};
+		// Drawn first, wide and pale, behind the methods: the kernel copying its own memory, no user access.
+		for (auto *c : g.cells)
+			p.add(series(*c, "baseline/kernel_memcpy/"), reference_style(g, *c, "kernel memcpy, no user memory"));
 		for (size_t i = 0; i < ms.size(); ++i)
 			for (auto *c : g.cells)
 				p.add(series(*c, fmt::format("transfer/{}/{}/", ms[i], dir)), line_style(g, *c, colour(i), ms[i]));
-		for (auto *c : g.cells)
-			p.add(series(*c, "baseline/kernel_memcpy/"),
-			      fmt::format("with lines lw 1 lc \"gray40\" dt {} {}", c == g.off ? 2 : 1,
-					  c == g.cells.front() ? "title \"kernel memcpy (floor)\"" : "notitle"));
 		p.xtics = size_tics(p);
 		if (!p.items.empty())
 			on_off_legend(g, p);
@@ -335,12 +342,18 @@ std::string guard_plot(const Group &g, const fs::path &plots)
 	auto ms = methods(g.cells, "transfer");
 	const std::vector<uint64_t> sizes = {64, 4096, 1048576};
 	for (const std::string dir : {"to_user", "from_user"}) {
-		Panel p{.title = fmt::format("{}, {} vs {} repetitions{}", direction_title(dir), on.repetitions, off.repetitions,
-					     c.repetitions() < kUTestMinRepetitions ? ": no U test" : ""),
+		Panel p{.title = fmt::format("{}; on: {}, off: {}{}", direction_title(dir), on.sampling(), off.sampling(),
+					     c.samples() < kUTestMinRepetitions ? ": no U test" : ""),
 			.xlabel = "", .ylabel = "time on / time off", .logx = false};
 		p.y_column = 1;
 		p.extent_columns = {4, 5};
-		Item stars{{}, fmt::format("using 1:2:(\"*\") with labels font \",16\" title \"* p < {} (U test)\"", c.alpha)};
+		// At the end of each bar (above one that rises, below one that falls): its ratio when it is 3 % or more
+		// away from 1 (closer, the labels of neighbours collide), and * when p < alpha.
+		const auto label = [](const char *offset) {
+			return fmt::format("using 1:2:((abs($2 - 1) >= 0.03 ? sprintf(\"%.2f\", $2) : \"\").($3 > 0 ? \"*\" : \"\")) "
+					   "with labels font \",8\" offset 0,{} notitle", offset);
+		};
+		Item above{{}, label("0.7")}, below{{}, label("-0.7")};
 		for (size_t j = 0; j < sizes.size(); ++j) {
 			Item bars{{}, fmt::format("with boxxyerror fs solid 0.85 border -1 lc {} title {}", quote(colour(j)),
 						  quote(size_label(sizes[j])))};
@@ -351,14 +364,16 @@ std::string guard_plot(const Group &g, const fs::path &plots)
 				double r = it->second->time_ratio;
 				double x = static_cast<double>(i) + (static_cast<double>(j) - 1) * 0.27;
 				bars.rows.push_back({x, r, x - 0.12, x + 0.12, std::min(1.0, r), std::max(1.0, r)});
-				if (it->second->significant)  // beyond the end of the bar
-					stars.rows.push_back({x, r >= 1 ? r * 1.12 : r / 1.15});
+				(r >= 1 ? above : below).rows.push_back({x, r, it->second->significant ? 1.0 : 0.0});
 			}
 			if (!bars.rows.empty())
 				p.items.push_back(std::move(bars));
 		}
-		if (!stars.rows.empty())
-			p.items.push_back(std::move(stars));
+		for (auto *labels : {&above, &below})
+			if (!labels->rows.empty())
+				p.items.push_back(std::move(*labels));
+		if (!p.items.empty())  // a key entry that draws nothing
+			p.items.push_back({{}, fmt::format("NaN with points pt -1 title \"label: on/off time if >= 3 % from 1; * p < {} (U test)\"", c.alpha)});
 		for (size_t i = 0; i < ms.size(); ++i)
 			p.xtics.emplace_back(ms[i], static_cast<double>(i));
 		p.extra = {"set xtics rotate by -25", "set key top left",
@@ -376,15 +391,6 @@ std::string guard_plot(const Group &g, const fs::path &plots)
 	return s.write(plots);
 }
 
-std::string crossover_text(const CellResults &c, bool to_user)
-{
-	auto mm = series(c, to_user ? "mmap/produce+read/" : "mmap/write+consume/");
-	if (mm.empty())
-		return "not measured";
-	auto x = mmap_crossover(c, to_user);
-	return x ? fmt::format("mmap as fast or faster from {} up", size_label(x))
-		 : fmt::format("the copy ioctl is faster at {}", size_label(static_cast<uint64_t>(mm.back().first)));
-}
 
 std::string mmap_plot(const Group &g, const fs::path &plots)
 {
@@ -401,9 +407,12 @@ std::string mmap_plot(const Group &g, const fs::path &plots)
 										    {"copy_from_user", "copy_from_user ioctl"}};
 		std::vector<std::string> cross;
 		for (auto *c : g.cells)
-			cross.push_back(fmt::format("{}: {}", prot_title(*c), crossover_text(*c, to_user)));
+			cross.push_back(fmt::format("{}: {}", prot_title(*c), mmap_vs_copy(*c, to_user)));
 		Panel p{.title = fmt::format("{}\n{}", to_user ? "kernel -> user" : "user -> kernel", fmt::join(cross, "\n")),
 			.xlabel = "bytes per operation", .ylabel = "MiB/s (higher is faster)"};
+		// The mmap path's user side is a memcpy into or out of the mapping: its own speed, drawn behind.
+		for (auto *c : g.cells)
+			p.add(series(*c, "baseline/user_memcpy/"), reference_style(g, *c, "user memcpy alone"));
 		for (size_t i = 0; i < kinds.size(); ++i)
 			for (auto *c : g.cells)
 				p.add(series(*c, "mmap/" + kinds[i].first + "/"), line_style(g, *c, colour(i), kinds[i].second));
@@ -487,8 +496,8 @@ std::string single_table(const CellResults &c)
 	size_t w = 9;
 	for (auto &r : rows)
 		w = std::max(w, r.size());
-	std::string t = fmt::format("{}: {}, {} repetition(s), median ± cv (no on/off partner in this directory)\n",
-				    c.name, c.accel_label(), c.repetitions);
+	std::string t = fmt::format("{}: {}, {}, median ± cv (no on/off partner in this directory)\n", c.name,
+				    c.accel_label(), c.sampling());
 	for (auto &n : rows) {
 		auto &r = c.rows.at(n);
 		t += fmt::format("{:<{}} {:>5} {:>18}\n", n, w, r.unit(),
@@ -525,12 +534,12 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 	m += fmt::format("Made by `./xuaccess report {}` from the JSON files in this directory (one Google Benchmark "
 			 "JSON per cell); `summary.txt` is what the bench printed, `compare-*.txt` compares every row.\n\n",
 			 dir.string());
-	m += "## Cells\n\n| cell | guest CPU | kernel | guard | on in guest | accel | repetitions | rows | boot s | date |\n"
+	m += "## Cells\n\n| cell | guest CPU | kernel | guard | on in guest | accel | samples | rows | boot s | date |\n"
 	     "|---|---|---|---|---|---|---|---|---|---|\n";
 	for (auto &c : cells)
 		m += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", c.name,
 				 md_escape(c.context_string("xua_qemu_cpu")), md_escape(c.context_string("xua_kernel_package")),
-				 guard_name(c), c.context_string("xua_guard_enabled"), c.accel_label(), c.repetitions,
+				 guard_name(c), c.context_string("xua_guard_enabled"), c.accel_label(), c.sampling(),
 				 c.rows.size(),
 				 c.context.contains("xua_boot_seconds")
 					 ? fmt::format("{:.1f}", c.context["xua_boot_seconds"].get<double>())
@@ -542,13 +551,18 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 	     "- `transfer/<method>/<dir>/<bytes>`, `batch/*`, `guard/toggle` and `baseline/kernel_memcpy/*` are timed by the "
 	     "module around its own loop: no syscall in the figure. `latency/*`, `mmap/*` and the other baselines are wall "
 	     "clock per call, syscall included.\n"
-	     "- MiB/s: higher is faster. ns: lower is faster. Each figure is the median over the repetitions; ±cv is "
-	     "their coefficient of variation.\n"
+	     "- MiB/s: higher is faster. ns: lower is faster. A cell with several boots of its guest has one sample per "
+	     "boot (the median of that boot's repetitions); with one boot the samples are the repetitions. Each figure "
+	     "is the median of the samples; ±cv is their coefficient of variation.\n"
+	     "- Why boots: under TCG two boots of the same cell differ by far more than the repetitions inside one boot "
+	     "(measured on this project's machine: two boots of x86_64-6.1-on marked 130 of 205 rows at p < 0.05, by up "
+	     "to 38 %, against a cv of 0.2-0.8 % inside a boot). A test over one boot's repetitions would mostly mark "
+	     "that boot-to-boot difference as a guard effect.\n"
 	     "- On vs off: B/A is the time per byte (or per call) with the guard on over the time with it off; >1 means "
-	     "the guard makes it slower. p is a two-sided Mann-Whitney U test over the repetitions (as Google "
-	     "Benchmark's compare.py); `*` marks p < 0.05. With many rows some are marked by chance (about 5 % of "
-	     "them if nothing differed), so trust a mark more when the effect is large and the neighbouring sizes "
-	     "agree.\n"
+	     "the guard makes it slower. p is a two-sided Mann-Whitney U test over the samples (the test Google "
+	     "Benchmark's compare.py runs over repetitions); `*` marks p < 0.05. With many rows some are marked by "
+	     "chance (about 5 % of them if nothing differed), so trust a mark more when the effect is large and the "
+	     "neighbouring sizes agree.\n"
 	     "- Under TCG the absolute numbers mean little; the ratios between paths inside one cell, and the on/off "
 	     "ratio where the guard's instructions are executed per access (`raw_toggle`, `guard/toggle`, x86 "
 	     "`per-access`), are what carry over in kind, not in size.\n\n";
@@ -557,16 +571,13 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 		m += fmt::format("## {}, kernel {}\n\n", f.context_string("xua_arch"), kernel_of(f));
 		if (g.cmp) {
 			const auto &c = *g.cmp;
-			m += fmt::format("**{} on vs off:** {} of {} rows differ significantly (p < {}; {} vs {} repetitions",
-					 guard_name(f), c.significant(), c.rows.size(), c.alpha, g.on->repetitions,
-					 g.off->repetitions);
-			if (c.repetitions() < kUTestMinRepetitions)
-				m += "; with 1 repetition there is no test";
-			else if (c.repetitions() < kUTestOptimalRepetitions)
-				m += fmt::format("; fewer than {}, the test is unreliable", kUTestOptimalRepetitions);
-			else
+			m += fmt::format("**{} on vs off:** {} of {} rows differ significantly (p < {}; on: {}, off: {}", guard_name(f),
+					 c.significant(), c.rows.size(), c.alpha, g.on->sampling(), g.off->sampling());
+			if (c.samples() >= kUTestMinRepetitions)
 				m += fmt::format("; {} would be marked by chance", c.marked_by_chance());
 			m += ").\n\n";
+			for (auto &n : c.test_notes)
+				m += fmt::format("> **Warning:** {}\n\n", md_escape(n));
 			std::vector<const RowComparison *> sig;
 			for (auto &r : c.rows)
 				if (r.significant)
@@ -599,7 +610,7 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 			for (bool to_user : {true, false})
 				if (!series(*c, to_user ? "mmap/produce+read/" : "mmap/write+consume/").empty())
 					m += fmt::format("- {} mmap vs copy, {}: {}\n", c->name, to_user ? "kernel -> user" : "user -> kernel",
-							 crossover_text(*c, to_user));
+							 mmap_vs_copy(*c, to_user));
 			for (auto &n : cell_notes(*c))
 				m += fmt::format("- {}\n", n);
 		}
@@ -640,32 +651,36 @@ std::vector<std::string> headline_rows(const CellResults &c)
 	return rows;
 }
 
-std::vector<std::pair<const CellResults *, const CellResults *>> protection_pairs(const std::vector<CellResults> &cells)
-{
-	std::vector<std::pair<const CellResults *, const CellResults *>> out;
-	for (auto &off : cells)
-		if (off.protection() == "off")
-			for (auto &on : cells)
-				if (on.protection() == "on" && on.group() == off.group())
-					out.emplace_back(&off, &on);
-	return out;
-}
-
-uint64_t mmap_crossover(const CellResults &c, bool to_user)
+std::string mmap_vs_copy(const CellResults &c, bool to_user)
 {
 	auto mm = series(c, to_user ? "mmap/produce+read/" : "mmap/write+consume/");
 	auto cp = series(c, to_user ? "mmap/copy_to_user/" : "mmap/copy_from_user/");
 	std::map<double, double> copy(cp.begin(), cp.end());
-	uint64_t from = 0;
-	for (auto it = mm.rbegin(); it != mm.rend(); ++it) {
-		auto c2 = copy.find(it->first);
-		if (c2 == copy.end())
+	struct Run {
+		bool mmap;
+		double from, to;
+	};
+	std::vector<Run> runs;
+	for (auto &[x, y] : mm) {
+		auto it = copy.find(x);
+		if (it == copy.end())
 			continue;
-		if (it->second < c2->second)
-			break;
-		from = static_cast<uint64_t>(it->first);
+		bool m = y >= it->second;
+		if (runs.empty() || runs.back().mmap != m)
+			runs.push_back({m, x, x});
+		else
+			runs.back().to = x;
 	}
-	return from;
+	if (runs.empty())
+		return "not measured";
+	std::vector<std::string> parts;
+	for (auto &r : runs) {
+		auto range = r.from == r.to ? size_label(static_cast<uint64_t>(r.from))
+					    : fmt::format("{}-{}", size_label(static_cast<uint64_t>(r.from)),
+							  size_label(static_cast<uint64_t>(r.to)));
+		parts.push_back(fmt::format("{} {}", r.mmap ? "mmap faster at" : "copy ioctl faster at", range));
+	}
+	return fmt::format("{}", fmt::join(parts, ", "));
 }
 
 std::string write_report(const fs::path &dir)

@@ -18,12 +18,10 @@ namespace xua {
 // The headline rows of the printed summary (the files hold every row).
 std::vector<std::string> headline_rows(const CellResults &c);
 
-// The on/off pairs of a results directory: (off, on) per arch and kernel, so that B/A = on/off.
-std::vector<std::pair<const CellResults *, const CellResults *>> protection_pairs(const std::vector<CellResults> &cells);
-
-// Where the mmap shared buffer overtakes the copy ioctl for one direction of a cell: the smallest
-// measured size from which mmap is at least as fast at every larger size, or 0 if it never is.
-uint64_t mmap_crossover(const CellResults &c, bool to_user);
+// Where the mmap'ed shared buffer beats the copy ioctl of the same size, end to end, for one direction of a
+// cell, as runs of measured sizes: "mmap faster at 8 B-512 B, copy ioctl faster at 4 KiB-4 MiB" (ties go
+// to mmap); "not measured" without the mmap rows.
+std::string mmap_vs_copy(const CellResults &c, bool to_user);
 
 // Writes every file above into dir and returns the summary text.
 std::string write_report(const fs::path &dir);

@@ -1,5 +1,7 @@
 #include "results.hpp"
 
+#include <set>
+
 #include "stats.hpp"
 
 namespace xua {
@@ -10,6 +12,18 @@ std::string CellResults::context_string(const std::string &key) const
 		return "";
 	const auto &v = context[key];
 	return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+int Row::boots() const
+{
+	return static_cast<int>(std::set<int>(boot.begin(), boot.end()).size());
+}
+
+std::string CellResults::sampling() const
+{
+	if (per_boot())
+		return fmt::format("{} boots x {} repetition(s)", boots, repetitions / boots);
+	return fmt::format("{} repetition(s) in 1 boot", repetitions);
 }
 
 std::string CellResults::accel_label() const
@@ -74,14 +88,26 @@ CellResults parse_cell(const std::string &name, const nlohmann::json &j)
 		auto &row = c.rows[n];
 		row.name = n;
 		row.values.push_back(row_value(n, b, row.throughput));
+		row.boot.push_back(b.value("xua_boot", 0));
 	}
 	if (c.rows.empty())
 		fail("{}: no benchmark results in it", name);
-	c.repetitions = 1 << 30;
+	c.repetitions = c.boots = c.samples = 1 << 30;
 	for (auto &[_, r] : c.rows) {
-		r.median = median(r.values);
-		r.cv = coefficient_of_variation(r.values);
+		std::map<int, std::vector<double>> by_boot;
+		for (size_t i = 0; i < r.values.size(); ++i)
+			by_boot[r.boot[i]].push_back(r.values[i]);
+		r.samples.clear();
+		if (by_boot.size() >= 2)
+			for (auto &[_, v] : by_boot)
+				r.samples.push_back(median(v));
+		else
+			r.samples = r.values;
+		r.median = median(r.samples);
+		r.cv = coefficient_of_variation(r.samples);
 		c.repetitions = std::min(c.repetitions, static_cast<int>(r.values.size()));
+		c.boots = std::min(c.boots, static_cast<int>(by_boot.size()));
+		c.samples = std::min(c.samples, static_cast<int>(r.samples.size()));
 	}
 	return c;
 }

@@ -116,4 +116,16 @@ UTest mann_whitney_u(const std::vector<double> &x, const std::vector<double> &y)
 	return r;
 }
 
+double mann_whitney_min_p(size_t n1, size_t n2)
+{
+	if (!n1 || !n2)
+		return 1;
+	std::vector<double> x(n1), y(n2);
+	for (size_t i = 0; i < n1; ++i)
+		x[i] = static_cast<double>(i);
+	for (size_t i = 0; i < n2; ++i)
+		y[i] = static_cast<double>(n1 + i);
+	return mann_whitney_u(x, y).p;
+}
+
 }  // namespace xua

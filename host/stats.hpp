@@ -23,4 +23,8 @@ struct UTest {
 // continuity corrections. Needs at least one value on each side.
 UTest mann_whitney_u(const std::vector<double> &x, const std::vector<double> &y);
 
+// The smallest two-sided p that test can give for samples of n1 and n2 values (complete separation,
+// no ties): below alpha only when there are enough values to mark anything at all.
+double mann_whitney_min_p(size_t n1, size_t n2);
+
 }  // namespace xua

@@ -1,5 +1,6 @@
 // Host unit tests: the pieces of the front end that decide pass/fail or shape what the guest gets.
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include <unistd.h>
@@ -487,6 +488,87 @@ TEST(Report, WritesComparisonsPlotsAndMarkdown)
 	EXPECT_NE(read_file(dir / "plots" / "guard-x86_64-6.1.gp").find("EMULATED"), std::string::npos);
 	// The compare-*.json files the report writes are not cells: a second run reads the same cells.
 	EXPECT_EQ(write_report(dir), summary);
+}
+
+// A cell of `boots` boots x `reps` repetitions of one ns row, value(boot, repetition) each.
+CellResults boot_cell(const std::string &name, int boots, int reps, const std::function<double(int, int)> &value)
+{
+	nlohmann::json j = {{"context", {{"xua_accel", "tcg"}}}, {"benchmarks", nlohmann::json::array()}};
+	for (int b = 0; b < boots; ++b)
+		for (int r = 0; r < reps; ++r)
+			j["benchmarks"].push_back({{"name", "latency/copy/to_user/64"}, {"run_type", "iteration"},
+						   {"real_time", value(b, r)}, {"xua_boot", b}});
+	return parse_cell(name, j);
+}
+
+TEST(Results, BootsAreTheSamples)
+{
+	// Boot 0 around 100, boot 1 around 200, boot 2 around 150: three samples, the boots' medians.
+	auto c = boot_cell("x86_64-6.1-on", 3, 3, [](int b, int r) { return (b == 0 ? 100 : b == 1 ? 200 : 150) + r; });
+	const auto &row = c.rows.at("latency/copy/to_user/64");
+	EXPECT_EQ(row.values.size(), 9u);
+	EXPECT_EQ(row.samples, (std::vector<double>{101, 201, 151}));
+	EXPECT_DOUBLE_EQ(row.median, 151);
+	EXPECT_EQ(c.boots, 3);
+	EXPECT_EQ(c.samples, 3);
+	EXPECT_TRUE(c.per_boot());
+	EXPECT_EQ(c.sampling(), "3 boots x 3 repetition(s)");
+	// One boot: the repetitions are the samples.
+	auto one = boot_cell("x86_64-6.1-on", 1, 4, [](int, int r) { return 10.0 + r; });
+	EXPECT_EQ(one.rows.at("latency/copy/to_user/64").samples.size(), 4u);
+	EXPECT_FALSE(one.per_boot());
+	EXPECT_EQ(one.sampling(), "4 repetition(s) in 1 boot");
+}
+
+TEST(Compare, TestsOverBootsAndSaysWhatLimitsTheTest)
+{
+	EXPECT_NEAR(mann_whitney_min_p(3, 3), 0.1, 1e-12);
+	EXPECT_NEAR(mann_whitney_min_p(4, 4), 2.0 / 70, 1e-12);
+	EXPECT_NEAR(mann_whitney_min_p(5, 5), 2.0 / 252, 1e-12);
+	// Repetitions inside each boot barely move; the boots of one cell move a lot, and B's boots are all
+	// slower than A's by 10 %: 5 vs 5 boots, fully separated, p = 2/252.
+	auto off = boot_cell("x86_64-6.1-off", 5, 2, [](int b, int r) { return 1000 * (1 + 0.01 * b) + r * 0.1; });
+	auto on = boot_cell("x86_64-6.1-on", 5, 2, [](int b, int r) { return 1100 * (1 + 0.01 * b) + r * 0.1; });
+	auto c = compare(off, on, {.allow_mismatch = true});
+	ASSERT_EQ(c.rows.size(), 1u);
+	EXPECT_TRUE(c.per_boot());
+	EXPECT_TRUE(c.test_notes.empty()) << c.test_notes.front();
+	EXPECT_NEAR(*c.rows[0].p, 2.0 / 252, 1e-12);
+	EXPECT_TRUE(c.rows[0].significant);
+	// Interleaved boots: the same repetitions would separate cleanly inside one boot, the boots do not.
+	auto on2 = boot_cell("x86_64-6.1-on", 5, 2, [](int b, int r) { return 1000 * (1.005 + 0.01 * b) + r * 0.1; });
+	auto c2 = compare(off, on2, {.allow_mismatch = true});
+	EXPECT_FALSE(c2.rows[0].significant) << *c2.rows[0].p;
+	// 3 vs 3 boots cannot reach 0.05; one boot says that the test sees only that boot.
+	auto few = compare(boot_cell("x86_64-6.1-off", 3, 2, [](int b, int) { return 100.0 + b; }),
+			   boot_cell("x86_64-6.1-on", 3, 2, [](int b, int) { return 200.0 + b; }), {.allow_mismatch = true});
+	ASSERT_EQ(few.test_notes.size(), 1u);
+	EXPECT_NE(few.test_notes[0].find("no row can reach p < 0.05"), std::string::npos) << few.test_notes[0];
+	EXPECT_FALSE(few.rows[0].significant);
+	auto single = compare(boot_cell("x86_64-6.1-off", 1, 9, [](int, int r) { return 100.0 + r; }),
+			      boot_cell("x86_64-6.1-on", 1, 9, [](int, int r) { return 200.0 + r; }), {.allow_mismatch = true});
+	ASSERT_EQ(single.test_notes.size(), 2u);
+	EXPECT_NE(single.test_notes[0].find("x86_64-6.1-off has one boot"), std::string::npos) << single.test_notes[0];
+	EXPECT_NE(format_comparison(single).find("WARNING: x86_64-6.1-on has one boot"), std::string::npos);
+}
+
+TEST(Report, MmapAgainstCopyAsRunsOfSizes)
+{
+	// MiB/s per size: mmap ahead at the small sizes, behind in the middle, level (a tie counts for mmap) at the end.
+	auto row = [](const std::string &name, double mib) {
+		return nlohmann::json{{"name", name + "/manual_time"}, {"run_type", "iteration"}, {"real_time", 1.0},
+				      {"bytes_per_second", mib * (1 << 20)}};
+	};
+	nlohmann::json j = {{"context", nlohmann::json::object()}, {"benchmarks", nlohmann::json::array()}};
+	const std::vector<std::tuple<int, double, double>> points = {
+		{8, 5, 4}, {64, 30, 29}, {4096, 250, 420}, {32768, 34, 500}, {1048576, 500, 500}};
+	for (auto [size, mm, copy] : points) {
+		j["benchmarks"].push_back(row(fmt::format("mmap/produce+read/{}", size), mm));
+		j["benchmarks"].push_back(row(fmt::format("mmap/copy_to_user/{}", size), copy));
+	}
+	auto c = parse_cell("x86_64-6.1-on", j);
+	EXPECT_EQ(mmap_vs_copy(c, true), "mmap faster at 8 B-64 B, copy ioctl faster at 4 KiB-32 KiB, mmap faster at 1 MiB");
+	EXPECT_EQ(mmap_vs_copy(c, false), "not measured");
 }
 
 TEST(Accel, KvmOnlyForTheHostArchAndWithDevKvm)
