@@ -63,6 +63,9 @@ constexpr double kControlTolerance = 0.10;
 // Compares B against A. Throws Error, listing the mismatches, when the cells differ in more than the
 // protection and o.allow_mismatch is not set.
 Comparison compare(const CellResults &a, const CellResults &b, const CompareOptions &o);
+// A Comparison points into its cells: they must outlive it.
+Comparison compare(CellResults &&, const CellResults &, const CompareOptions &) = delete;
+Comparison compare(const CellResults &, CellResults &&, const CompareOptions &) = delete;
 
 // A table of the comparison: every shared row, or those matching `rows` when given.
 std::string format_comparison(const Comparison &c, const std::vector<std::string> &rows = {});

@@ -540,13 +540,15 @@ TEST(Compare, TestsOverBootsAndSaysWhatLimitsTheTest)
 	auto c2 = compare(off, on2, {.allow_mismatch = true});
 	EXPECT_FALSE(c2.rows[0].significant) << *c2.rows[0].p;
 	// 3 vs 3 boots cannot reach 0.05; one boot says that the test sees only that boot.
-	auto few = compare(boot_cell("x86_64-6.1-off", 3, 2, [](int b, int) { return 100.0 + b; }),
-			   boot_cell("x86_64-6.1-on", 3, 2, [](int b, int) { return 200.0 + b; }), {.allow_mismatch = true});
+	auto off3 = boot_cell("x86_64-6.1-off", 3, 2, [](int b, int) { return 100.0 + b; });
+	auto on3 = boot_cell("x86_64-6.1-on", 3, 2, [](int b, int) { return 200.0 + b; });
+	auto few = compare(off3, on3, {.allow_mismatch = true});
 	ASSERT_EQ(few.test_notes.size(), 1u);
 	EXPECT_NE(few.test_notes[0].find("no row can reach p < 0.05"), std::string::npos) << few.test_notes[0];
 	EXPECT_FALSE(few.rows[0].significant);
-	auto single = compare(boot_cell("x86_64-6.1-off", 1, 9, [](int, int r) { return 100.0 + r; }),
-			      boot_cell("x86_64-6.1-on", 1, 9, [](int, int r) { return 200.0 + r; }), {.allow_mismatch = true});
+	auto off1 = boot_cell("x86_64-6.1-off", 1, 9, [](int, int r) { return 100.0 + r; });
+	auto on1 = boot_cell("x86_64-6.1-on", 1, 9, [](int, int r) { return 200.0 + r; });
+	auto single = compare(off1, on1, {.allow_mismatch = true});
 	ASSERT_EQ(single.test_notes.size(), 2u);
 	EXPECT_NE(single.test_notes[0].find("x86_64-6.1-off has one boot"), std::string::npos) << single.test_notes[0];
 	EXPECT_NE(format_comparison(single).find("WARNING: x86_64-6.1-on has one boot"), std::string::npos);
