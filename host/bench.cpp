@@ -283,6 +283,7 @@ int run_bench(const BenchOptions &o)
 		ctx["xua_bench_args"] = fmt::format("{}", fmt::join(args, " "));
 		ctx["xua_qemu_cpu"] = c.cpu();
 		ctx["xua_qemu_machine"] = c.arch->machine;
+		ctx["xua_qemu_memory"] = GuestRun{}.memory;
 		ctx["xua_kernel_package"] = kernel_package;
 		ctx["xua_kernel_cmdline_extra"] = fmt::format("{}", fmt::join(c.arch->append, " "));
 		ctx["xua_protection_requested"] = c.protection;

@@ -33,6 +33,7 @@ std::vector<std::string> mismatches(const CellResults &a, const CellResults &b)
 	differ("xua_accel", "accelerator");
 	differ("xua_qemu_version", "QEMU");
 	differ("xua_qemu_machine", "QEMU machine");
+	differ("xua_qemu_memory", "guest memory");
 	differ("xua_kernel_cmdline", "kernel command line (KASLR, KPTI, ...)");
 	differ("xua_kernel_cmdline_extra", "kernel parameters the matrix adds");
 	differ("xua_kpti", "page-table isolation (KPTI), from /sys/.../vulnerabilities/meltdown");

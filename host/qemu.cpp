@@ -208,15 +208,17 @@ std::vector<KernelProblem> kernel_problems(const std::string &console, size_t co
 		auto kind = kind_of(lines[i]);
 		if (kind.empty())
 			continue;
-		// The report runs to its end marker, the guest init's next line, or the start of a report of
-		// another kind (a WARN or panic after an oops). An oops body may repeat "Oops" (arm64's
-		// "Internal error: Oops" follows "Unable to handle"): that stays in the same report.
+		// The report runs to its end marker, the guest init's next line, or the start of another report
+		// (a WARN or panic after an oops, an oops after an OOM kill, a second oops). Only arm64's
+		// "Internal error: Oops", which follows its "Unable to handle kernel ...", stays in an oops report.
+		static const std::regex oops_body(R"(Internal error: Oops)");
 		KernelProblem p{kind, lines[i] + "\n"};
 		size_t j = i + 1;
 		for (; j < lines.size() && j < i + context; ++j) {
 			const auto &l = lines[j];
 			auto k = kind_of(l);
-			if (l.find("xuaccess-init:") != std::string::npos || (!k.empty() && k != "oops"))
+			bool continues = kind == "oops" && std::regex_search(l, oops_body);
+			if (l.find("xuaccess-init:") != std::string::npos || (!k.empty() && !continues))
 				break;
 			p.text += l + "\n";
 			if (l.find("---[ end") != std::string::npos) {

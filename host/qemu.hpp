@@ -17,7 +17,9 @@ struct GuestRun {
 	fs::path console_log, results;  // where the console and the results port are written
 	std::vector<std::string> cmdline;  // extra kernel parameters (xua.* job description)
 	std::string accel = "tcg";
-	std::string memory = "256M";
+	// 512 MiB: with 256 MiB the arm64 6.12 guest (about 170 MiB free after boot) OOM-killed a stress test
+	// process now and then (each open fd may hold 8 MiB of vmalloc plus its mmap buffer).
+	std::string memory = "512M";
 	std::chrono::seconds timeout{180};
 	std::string first_line_marker = "xuaccess-init: started";  // printed by the guest init
 	// Called for each complete console line as it arrives (progress display). May be empty.

@@ -1,7 +1,5 @@
 #include "results.hpp"
 
-#include <set>
-
 #include "stats.hpp"
 
 namespace xua {
@@ -12,11 +10,6 @@ std::string CellResults::context_string(const std::string &key) const
 		return "";
 	const auto &v = context[key];
 	return v.is_string() ? v.get<std::string>() : v.dump();
-}
-
-int Row::boots() const
-{
-	return static_cast<int>(std::set<int>(boot.begin(), boot.end()).size());
 }
 
 std::string CellResults::sampling() const

@@ -26,7 +26,6 @@ struct Row {
 	std::vector<double> samples;  // per-boot medians with two boots or more, else the repetitions
 	double median = 0;            // over the samples
 	double cv = -1;               // over the samples; -1 with fewer than two
-	int boots() const;
 	const char *unit() const { return throughput ? "MiB/s" : "ns"; }
 	// Nanoseconds per unit of work (per byte for throughput rows, per call or item otherwise): what
 	// ratios between cells are taken of, so that > 1 always means slower.

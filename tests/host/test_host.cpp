@@ -102,6 +102,23 @@ TEST(KernelProblems, RecognisesSmapAndPanOopsesAndPanics)
 	ASSERT_EQ(oom.size(), 1u);
 	EXPECT_EQ(oom[0].kind, "OOM kill");
 
+	// Reports that follow each other closely stay apart: an OOM kill, then two announced PAN oopses
+	// (seen in an arm64 6.12 cell: the first oops was swallowed by the OOM report and went unmatched).
+	auto seq = kernel_problems("[22.68] Out of memory: Killed process 244 (xuaccess-tests) total-vm:321644kB\n"
+				   "[28.00] xuaccess: mmap_max_bytes=0 out of range (1..268435456)\n"
+				   "[31.92] Unable to handle kernel access to user memory outside uaccess routines at virtual address 1\n"
+				   "[31.92] Mem abort info:\n"
+				   "[31.92] Internal error: Oops: 0000000096000000f [#1] SMP\n"
+				   "[31.93] Unable to handle kernel access to user memory outside uaccess routines at virtual address 2\n"
+				   "[31.93] Internal error: Oops: 0000000096000000f [#2] SMP\n");
+	ASSERT_EQ(seq.size(), 3u);
+	EXPECT_EQ(seq[0].kind, "OOM kill");
+	EXPECT_EQ(seq[0].text.find("Unable to handle"), std::string::npos) << seq[0].text;
+	EXPECT_EQ(seq[1].kind, "oops");
+	EXPECT_NE(seq[1].text.find("[#1]"), std::string::npos) << seq[1].text;
+	EXPECT_EQ(seq[1].text.find("address 2"), std::string::npos) << seq[1].text;
+	EXPECT_EQ(seq[2].kind, "oops");
+
 	auto w = kernel_problems("[ 2.0] WARNING: CPU: 0 PID: 51 at mm/slub.c:123 foo+0x1/0x2\n");
 	ASSERT_EQ(w.size(), 1u);
 	EXPECT_EQ(w[0].kind, "WARNING");
