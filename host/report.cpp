@@ -580,19 +580,44 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 			m += ").\n\n";
 			for (auto &n : c.test_notes)
 				m += fmt::format("> **Warning:** {}\n\n", md_escape(n));
-			std::vector<const RowComparison *> sig;
-			for (auto &r : c.rows)
-				if (r.significant)
-					sig.push_back(&r);
-			std::sort(sig.begin(), sig.end(), [](auto *x, auto *y) {
-				return std::abs(std::log(x->time_ratio)) > std::abs(std::log(y->time_ratio));
-			});
+			// Per benchmark family (the name without its size), the significant rows: a method's effect reads
+			// as one line across sizes rather than eight lines of the same method.
+			struct Family {
+				std::string name;
+				int rows = 0, marked = 0;
+				double lo = INFINITY, hi = 0, p = 1;
+				double strength() const { return std::max(std::abs(std::log(lo)), std::abs(std::log(hi))); }
+			};
+			std::map<std::string, Family> families;
+			static const std::regex sized(R"(^(.*)/(\d+)$)");
+			for (auto &r : c.rows) {
+				std::smatch mm;
+				auto fam = std::regex_match(r.name, mm, sized) ? mm[1].str() + "/*" : r.name;
+				auto &f = families[fam];
+				f.name = fam;
+				++f.rows;
+				if (!r.significant || r.time_ratio <= 0)
+					continue;
+				++f.marked;
+				f.lo = std::min(f.lo, r.time_ratio);
+				f.hi = std::max(f.hi, r.time_ratio);
+				f.p = std::min(f.p, *r.p);
+			}
+			std::vector<const Family *> sig;
+			for (auto &[_, f] : families)
+				if (f.marked)
+					sig.push_back(&f);
+			std::sort(sig.begin(), sig.end(), [](auto *x, auto *y) { return x->strength() > y->strength(); });
 			if (!sig.empty()) {
-				m += "Largest significant effects (time on / time off):\n\n";
-				for (size_t i = 0; i < std::min<size_t>(8, sig.size()); ++i)
-					m += fmt::format("- `{}`: ×{:.3f} (p = {:.4f}; {:.1f} vs {:.1f} {})\n", sig[i]->name,
-							 sig[i]->time_ratio, *sig[i]->p, sig[i]->b->median, sig[i]->a->median,
-							 sig[i]->a->unit());
+				m += "Largest significant effects, per benchmark family (time on / time off of the marked rows):\n\n";
+				for (size_t i = 0; i < std::min<size_t>(10, sig.size()); ++i) {
+					const auto &f = *sig[i];
+					auto range = f.lo == f.hi ? fmt::format("×{:.3f}", f.lo) : fmt::format("×{:.3f} to ×{:.3f}", f.lo, f.hi);
+					m += fmt::format("- `{}`: {} ({} of {} rows marked, smallest p {:.4f})\n", f.name, range, f.marked,
+							 f.rows, f.p);
+				}
+				if (sig.size() > 10)
+					m += fmt::format("- ... {} more families with marked rows in compare-{}.txt\n", sig.size() - 10, g.name);
 				m += "\n";
 			}
 			for (auto &mm : c.mismatches)
