@@ -96,15 +96,14 @@ std::vector<std::string> test_notes(const Comparison &c)
 		if (!cell->per_boot() && cell->context_string("xua_accel") != "host")
 			n.push_back(fmt::format(
 				"{} has one boot: p sees only the noise inside that boot, and two boots of one cell differ by far "
-				"more (two boots of x86_64-6.1-on: 130 of 205 rows at p < 0.05, up to 38 %); `./xuaccess bench "
-				"--boots 5` makes the boot the sample",
-				cell->name));
+				"more ({}); `./xuaccess bench --boots 5` makes the boot the sample",
+				cell->name, kBootToBootNoise));
 	const auto na = c.a->samples, nb = c.b->samples;
 	if (c.samples() < kUTestMinRepetitions)
 		n.push_back(fmt::format("no U test: {} vs {} sample(s), it needs {} on each side", nb, na, kUTestMinRepetitions));
-	else if (mann_whitney_min_p(static_cast<size_t>(na), static_cast<size_t>(nb)) >= c.alpha)
+	else if (double min_p = mann_whitney_min_p(static_cast<size_t>(na), static_cast<size_t>(nb)); min_p >= c.alpha)
 		n.push_back(fmt::format("with {} vs {} samples no row can reach p < {} (the smallest possible p is {:.3f})", nb,
-					na, c.alpha, mann_whitney_min_p(static_cast<size_t>(na), static_cast<size_t>(nb))));
+					na, c.alpha, min_p));
 	else if (!c.per_boot() && c.samples() < kUTestOptimalRepetitions)
 		n.push_back(fmt::format("{} repetitions; the U test is unreliable below {} (compare.py says the same)",
 					c.samples(), kUTestOptimalRepetitions));

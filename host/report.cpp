@@ -391,7 +391,6 @@ std::string guard_plot(const Group &g, const fs::path &plots)
 	return s.write(plots);
 }
 
-
 std::string mmap_plot(const Group &g, const fs::path &plots)
 {
 	const auto &f = g.first();
@@ -553,14 +552,15 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 	     "clock per call, syscall included.\n"
 	     "- MiB/s: higher is faster. ns: lower is faster. A cell with several boots of its guest has one sample per "
 	     "boot (the median of that boot's repetitions); with one boot the samples are the repetitions. Each figure "
-	     "is the median of the samples; ±cv is their coefficient of variation.\n"
-	     "- Why boots: under TCG two boots of the same cell differ by far more than the repetitions inside one boot "
-	     "(measured on this project's machine: two boots of x86_64-6.1-on marked 130 of 205 rows at p < 0.05, by up "
-	     "to 38 %, against a cv of 0.2-0.8 % inside a boot). A test over one boot's repetitions would mostly mark "
-	     "that boot-to-boot difference as a guard effect. With 5 boots a side the same A/A check marked 13 of 205 "
-	     "rows (x86_64) and 22 of 229 (arm64), about what chance gives, all within 4 % of 1: a marked effect under "
-	     "about 4 % is not shown to be the guard's.\n"
-	     "- On vs off: B/A is the time per byte (or per call) with the guard on over the time with it off; >1 means "
+	     "is the median of the samples; ±cv is their coefficient of variation.\n";
+	m += fmt::format(
+		"- Why boots: under TCG two boots of the same cell differ by far more than the repetitions inside one boot "
+		"(measured on this project's machine: {}). A test over one boot's repetitions would mostly mark that "
+		"boot-to-boot difference as a guard effect. With 5 boots a side the same A/A check marked 13 of 205 rows "
+		"(x86_64) and 22 of 229 (arm64), about what chance gives, all within 4 % of 1: a marked effect under about "
+		"4 % is not shown to be the guard's.\n",
+		kBootToBootNoise);
+	m += "- On vs off: B/A is the time per byte (or per call) with the guard on over the time with it off; >1 means "
 	     "the guard makes it slower. p is a two-sided Mann-Whitney U test over the samples (the test Google "
 	     "Benchmark's compare.py runs over repetitions); `*` marks p < 0.05. With many rows some are marked by "
 	     "chance (about 5 % of them if nothing differed), so trust a mark more when the effect is large and the "

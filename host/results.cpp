@@ -72,6 +72,7 @@ CellResults parse_cell(const std::string &name, const nlohmann::json &j)
 	c.context = j.value("context", nlohmann::json::object());
 	if (!j.contains("benchmarks") || !j["benchmarks"].is_array())
 		fail("{}: no \"benchmarks\" array (not Google Benchmark JSON?)", name);
+	std::map<std::string, std::map<int, std::vector<double>>> by_boot;  // row -> boot ("xua_boot", else 0) -> values
 	for (const auto &b : j["benchmarks"]) {
 		if (b.value("run_type", "iteration") != "iteration" || b.value("error_occurred", false))
 			continue;
@@ -81,25 +82,22 @@ CellResults parse_cell(const std::string &name, const nlohmann::json &j)
 		auto &row = c.rows[n];
 		row.name = n;
 		row.values.push_back(row_value(n, b, row.throughput));
-		row.boot.push_back(b.value("xua_boot", 0));
+		by_boot[n][b.value("xua_boot", 0)].push_back(row.values.back());
 	}
 	if (c.rows.empty())
 		fail("{}: no benchmark results in it", name);
 	c.repetitions = c.boots = c.samples = 1 << 30;
-	for (auto &[_, r] : c.rows) {
-		std::map<int, std::vector<double>> by_boot;
-		for (size_t i = 0; i < r.values.size(); ++i)
-			by_boot[r.boot[i]].push_back(r.values[i]);
-		r.samples.clear();
-		if (by_boot.size() >= 2)
-			for (auto &[_, v] : by_boot)
+	for (auto &[n, r] : c.rows) {
+		const auto &boots = by_boot[n];
+		if (boots.size() >= 2)
+			for (auto &[_, v] : boots)
 				r.samples.push_back(median(v));
 		else
 			r.samples = r.values;
 		r.median = median(r.samples);
 		r.cv = coefficient_of_variation(r.samples);
 		c.repetitions = std::min(c.repetitions, static_cast<int>(r.values.size()));
-		c.boots = std::min(c.boots, static_cast<int>(by_boot.size()));
+		c.boots = std::min(c.boots, static_cast<int>(boots.size()));
 		c.samples = std::min(c.samples, static_cast<int>(r.samples.size()));
 	}
 	return c;

@@ -22,7 +22,6 @@ struct Row {
 	std::string name;             // the benchmark's name without Google Benchmark's "/manual_time"
 	bool throughput = false;      // MiB/s (higher is faster); otherwise ns (lower is faster)
 	std::vector<double> values;   // one per repetition (all boots), in the row's unit
-	std::vector<int> boot;        // the boot of each value (0 when the JSON does not say)
 	std::vector<double> samples;  // per-boot medians with two boots or more, else the repetitions
 	double median = 0;            // over the samples
 	double cv = -1;               // over the samples; -1 with fewer than two
