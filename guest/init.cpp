@@ -4,15 +4,8 @@
 // xua.results=TTY, xua.args=...), loads the module, runs the job with its output on the results port
 // (a second serial line, byte-exact), appends the kernel log, and powers the guest off.
 //
-// Results port protocol, one record per line:
-//   xua-insmod ok | xua-insmod error <errno> <message>
-//   xua-info <json>              module INFO plus what the guest itself sees (/proc/cpuinfo, uname)
-//   ...                          the job's own output (TAP for the tests, JSON for the benchmarks)
-//   xua-job-exit <status>
-//   xua-dmesg-begin / <kernel log lines> / xua-dmesg-end
-//   xua-done
+// The results port protocol (records and framed blocks) is defined in protocol.hpp, shared with the host.
 #include <cerrno>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -33,18 +26,18 @@
 
 #include "device.hpp"
 #include "kernel.hpp"
+#include "protocol.hpp"
 
 namespace {
 
 FILE *g_results = stdout;
 
-void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void say(const char *fmt, ...)
+namespace protocol = xua::protocol;
+
+// One record or block of the results protocol, written at once.
+void say(const std::string &text)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	std::vfprintf(g_results, fmt, ap);
-	va_end(ap);
+	std::fwrite(text.data(), 1, text.size(), g_results);
 	std::fflush(g_results);
 }
 
@@ -118,13 +111,16 @@ nlohmann::json guest_facts()
 	return j;
 }
 
-int run_program(const std::vector<std::string> &argv, const std::map<std::string, std::string> &env)
+// Runs the job with its stdout and stderr on the results port, or its stdout into `stdout_file` when given.
+int run_program(const std::vector<std::string> &argv, const std::map<std::string, std::string> &env,
+		const char *stdout_file = nullptr)
 {
 	std::fflush(g_results);
 	pid_t pid = fork();
 	if (pid == 0) {
 		int out = fileno(g_results);
-		dup2(out, 1);
+		int file = stdout_file ? open(stdout_file, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
+		dup2(file >= 0 ? file : out, 1);
 		dup2(out, 2);
 		for (auto &[k, v] : env)
 			setenv(k.c_str(), v.c_str(), 1);
@@ -185,7 +181,7 @@ int main()
 	setenv("PATH", "/bin", 1);
 
 	auto opt = parse_cmdline(slurp("/proc/cmdline"));
-	std::printf("xuaccess-init: started cell=%s job=%s\n", opt["cell"].c_str(), opt["job"].c_str());
+	std::printf("%s cell=%s job=%s\n", std::string(protocol::kStarted).c_str(), opt["cell"].c_str(), opt["job"].c_str());
 	std::fflush(stdout);
 	if (opt["job"] == "shell") {
 		// Interactive debugging on the console: the module is not loaded, do it by hand.
@@ -196,10 +192,10 @@ int main()
 
 	int err = xua::load_module("/lib/xuaccess.ko", opt["modparams"].c_str());
 	if (err) {
-		say("xua-insmod error %d %s\n", -err, std::strerror(-err));
+		say(protocol::record(protocol::kInsmod, "error " + std::to_string(-err) + " " + std::strerror(-err)));
 		std::printf("xuaccess-init: insmod /lib/xuaccess.ko failed: %s\n", std::strerror(-err));
 	} else {
-		say("xua-insmod ok\n");
+		say(protocol::record(protocol::kInsmod, "ok"));
 		nlohmann::json info;
 		try {
 			info = xua::to_json(xua::Device().info());
@@ -207,7 +203,7 @@ int main()
 			info = {{"error", e.what()}};
 		}
 		info["guest"] = guest_facts();
-		say("xua-info %s\n", info.dump().c_str());
+		say(protocol::record(protocol::kInfo, info.dump()));
 
 		std::map<std::string, std::string> env = {{"XUA_PROTECTION", opt["prot"]},
 							  {"XUA_CELL", opt["cell"]},
@@ -220,17 +216,24 @@ int main()
 			// Same addresses every run: no ASLR for the measurements.
 			std::ofstream("/proc/sys/kernel/randomize_va_space") << "0\n";
 		}
+		say(protocol::record(protocol::kJobBegin, opt["job"]));
 		if (argv.empty()) {
-			say("xua-job-exit 2 unknown job '%s'\n", opt["job"].c_str());
+			say("unknown job '" + opt["job"] + "'\n");
+			say(protocol::record(protocol::kJobExit, "2"));
 		} else {
 			for (auto &a : split_args(opt["args"]))
 				argv.push_back(a);
-			int st = run_program(argv, env);
-			say("xua-job-exit %d\n", st);
+			// The benchmark JSON goes into a file and then over the port as one framed block; the job's
+			// stderr stays live on the port.
+			const char *json = opt["job"] == "bench" ? "/tmp/xua-benchmark.json" : nullptr;
+			int st = run_program(argv, env, json);
+			say(protocol::record(protocol::kJobExit, std::to_string(st)));
+			if (json)
+				say(protocol::block(protocol::kBenchmarkJson, slurp(json)));
 		}
 	}
-	say("xua-dmesg-begin\n%s\nxua-dmesg-end\n", xua::kernel_log().c_str());
-	say("xua-done\n");
+	say(protocol::block(protocol::kDmesg, xua::kernel_log()));
+	say(protocol::record(protocol::kDone));
 	std::printf("xuaccess-init: done\n");
 	std::fflush(stdout);
 	power_off();

@@ -7,10 +7,8 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-extern char **environ;
 
 namespace xua {
 
@@ -26,17 +24,48 @@ std::string read_file(const fs::path &p)
 
 void write_file(const fs::path &p, std::string_view data)
 {
-	if (p.has_parent_path())
-		fs::create_directories(p.parent_path());
-	fs::path tmp = p;
-	tmp += ".tmp";
-	{
-		std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-		out.write(data.data(), static_cast<std::streamsize>(data.size()));
-		if (!out)
-			fail("cannot write {}: {}", tmp.string(), std::strerror(errno));
+	const auto dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+	fs::create_directories(dir);
+	std::string name = ".";
+	name += p.filename().string();
+	name += ".XXXXXX";
+	std::string tmpl = (dir / name).string();
+	int fd = mkostemp(tmpl.data(), O_CLOEXEC);
+	if (fd < 0)
+		fail("cannot create a temporary file for {}: {}", p.string(), std::strerror(errno));
+	const fs::path tmp = tmpl;
+	auto give_up = [&](const char *what) {
+		int err = errno;
+		close(fd);
+		::unlink(tmp.c_str());
+		fail("cannot write {} ({} {}): {}", p.string(), what, tmp.string(), std::strerror(err));
+	};
+	for (size_t done = 0; done < data.size();) {
+		ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			give_up("write to");
+		done += static_cast<size_t>(n);
 	}
-	fs::rename(tmp, p);
+	if (fchmod(fd, 0644) != 0)
+		give_up("chmod");
+	if (fsync(fd) != 0)
+		give_up("fsync");
+	if (close(fd) != 0) {
+		int err = errno;
+		::unlink(tmp.c_str());
+		fail("cannot write {} (close {}): {}", p.string(), tmp.string(), std::strerror(err));
+	}
+	if (::rename(tmp.c_str(), p.c_str()) != 0) {
+		int err = errno;
+		::unlink(tmp.c_str());
+		fail("cannot write {} (rename from {}): {}", p.string(), tmp.string(), std::strerror(err));
+	}
+	if (int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+		fsync(dfd);  // the rename itself durable; best effort (some filesystems refuse)
+		close(dfd);
+	}
 }
 
 std::string trim(std::string_view s)
@@ -65,6 +94,15 @@ std::vector<std::string> split_lines(std::string_view s)
 	return lines;
 }
 
+std::string last_lines(const std::string &text, size_t n)
+{
+	auto lines = split_lines(text);
+	std::string out;
+	for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i)
+		out += lines[i] + "\n";
+	return out;
+}
+
 bool starts_with(std::string_view s, std::string_view prefix)
 {
 	return s.substr(0, prefix.size()) == prefix;
@@ -72,11 +110,13 @@ bool starts_with(std::string_view s, std::string_view prefix)
 
 std::string shell_quote(const std::vector<std::string> &argv)
 {
+	static constexpr std::string_view safe =
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-";
 	std::string out;
 	for (const auto &a : argv) {
 		if (!out.empty())
 			out += ' ';
-		if (a.find_first_of(" \t'\"$\\,") == std::string::npos && !a.empty()) {
+		if (!a.empty() && a.find_first_not_of(safe) == std::string::npos) {
 			out += a;
 			continue;
 		}
@@ -86,78 +126,6 @@ std::string shell_quote(const std::vector<std::string> &argv)
 		out += '\'';
 	}
 	return out;
-}
-
-RunResult run(const std::vector<std::string> &argv, const RunOptions &opt)
-{
-	int pipefd[2] = {-1, -1};
-	if (opt.capture && pipe2(pipefd, O_CLOEXEC) != 0)
-		fail("pipe: {}", std::strerror(errno));
-
-	std::vector<std::string> envs;
-	for (char **e = environ; *e; ++e) {
-		std::string_view kv(*e);
-		auto key = std::string(kv.substr(0, kv.find('=')));
-		if (!opt.env.count(key))
-			envs.emplace_back(kv);
-	}
-	for (const auto &[k, v] : opt.env)
-		envs.push_back(k + "=" + v);
-	std::vector<char *> cargv, cenv;
-	for (const auto &a : argv)
-		cargv.push_back(const_cast<char *>(a.c_str()));
-	cargv.push_back(nullptr);
-	for (auto &e : envs)
-		cenv.push_back(e.data());
-	cenv.push_back(nullptr);
-
-	pid_t pid = fork();
-	if (pid < 0)
-		fail("fork: {}", std::strerror(errno));
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(devnull, 0);
-		if (opt.stdout_file) {
-			int fd = open(opt.stdout_file->c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-			if (fd < 0)
-				_exit(126);
-			dup2(fd, 1);
-		} else if (opt.capture) {
-			dup2(pipefd[1], 1);
-		}
-		if (opt.capture && opt.merge_stderr)
-			dup2(pipefd[1], 2);
-		if (opt.cwd && chdir(opt.cwd->c_str()) != 0)
-			_exit(126);
-		execvpe(cargv[0], cargv.data(), cenv.data());
-		dprintf(2, "cannot run %s: %s\n", cargv[0], std::strerror(errno));
-		_exit(127);
-	}
-	RunResult r;
-	if (opt.capture) {
-		close(pipefd[1]);
-		char buf[65536];
-		ssize_t n;
-		while ((n = read(pipefd[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-			if (n > 0)
-				r.output.append(buf, static_cast<size_t>(n));
-		close(pipefd[0]);
-	}
-	int st = 0;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-	}
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	if (r.status == 127 && r.output.find("cannot run") != std::string::npos)
-		fail("{}", trim(r.output));
-	return r;
-}
-
-std::string run_checked(const std::vector<std::string> &argv, const RunOptions &opt)
-{
-	auto r = run(argv, opt);
-	if (!r.ok())
-		fail("command failed (exit {}): {}\n{}", r.status, shell_quote(argv), trim(r.output));
-	return r.output;
 }
 
 FileLock::FileLock(const fs::path &p)

@@ -1,10 +1,8 @@
-// Small helpers shared by the host front end: errors, files, child processes, locks.
+// Small helpers shared by the host front end: errors, files, strings, locks. (Child processes: run/process.hpp.)
 #pragma once
 
 #include <chrono>
 #include <filesystem>
-#include <map>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -29,30 +27,16 @@ template <typename... Args>
 }
 
 std::string read_file(const fs::path &p);
-void write_file(const fs::path &p, std::string_view data);   // atomic: temp file + rename
+// Atomic and checked: a temp file next to p, written, flushed, fsync'ed and closed (every step checked),
+// then renamed over p and the directory fsync'ed. Readers see the old content or the new, never a part.
+void write_file(const fs::path &p, std::string_view data);
 std::string trim(std::string_view s);
 std::vector<std::string> split_lines(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
+std::string last_lines(const std::string &text, size_t n);  // the last n lines, each ending in \n
+// A command line a POSIX shell reads back as argv: words of safe characters as they are, everything else
+// in single quotes (a ' as '\'' ).
 std::string shell_quote(const std::vector<std::string> &argv);
-
-struct RunOptions {
-	std::optional<fs::path> cwd;
-	std::map<std::string, std::string> env;  // added to the inherited environment
-	std::optional<fs::path> stdout_file;     // redirect stdout to this file
-	bool capture = true;                     // capture stdout+stderr into Result::output
-	bool merge_stderr = true;                // with capture: stderr goes into output too
-};
-
-struct RunResult {
-	int status = -1;  // exit code, or 128+signal
-	std::string output;
-	bool ok() const { return status == 0; }
-};
-
-// Runs argv (no shell), waits for it. Throws Error only when the program cannot be started.
-RunResult run(const std::vector<std::string> &argv, const RunOptions &opt = {});
-// Runs argv and throws an Error carrying its output when it fails.
-std::string run_checked(const std::vector<std::string> &argv, const RunOptions &opt = {});
 
 // An exclusive advisory lock on a file, held for the object's lifetime.
 class FileLock {

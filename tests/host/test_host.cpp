@@ -7,17 +7,18 @@
 
 #include <gtest/gtest.h>
 
-#include "bench.hpp"
-#include "compare.hpp"
-#include "report.hpp"
-#include "results.hpp"
-#include "stats.hpp"
-#include "cell.hpp"
-#include "frontend.hpp"
-#include "initramfs.hpp"
-#include "kbuild.hpp"
-#include "kernel.hpp"
-#include "qemu.hpp"
+#include "cmd/bench.hpp"
+#include "cmd/compare.hpp"
+#include "analyze/compare.hpp"
+#include "report/report.hpp"
+#include "analyze/results.hpp"
+#include "analyze/stats.hpp"
+#include "run/cell.hpp"
+#include "cmd/test.hpp"
+#include "provision/initramfs.hpp"
+#include "provision/kbuild.hpp"
+#include "provision/kernel.hpp"
+#include "run/qemu.hpp"
 
 using namespace xua;
 
@@ -134,14 +135,14 @@ TEST(KernelProblems, CleanBootHasNone)
 TEST(Results, ParsesEveryRecord)
 {
 	auto r = parse_results("xua-insmod ok\nxua-info {\"guard\":\"SMAP\",\"guard_present\":true}\n"
-			       "ok 1 - A.b\nnot ok 2 - A.c\n1..2\nxua-job-exit 1\n"
-			       "xua-dmesg-begin\n[ 1.0] hello\nxua-dmesg-end\nxua-done\n");
+			       "xua-job-begin test\nok 1 - A.b\nnot ok 2 - A.c\n1..2\nxua-job-exit 1\n" +
+			       protocol::block("dmesg", "[ 1.0] hello\n") + "xua-done\n");
 	EXPECT_TRUE(r.insmod_ok);
-	EXPECT_EQ(r.info["guard"], "SMAP");
+	EXPECT_EQ(r.info_json["guard"], "SMAP");
 	ASSERT_EQ(r.job_output.size(), 3u);
 	EXPECT_EQ(r.job_output[1], "not ok 2 - A.c");
 	EXPECT_EQ(r.job_exit, 1);
-	EXPECT_EQ(r.dmesg, "[ 1.0] hello\n");
+	EXPECT_EQ(r.dmesg(), "[ 1.0] hello\n");
 	EXPECT_TRUE(r.done);
 
 	auto bad = parse_results("xua-insmod error 8 Exec format error\n");
@@ -234,27 +235,46 @@ TEST(Frontend, CountsCasesFromMesonLog)
 }
 
 // run_guest against a stand-in for QEMU (a shell script that ignores QEMU's arguments): the hard timeout
-// kills a hung guest and keeps what it printed.
-TEST(RunGuest, TimeoutKillsHungGuestAndKeepsConsole)
+// and the inactivity watchdog end a hung guest, reap it (its exit status and CPU time are its own, not an
+// ECHILD's zeros) and keep what it printed.
+TEST(RunGuest, TimeoutAndWatchdogEndHungGuestAndKeepConsole)
 {
 	auto dir = fs::temp_directory_path() / ("xua-test-" + std::to_string(getpid()));
 	fs::create_directories(dir);
 	auto fake = dir / "fake-qemu";
-	write_file(fake, "#!/bin/sh\necho 'SeaBIOS'\necho 'xuaccess-init: started cell=t job=test'\n"
-			 "echo 'last words'\nexec sleep 60\n");
+	write_file(fake, "#!/bin/sh\necho $$ > " + (dir / "pid").string() +
+				 "\necho 'SeaBIOS'\necho 'xuaccess-init: started cell=t job=test'\n"
+				 "echo 'last words'\nexec sleep 60\n");
 	fs::permissions(fake, fs::perms::owner_all);
 	Arch a = Matrix::get().arch("x86_64");
 	a.qemu = fake.string();
 	Cell c{&a, "6.1", "on"};
+	for (bool watchdog : {false, true}) {
+		GuestRun g{&c, "/nonexistent", "/nonexistent", dir / "console.log", dir / "results.txt"};
+		g.timeout = std::chrono::seconds(watchdog ? 600 : 2);
+		g.inactivity = std::chrono::seconds(watchdog ? 1 : 0);
+		auto o = run_guest(g);
+		EXPECT_TRUE(o.timed_out);
+		EXPECT_NE(o.timeout_reason.find(watchdog ? "inactivity" : "timed out after 2 s"), std::string::npos)
+			<< o.timeout_reason;
+		pid_t pid = std::stoi(read_file(dir / "pid"));
+		EXPECT_NE(kill(pid, 0), 0) << "the stand-in was not ended and reaped";
+		EXPECT_EQ(o.qemu_status, 128 + SIGTERM) << "the guest's own exit status";
+		EXPECT_GE(o.qemu_cpu_seconds, 0.0);
+		EXPECT_GE(o.first_output, 0.0);
+		EXPECT_NE(last_lines(o.console, 2).find("last words"), std::string::npos);
+		auto log = read_file(dir / "console.log");
+		EXPECT_NE(log.find("last words"), std::string::npos);
+		EXPECT_EQ(log.rfind("# " + fake.string() + " -M pc", 0), 0u) << "the command line heads the log";
+	}
+	// Positive control: a guest that keeps talking and then powers off is not ended by the watchdog.
+	write_file(fake, "#!/bin/sh\nfor i in 1 2 3 4 5 6; do echo tick $i; sleep 0.3; done\n");
+	fs::permissions(fake, fs::perms::owner_all);
 	GuestRun g{&c, "/nonexistent", "/nonexistent", dir / "console.log", dir / "results.txt"};
-	g.timeout = std::chrono::seconds(2);
-	auto t0 = std::chrono::steady_clock::now();
+	g.inactivity = std::chrono::seconds(1);
 	auto o = run_guest(g);
-	EXPECT_TRUE(o.timed_out);
-	EXPECT_LT(seconds_since(t0), 10.0) << "the stand-in was not killed";
-	EXPECT_GE(o.first_output, 0.0);
-	EXPECT_NE(last_lines(o.console, 2).find("last words"), std::string::npos);
-	EXPECT_NE(read_file(dir / "console.log").find("last words"), std::string::npos);
+	EXPECT_FALSE(o.timed_out) << o.timeout_reason;
+	EXPECT_EQ(o.qemu_status, 0);
 	fs::remove_all(dir);
 }
 
@@ -293,16 +313,6 @@ TEST(Initramfs, LoaderAndLibcFromOneGlibc)
 	}
 	if (checked == 0)
 		GTEST_SKIP() << "no guest test program built yet";
-}
-
-TEST(Bench, ExtractsTheJsonAmongOtherLines)
-{
-	std::vector<std::string> lines = {"***WARNING*** Library was built as DEBUG", "{", "  \"context\": {},",
-					  "  \"benchmarks\": []", "}", "trailing"};
-	auto j = extract_benchmark_json(lines);
-	EXPECT_TRUE(j.contains("benchmarks"));
-	EXPECT_THROW(extract_benchmark_json({"no json here"}), Error);
-	EXPECT_THROW(extract_benchmark_json({"{", "  \"broken\": ", "}"}), Error);
 }
 
 TEST(Results, RowsKeepEveryRepetitionInTheRightUnit)

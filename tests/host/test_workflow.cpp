@@ -8,7 +8,8 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
-#include "matrix.hpp"
+#include "provision/matrix.hpp"
+#include "run/process.hpp"
 #include "util.hpp"
 
 using namespace xua;

@@ -1,0 +1,151 @@
+#include "analyze/compare.hpp"
+
+#include <algorithm>
+#include <regex>
+
+#include "analyze/stats.hpp"
+
+namespace xua {
+
+int Comparison::significant() const
+{
+	return static_cast<int>(std::count_if(rows.begin(), rows.end(), [](auto &r) { return r.significant; }));
+}
+
+std::string Comparison::marked_by_chance() const
+{
+	double e = alpha * static_cast<double>(rows.size());
+	return fmt::format("~{:.{}f}", e, e < 10 ? 1 : 0);
+}
+
+std::vector<std::string> mismatches(const CellResults &a, const CellResults &b)
+{
+	std::vector<std::string> out;
+	auto differ = [&](const std::string &key, const std::string &what) {
+		auto x = a.context_string(key), y = b.context_string(key);
+		if (x != y)
+			out.push_back(fmt::format("{}: '{}' vs '{}' ({})", what, x.empty() ? "?" : x, y.empty() ? "?" : y, key));
+	};
+	differ("xua_arch", "architecture");
+	differ("xua_kernel_release", "kernel");
+	differ("xua_kernel_package", "kernel package");
+	differ("xua_accel", "accelerator");
+	differ("xua_qemu_version", "QEMU");
+	differ("xua_qemu_machine", "QEMU machine");
+	differ("xua_qemu_memory", "guest memory");
+	differ("xua_kernel_cmdline", "kernel command line (KASLR, KPTI, ...)");
+	differ("xua_kernel_cmdline_extra", "kernel parameters the matrix adds");
+	differ("xua_kpti", "page-table isolation (KPTI), from /sys/.../vulnerabilities/meltdown");
+	differ("xua_module_version", "module version");
+	differ("xua_bench_args", "benchmark settings");
+	differ("num_cpus", "guest CPUs");
+	differ("xua_host_cpu", "host CPU (TCG speed depends on it)");
+	// The CPU model may differ only as the on/off pair of CPU models both cells were run with (the matrix's
+	// pair for the arch, recorded in each cell's context at bench time as xua_cpu_on / xua_cpu_off).
+	differ("xua_cpu_on", "the matrix's CPU model for protection on");
+	differ("xua_cpu_off", "the matrix's CPU model for protection off");
+	auto ca = a.context_string("xua_qemu_cpu"), cb = b.context_string("xua_qemu_cpu");
+	if (ca != cb) {
+		auto cpu_for = [](const CellResults &c) { return c.context_string("xua_cpu_" + c.protection()); };
+		bool pair = !a.protection().empty() && !b.protection().empty() && cpu_for(a) == ca && cpu_for(b) == cb;
+		if (!pair)
+			out.push_back(fmt::format("CPU model: '{}' vs '{}' (not the on/off pair of CPU models for this arch)", ca, cb));
+	}
+	return out;
+}
+
+namespace {
+
+// Signs that the two cells did not run at the same speed, whatever the protection did.
+std::vector<std::string> speed_warnings(const Comparison &c)
+{
+	std::vector<std::string> w;
+	for (const CellResults *cell : {c.a, c.b}) {
+		double cores = cell->context.value("xua_host_other_cores", -1.0);
+		double steal = cell->context.value("xua_host_steal", -1.0);
+		if (cores > kBusyHostCores || steal > kBusyHostSteal)
+			w.push_back(fmt::format("the host was busy while {} ran ({:.2f} cores of other work on average, {:.1f}% "
+						"steal): its figures are slowed by that; rerun on a quiet machine",
+						cell->name, std::max(cores, 0.0), std::max(steal, 0.0) * 100));
+	}
+	for (const char *prefix : kControlPrefixes) {
+		std::vector<double> ratios;
+		for (auto &r : c.rows)
+			if (r.name.starts_with(prefix) && r.time_ratio > 0)
+				ratios.push_back(r.time_ratio);
+		if (ratios.empty())
+			continue;
+		double m = median(ratios);
+		if (std::abs(m - 1) > kControlTolerance)
+			w.push_back(fmt::format("the control rows {}* (no user memory touched by the kernel: the guard has no part "
+						"in them) differ by x{:.2f} (median over {} sizes): the cells ran at different "
+						"speeds, and the other ratios carry that too",
+						prefix, m, ratios.size()));
+	}
+	return w;
+}
+
+// What limits the U test for these two cells.
+std::vector<std::string> test_notes(const Comparison &c)
+{
+	std::vector<std::string> n;
+	for (const CellResults *cell : {c.a, c.b})
+		if (!cell->per_boot() && cell->context_string("xua_accel") != "host")
+			n.push_back(fmt::format(
+				"{} has one boot: p sees only the noise inside that boot, and two boots of one cell differ by far "
+				"more ({}); `./xuaccess bench --boots 5` makes the boot the sample",
+				cell->name, kBootToBootNoise));
+	const auto na = c.a->samples, nb = c.b->samples;
+	if (c.samples() < kUTestMinRepetitions)
+		n.push_back(fmt::format("no U test: {} vs {} sample(s), it needs {} on each side", nb, na, kUTestMinRepetitions));
+	else if (double min_p = mann_whitney_min_p(static_cast<size_t>(na), static_cast<size_t>(nb)); min_p >= c.alpha)
+		n.push_back(fmt::format("with {} vs {} samples no row can reach p < {} (the smallest possible p is {:.3f})", nb,
+					na, c.alpha, min_p));
+	else if (!c.per_boot() && c.samples() < kUTestOptimalRepetitions)
+		n.push_back(fmt::format("{} repetitions; the U test is unreliable below {} (compare.py says the same)",
+					c.samples(), kUTestOptimalRepetitions));
+	return n;
+}
+
+}  // namespace
+
+Comparison compare(const CellResults &a, const CellResults &b, const CompareOptions &o)
+{
+	Comparison c;
+	c.a = &a;
+	c.b = &b;
+	c.alpha = o.alpha;
+	c.mismatches = mismatches(a, b);
+	if (!c.mismatches.empty() && !o.allow_mismatch)
+		fail("not comparing {} with {}: they differ in more than the protection:\n  {}\n"
+		     "(--allow-mismatch compares them anyway; the differences are then printed with the result)",
+		     a.name, b.name, fmt::join(c.mismatches, "\n  "));
+	for (auto &[name, ra] : a.rows) {
+		auto it = b.rows.find(name);
+		if (it == b.rows.end()) {
+			c.only_a.push_back(name);
+			continue;
+		}
+		const Row &rb = it->second;
+		RowComparison r;
+		r.name = name;
+		r.a = &ra;
+		r.b = &rb;
+		double ta = ra.time_per_unit(), tb = rb.time_per_unit();
+		r.time_ratio = ta > 0 ? tb / ta : 0;
+		if (static_cast<int>(ra.samples.size()) >= kUTestMinRepetitions &&
+		    static_cast<int>(rb.samples.size()) >= kUTestMinRepetitions) {
+			r.p = mann_whitney_u(ra.samples, rb.samples).p;
+			r.significant = *r.p < o.alpha;
+		}
+		c.rows.push_back(r);
+	}
+	for (auto &[name, _] : b.rows)
+		if (!a.rows.count(name))
+			c.only_b.push_back(name);
+	c.warnings = speed_warnings(c);
+	c.test_notes = test_notes(c);
+	return c;
+}
+
+}  // namespace xua

@@ -1,0 +1,80 @@
+#include "analyze/names.hpp"
+
+#include <charconv>
+#include <vector>
+
+namespace xua {
+
+BenchName parse_bench_name(std::string_view full)
+{
+	BenchName n;
+	std::string s(full);
+	if (auto pos = s.find("/manual_time"); pos != std::string::npos)
+		s.erase(pos);
+	n.name = s;
+	std::vector<std::string> parts;
+	for (size_t start = 0;;) {
+		auto slash = s.find('/', start);
+		parts.push_back(s.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+		if (slash == std::string::npos)
+			break;
+		start = slash + 1;
+	}
+	n.stem = s;
+	if (parts.size() >= 2) {
+		uint64_t v = 0;
+		const auto &last = parts.back();
+		auto [p, ec] = std::from_chars(last.data(), last.data() + last.size(), v);
+		if (ec == std::errc() && p == last.data() + last.size() && !last.empty()) {
+			n.size = v;
+			parts.pop_back();
+			n.stem = s.substr(0, s.rfind('/'));
+		}
+	}
+	n.family = parts[0];
+	if (parts.size() >= 2)
+		n.method = parts[1];
+	if (parts.size() >= 3 && (parts[2] == "to_user" || parts[2] == "from_user"))
+		n.direction = parts[2];
+	return n;
+}
+
+RowKind row_kind(const BenchName &n, bool has_bytes)
+{
+	if (n.family == "latency" || (n.family == "baseline" && (n.method == "null_ioctl" || n.method == "getppid")))
+		return {"ns", "wall clock per call (syscall included)"};
+	if (n.family == "guard")
+		return {"ns/item", "kernel-timed, per window open+close"};
+	if (n.family == "batch")
+		return {"ns/item", "kernel-timed, per call of N words"};
+	bool kernel_timed = n.family == "transfer" || (n.family == "baseline" && n.method == "kernel_memcpy");
+	if (has_bytes)
+		return {"MiB/s", kernel_timed ? "kernel-timed throughput" : "wall-clock throughput (syscall included)"};
+	return {"ns", kernel_timed ? "kernel-timed per call" : "wall clock per call"};
+}
+
+void annotate_rows(nlohmann::json &j)
+{
+	if (!j.contains("benchmarks") || !j["benchmarks"].is_array())
+		return;
+	for (auto &b : j["benchmarks"]) {
+		if (b.contains("xua_unit"))
+			continue;
+		auto k = row_kind(parse_bench_name(b.value("run_name", b.value("name", ""))), b.contains("bytes_per_second"));
+		b["xua_unit"] = k.unit;
+		b["xua_kind"] = k.kind;
+	}
+}
+
+double row_figure(const RowKind &k, const nlohmann::json &b)
+{
+	if (k.unit == "MiB/s")
+		return b.value("bytes_per_second", 0.0) / (1 << 20);
+	if (k.unit == "ns/item") {
+		double ips = b.value("items_per_second", 0.0);
+		return ips > 0 ? 1e9 / ips : 0.0;
+	}
+	return b.value("real_time", 0.0);
+}
+
+}  // namespace xua

@@ -1,0 +1,134 @@
+#include "analyze/results.hpp"
+
+#include "analyze/names.hpp"
+#include "analyze/stats.hpp"
+
+namespace xua {
+
+std::string CellResults::context_string(const std::string &key) const
+{
+	if (!context.contains(key))
+		return "";
+	const auto &v = context[key];
+	return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+std::string CellResults::sampling() const
+{
+	if (per_boot())
+		return fmt::format("{} boots x {} repetition(s)", boots, repetitions / boots);
+	return fmt::format("{} repetition(s) in 1 boot", repetitions);
+}
+
+std::string CellResults::accel_label() const
+{
+	auto accel = context_string("xua_accel");
+	if (accel == "kvm")
+		return "KVM (this CPU, virtualised)";
+	if (accel == "host")
+		return "real silicon (the running kernel)";
+	return "emulated (TCG)";
+}
+
+std::string CellResults::group() const
+{
+	auto arch = context_string("xua_arch"), series = context_string("xua_kernel_series");
+	if (!arch.empty() && !series.empty()) {
+		auto accel = context_string("xua_accel");
+		return arch + "-" + series + (accel.empty() || accel == "tcg" ? "" : "-" + accel);
+	}
+	auto p = protection();
+	return p.empty() || !name.ends_with("-" + p) ? name : name.substr(0, name.size() - p.size() - 1);
+}
+
+std::string CellResults::protection() const
+{
+	auto req = context_string("xua_protection_requested");
+	if (req == "on" || req == "off")
+		return req;
+	for (const char *p : {"on", "off"})
+		if (name.size() > 3 && name.ends_with(std::string("-") + p))
+			return p;
+	return "";
+}
+
+CellResults parse_cell(const std::string &name, const nlohmann::json &j)
+{
+	CellResults c;
+	c.name = name;
+	c.context = j.value("context", nlohmann::json::object());
+	if (!j.contains("benchmarks") || !j["benchmarks"].is_array())
+		fail("{}: no \"benchmarks\" array (not Google Benchmark JSON?)", name);
+	std::map<std::string, std::map<int, std::vector<double>>> by_boot;  // row -> boot ("xua_boot", else 0) -> values
+	for (const auto &b : j["benchmarks"]) {
+		if (b.value("run_type", "iteration") != "iteration" || b.value("error_occurred", false))
+			continue;
+		auto bn = parse_bench_name(b.value("run_name", b.value("name", "")));
+		const auto &n = bn.name;
+		RowKind k = b.contains("xua_unit") ? RowKind{b["xua_unit"].get<std::string>(), b.value("xua_kind", "")}
+						    : row_kind(bn, b.contains("bytes_per_second"));
+		auto &row = c.rows[n];
+		row.name = n;
+		row.unit_name = k.unit;
+		row.kind = k.kind;
+		row.throughput = k.throughput();
+		row.values.push_back(row_figure(k, b));
+		by_boot[n][b.value("xua_boot", 0)].push_back(row.values.back());
+	}
+	if (c.rows.empty())
+		fail("{}: no benchmark results in it", name);
+	c.repetitions = c.boots = c.samples = 1 << 30;
+	for (auto &[n, r] : c.rows) {
+		const auto &boots = by_boot[n];
+		if (boots.size() >= 2)
+			for (auto &[_, v] : boots)
+				r.samples.push_back(median(v));
+		else
+			r.samples = r.values;
+		r.median = median(r.samples);
+		r.cv = coefficient_of_variation(r.samples);
+		c.repetitions = std::min(c.repetitions, static_cast<int>(r.values.size()));
+		c.boots = std::min(c.boots, static_cast<int>(boots.size()));
+		c.samples = std::min(c.samples, static_cast<int>(r.samples.size()));
+	}
+	return c;
+}
+
+CellResults load_cell(const fs::path &file)
+{
+	nlohmann::json j;
+	try {
+		j = nlohmann::json::parse(read_file(file));
+	} catch (const nlohmann::json::exception &e) {
+		fail("{} does not parse as JSON: {}", file.string(), e.what());
+	}
+	auto c = parse_cell(file.stem().string(), j);
+	c.file = file;
+	return c;
+}
+
+std::vector<CellResults> load_results(const fs::path &dir, std::vector<std::string> *skipped)
+{
+	std::vector<fs::path> files;
+	for (auto &e : fs::directory_iterator(dir))
+		if (e.path().extension() == ".json" && !e.path().stem().string().starts_with("compare-"))
+			files.push_back(e.path());
+	std::sort(files.begin(), files.end());
+	std::vector<CellResults> cells;
+	for (auto &f : files) {
+		try {
+			cells.push_back(load_cell(f));
+		} catch (const Error &e) {
+			auto msg = fmt::format("skipped {}: {}", f.string(), e.what());
+			if (skipped)
+				skipped->push_back(msg);
+			else
+				fmt::print(stderr, "xuaccess: warning: {}\n", msg);
+		}
+	}
+	if (cells.empty())
+		fail("no readable benchmark JSON files in {}", dir.string());
+	return cells;
+}
+
+}  // namespace xua

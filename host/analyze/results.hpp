@@ -1,0 +1,65 @@
+// A results directory of `./xuaccess bench`: one Google Benchmark JSON per cell (with the cell's context),
+// read back into rows that keep every repetition. Summary, compare and report all read results here.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util.hpp"
+
+namespace xua {
+
+// One benchmark of one cell, in the unit a person reads it in.
+//
+// A cell may hold several boots of its guest (`./xuaccess bench --boots N`), each with its repetitions.
+// Under TCG the boot is the unit that varies: two boots of one cell differ by far more than the
+// repetitions inside one boot (measured: up to 38 %, against a cv of 0.2-0.8 % within a boot). So with
+// two boots or more, a row's samples are its boots' medians; with one boot, its repetitions.
+struct Row {
+	std::string name;             // the benchmark's name without Google Benchmark's "/manual_time"
+	std::string unit_name = "ns"; // "MiB/s" (higher is faster), "ns" or "ns/item" (lower is faster): from the
+	std::string kind;             // row's xua_unit / xua_kind in the JSON (older files: from its name)
+	bool throughput = false;      // unit MiB/s
+	std::vector<double> values;   // one per repetition (all boots), in the row's unit
+	std::vector<double> samples;  // per-boot medians with two boots or more, else the repetitions
+	double median = 0;            // over the samples
+	double cv = -1;               // over the samples; -1 with fewer than two
+	const char *unit() const { return unit_name.c_str(); }
+	// Nanoseconds per unit of work (per byte for throughput rows, per call or item otherwise): what
+	// ratios between cells are taken of, so that > 1 always means slower.
+	double time_per_unit() const { return throughput ? (median > 0 ? 1 / median : 0) : median; }
+};
+
+struct CellResults {
+	std::string name;             // the file's stem: <arch>-<kernel>-<on|off> (or host-<release>-asbooted)
+	fs::path file;
+	nlohmann::json context;       // Google Benchmark's context plus the xua_* keys the harness adds
+	std::map<std::string, Row> rows;
+	int repetitions = 1;          // the smallest number of repetitions of any row (all boots)
+	int boots = 1;                // the smallest number of boots of any row
+	int samples = 1;              // the smallest number of samples of any row
+	bool per_boot() const { return boots >= 2; }
+	// "5 boots x 2 repetitions" or "9 repetitions in 1 boot": what the samples are.
+	std::string sampling() const;
+	std::string context_string(const std::string &key) const;
+	std::string accel_label() const;    // "emulated (TCG)", "KVM", "real silicon"
+	// Cells are paired by what their context says, not by file names: group() is <arch>-<kernel series>
+	// (same arch, kernel and accelerator), protection() the protection requested. Files without those
+	// keys fall back to the name <arch>-<kernel>-<on|off>.
+	std::string group() const;
+	std::string protection() const;     // "on", "off" or "" when neither the context nor the name says
+};
+
+// Reads one cell's JSON (rows with error_occurred are left out). Throws Error when it does not parse or
+// holds no benchmarks.
+CellResults load_cell(const fs::path &file);
+CellResults parse_cell(const std::string &name, const nlohmann::json &j);
+// Every <cell>.json of a results directory (compare-*.json and other files the report writes are not
+// cells), sorted by name. A file that does not parse is left out with a warning naming it (in `skipped`
+// when given, else printed to stderr). Throws Error when no cell is left.
+std::vector<CellResults> load_results(const fs::path &dir, std::vector<std::string> *skipped = nullptr);
+
+}  // namespace xua

@@ -1,0 +1,364 @@
+#include "cmd/bench.hpp"
+
+#include <chrono>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <regex>
+#include <algorithm>
+#include <set>
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "analyze/names.hpp"
+#include "provision/kbuild.hpp"
+#include "provision/prepare.hpp"
+#include "report/report.hpp"
+#include "run/judge.hpp"
+#include "run/process.hpp"
+
+namespace xua {
+namespace {
+
+std::string utc_now(const char *fmt)
+{
+	std::time_t t = std::time(nullptr);
+	std::tm tm{};
+	gmtime_r(&t, &tm);
+	char buf[64];
+	std::strftime(buf, sizeof(buf), fmt, &tm);
+	return buf;
+}
+
+std::string qemu_version(const Arch &a)
+{
+	auto r = run({a.qemu, "--version"});
+	auto lines = split_lines(r.output);
+	return lines.empty() ? "unknown" : trim(lines.front());
+}
+
+void progress(const std::string &text)
+{
+	static const bool tty = isatty(2);
+	if (tty)
+		fmt::print(stderr, "\r\033[K{}", text);
+	else
+		fmt::print(stderr, "{}\n", text);
+	std::fflush(stderr);
+}
+
+std::string cpu_model()
+{
+	for (auto &line : split_lines(read_file("/proc/cpuinfo")))
+		if (starts_with(line, "model name") || starts_with(line, "CPU part"))
+			return trim(line.substr(line.find(':') + 1));
+	return "unknown";
+}
+
+// Unloads the module when the host run ends, however it ends.
+struct HostModule {
+	bool loaded = false;
+	~HostModule()
+	{
+		if (loaded && syscall(SYS_delete_module, "xuaccess", O_NONBLOCK) != 0)
+			fmt::print(stderr, "xuaccess: could not unload the module: {} (rmmod xuaccess)\n", std::strerror(errno));
+	}
+};
+
+}  // namespace
+
+std::vector<std::string> bench_args(const BenchOptions &o)
+{
+	// Regex characters are fine; what the kernel command line and xua.args use as separators is not.
+	if (o.filter.find_first_of(" ,\t\n\"") != std::string::npos)
+		fail("--filter must not contain spaces, commas or quotes (it travels on the guest kernel command line): '{}'",
+		     o.filter);
+	if (o.repetitions < 1 || o.repetitions > 50)
+		fail("--repetitions must be 1..50, not {}", o.repetitions);
+	std::vector<std::string> args = {"--benchmark_repetitions=" + std::to_string(o.quick ? 1 : o.repetitions),
+					 o.quick ? "--quick" : "--xua-min-time=0.05"};
+	if (!o.filter.empty())
+		args.push_back("--xua-filter=" + o.filter);
+	return args;
+}
+
+nlohmann::json merge_boots(const std::vector<nlohmann::json> &boots)
+{
+	if (boots.empty())
+		fail("internal: merge_boots with no boot");
+	nlohmann::json j = boots.front();
+	j["benchmarks"] = nlohmann::json::array();
+	double other = -1, steal = -1;
+	for (size_t k = 0; k < boots.size(); ++k) {
+		for (auto b : boots[k].value("benchmarks", nlohmann::json::array())) {
+			if (boots.size() > 1 && b.value("run_type", "iteration") != "iteration")
+				continue;
+			b["xua_boot"] = k;
+			j["benchmarks"].push_back(std::move(b));
+		}
+		const auto &ctx = boots[k].value("context", nlohmann::json::object());
+		other = std::max(other, ctx.value("xua_host_other_cores", -1.0));
+		steal = std::max(steal, ctx.value("xua_host_steal", -1.0));
+	}
+	annotate_rows(j);
+	auto &ctx = j["context"];
+	ctx["xua_boots"] = boots.size();
+	ctx["xua_host_other_cores"] = other;  // the busiest boot's
+	ctx["xua_host_steal"] = steal;
+	return j;
+}
+
+nlohmann::json to_json(const BenchOptions &o)
+{
+	return {{"arches", o.sel.arches}, {"kernels", o.sel.kernels}, {"protections", o.sel.protections},
+		{"filter", o.filter},     {"boots", o.boots},           {"repetitions", o.repetitions},
+		{"quick", o.quick},       {"accel", o.accel},           {"inactivity_s", o.inactivity.count()}};
+}
+
+BenchOptions bench_options_from_json(const nlohmann::json &j)
+{
+	BenchOptions o;
+	o.sel = {j.at("arches"), j.at("kernels"), j.at("protections")};
+	o.filter = j.at("filter");
+	o.boots = j.at("boots");
+	o.repetitions = j.at("repetitions");
+	o.quick = j.at("quick");
+	o.accel = j.at("accel");
+	o.inactivity = std::chrono::seconds(j.value("inactivity_s", 120));
+	return o;
+}
+
+int run_host_bench(const BenchOptions &o, bool confirmed)
+{
+	utsname u{};
+	uname(&u);
+	const std::string release = u.release;
+	const Arch &arch = Matrix::get().arch(host_arch());
+	const fs::path headers = fs::path("/lib/modules") / release / "build";
+	const auto out = o.out.empty() ? Matrix::paths().source / "results" / utc_now("%Y%m%d-%H%M%S") : o.out;
+	const auto ko = Matrix::paths().build / "module" / ("host-" + release) / "xuaccess.ko";
+	const auto bench = Matrix::paths().build / "bench" / "xuaccess-bench";
+	fmt::print("xuaccess bench --host will, on THIS machine (kernel {}, {}):\n"
+		   "  1. build xuaccess.ko against {}\n"
+		   "  2. load it into the running kernel: this taints it (out-of-tree, unsigned) and creates /dev/xuaccess\n"
+		   "     (root only); UNSAFE_DEREF stays disabled (allow_unsafe_deref is not set)\n"
+		   "  3. run {} natively: the same suites as in the guests, on real silicon\n"
+		   "  4. unload the module and write {}/host-{}-asbooted.json\n",
+		   release, cpu_model(), headers.string(), bench.string(), out.string(), release);
+	if (!confirmed) {
+		fmt::print(stderr, "xuaccess: not done: loading a module into this machine's kernel needs "
+				   "--yes-load-module-into-this-kernel\n");
+		return 2;
+	}
+	if (geteuid() != 0)
+		fail("--host needs root: it loads a kernel module");
+	if (!fs::exists(headers / "Makefile"))
+		fail("no headers for the running kernel at {}: apt-get install linux-headers-{}", headers.string(), release);
+	if (fs::exists("/sys/module/xuaccess"))
+		fail("a module called xuaccess is already loaded: unload it first (rmmod xuaccess)");
+	std::vector<std::string> argv = {bench.string()};
+	for (auto &a : bench_args(o))
+		argv.push_back(a);
+	prepare({});
+	kbuild({.arch = &arch, .series = release, .out = ko, .headers = headers});
+
+	HostModule mod;
+	{
+		int fd = open(ko.c_str(), O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fail("cannot open {}: {}", ko.string(), std::strerror(errno));
+		long r = syscall(SYS_finit_module, fd, "", 0);
+		int err = errno;
+		close(fd);
+		if (r != 0)
+			fail("loading {} failed: {} (see dmesg)", ko.string(), std::strerror(err));
+		mod.loaded = true;
+	}
+	for (int i = 0; i < 50 && !fs::exists("/dev/xuaccess"); ++i)  // devtmpfs/udev creates the node
+		usleep(100000);
+	auto r = run(argv, {.env = {{"XUA_CELL", "host-" + release}}, .merge_stderr = false});
+	if (!r.ok())
+		fail("xuaccess-bench failed (exit {}):\n{}", r.status, last_lines(r.output, 20));
+	nlohmann::json j;
+	try {
+		j = nlohmann::json::parse(r.output);  // stdout only: the suites print their JSON there
+	} catch (const nlohmann::json::exception &e) {
+		fail("{} printed no parsable benchmark JSON: {}", bench.string(), e.what());
+	}
+	annotate_rows(j);
+	auto &ctx = j["context"];
+	ctx["xua_emulated"] = "no (real silicon, the running kernel)";
+	ctx["xua_accel"] = "host";
+	ctx["xua_host_cpu"] = cpu_model();
+	ctx["xua_bench_args"] = fmt::format("{}", fmt::join(bench_args(o), " "));
+	ctx["xua_protection_requested"] = "as booted";
+	ctx["xua_date_utc"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
+	fs::create_directories(out);
+	write_file(out / ("host-" + release + "-asbooted.json"), j.dump(2) + "\n");
+	print_report(out);
+	return 0;
+}
+
+namespace {
+
+// The context keys that make a cell's JSON describe itself: compare and report read these, not the matrix.
+void describe_cell(nlohmann::json &ctx, const Cell &c, const BenchOptions &o, const std::vector<std::string> &args)
+{
+	ctx["xua_emulated"] = o.accel == "tcg" ? "emulated (TCG): guard costs are emulator costs, not silicon"
+					       : "no (KVM: the guest runs on this CPU)";
+	ctx["xua_accel"] = o.accel;
+	ctx["xua_qemu_version"] = qemu_version(*c.arch);
+	ctx["xua_host_cpu"] = cpu_model();  // the machine running QEMU: TCG figures depend on it too
+	ctx["xua_bench_args"] = fmt::format("{}", fmt::join(args, " "));
+	ctx["xua_qemu_cpu"] = c.cpu();
+	ctx["xua_cpu_on"] = c.arch->cpu.at("on");
+	ctx["xua_cpu_off"] = c.arch->cpu.at("off");
+	ctx["xua_cpu_off_note"] = c.arch->cpu_off_note;
+	ctx["xua_qemu_machine"] = c.arch->machine;
+	ctx["xua_qemu_memory"] = GuestRun{}.memory;
+	ctx["xua_kernel_series"] = c.kernel;
+	ctx["xua_kernel_cmdline_extra"] = fmt::format("{}", fmt::join(c.arch->append, " "));
+	ctx["xua_protection_requested"] = c.protection;
+	ctx["xua_protection_verified"] = true;
+	ctx["xua_date_utc"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
+}
+
+fs::path boot_file(const fs::path &out, const Cell &c, int k)
+{
+	return out / "boots" / c.name() / fmt::format("boot-{}.json", k);
+}
+
+// A boot saved by an earlier (interrupted) run, or null when there is none or it is unreadable.
+nlohmann::json saved_boot(const fs::path &file)
+{
+	if (!fs::exists(file))
+		return nullptr;
+	try {
+		return nlohmann::json::parse(read_file(file));
+	} catch (const nlohmann::json::exception &e) {
+		fmt::print(stderr, "\nxuaccess: warning: {} does not parse ({}): that boot runs again\n", file.string(), e.what());
+		return nullptr;
+	}
+}
+
+int bench_cells(const BenchOptions &o, const fs::path &out)
+{
+	const auto &m = Matrix::get();
+	auto t0 = std::chrono::steady_clock::now();
+	auto cells = m.select(o.sel.arches, o.sel.kernels, o.sel.protections);
+	for (auto &c : cells)
+		if (auto why = accel_unusable(o.accel, *c.arch); !why.empty())
+			fail("--accel {}: {}", o.accel, why);
+	const auto args = bench_args(o);
+	fs::create_directories(out / "boots");
+	write_file(out / "boots" / "run.json", to_json(o).dump(2) + "\n");
+	progress(fmt::format("xuaccess bench: building for {} cell(s)", cells.size()));
+	prepare(cells);
+
+	int failed = 0, done = 0;
+	const int boots = o.quick ? 1 : o.boots;
+	for (size_t i = 0; i < cells.size(); ++i) {
+		const auto &c = cells[i];
+		auto tag = fmt::format("[{}/{}] {}", i + 1, cells.size(), c.name());
+		auto file = out / (c.name() + ".json");
+		if (fs::exists(file)) {
+			progress(fmt::format("{}: done in an earlier run -> {}", tag, file.string()));
+			fmt::print(stderr, "\n");
+			++done;
+			continue;
+		}
+		std::vector<nlohmann::json> results;
+		std::string why;
+		double seconds = 0;
+		std::optional<CellImage> image;
+		for (int k = 0; k < boots && why.empty(); ++k) {
+			if (auto saved = saved_boot(boot_file(out, c, k)); !saved.is_null()) {
+				results.push_back(std::move(saved));
+				continue;
+			}
+			auto btag = boots > 1 ? fmt::format("{} boot {}/{}", tag, k + 1, boots) : tag;
+			progress(btag + ": booting");
+			if (!image)
+				image = provision_cell(c, "bench", Matrix::paths().build / "cells" / (c.name() + "-bench"));
+			CellJob job;
+			job.job = "bench";
+			job.args = args;
+			job.timeout = std::chrono::seconds(o.quick ? 600 : 1800);
+			job.inactivity = o.inactivity;
+			job.accel = o.accel;
+			job.on_line = [&](const std::string &line) {
+				auto pos = line.find(protocol::kProgress);
+				if (pos != std::string::npos)
+					progress(fmt::format("{}: benchmark {}", btag, line.substr(pos + protocol::kProgress.size() + 1)));
+			};
+			auto oc = run_cell(c, *image, job, boot_file(out, c, k).parent_path() / fmt::format("boot-{}", k));
+			seconds += oc.guest.seconds;
+			auto verdict = judge(oc);
+			if (!verdict.ok()) {
+				why = fmt::format("{}: {}\n(console: {})", to_string(verdict.primary()), verdict.reason(),
+						  (oc.dir / "console.log").string());
+				break;
+			}
+			auto one = nlohmann::json::parse(oc.report.blocks.at(std::string(protocol::kBenchmarkJson)).content);
+			auto &ctx = one["context"];
+			ctx["xua_boot_seconds"] = oc.guest.first_output;  // QEMU start to the init's first line
+			ctx["xua_host_other_cores"] = oc.guest.host_other_cores;
+			ctx["xua_host_steal"] = oc.guest.host_steal;
+			ctx["xua_kernel_package"] = oc.kernel.image_pkg + " " + oc.kernel.version;
+			write_file(boot_file(out, c, k), one.dump(1) + "\n");  // kept even if the run stops now
+			results.push_back(std::move(one));
+		}
+		if (!why.empty()) {
+			progress(fmt::format("{}: FAILED ({:.0f} s)", tag, seconds));
+			fmt::print(stderr, "\n{}\n", why);
+			++failed;
+			continue;
+		}
+		auto j = merge_boots(results);
+		describe_cell(j["context"], c, o, args);
+		write_file(file, j.dump(2) + "\n");
+		++done;
+		progress(fmt::format("{}: done in {:.0f} s, {} rows -> {}", tag, seconds, j["benchmarks"].size(), file.string()));
+		fmt::print(stderr, "\n");
+	}
+
+	if (done)
+		print_report(out);
+	fmt::print("Results: {} (one Google Benchmark JSON per cell; compare any two with ./xuaccess compare A.json B.json)\n",
+		   out.string());
+	fmt::print("xuaccess bench: {} cell(s) done, {} failed, {:.0f} s in all ({})\n", done, failed, seconds_since(t0),
+		   o.accel == "tcg" ? "emulated under TCG" : "under KVM");
+	return failed ? 1 : 0;
+}
+
+}  // namespace
+
+int run_bench(const BenchOptions &o)
+{
+	auto out = o.out.empty() ? Matrix::paths().source / "results" / utc_now("%Y%m%d-%H%M%S") : o.out;
+	if (fs::exists(out / "boots" / "run.json"))
+		fail("{} holds a bench run already: continue it with ./xuaccess bench --resume {}, or choose another --out",
+		     out.string(), out.string());
+	return bench_cells(o, out);
+}
+
+int resume_bench(const fs::path &dir)
+{
+	auto run_json = dir / "boots" / "run.json";
+	if (!fs::exists(run_json))
+		fail("{} is not a bench run to resume (no {})", dir.string(), run_json.string());
+	BenchOptions o;
+	try {
+		o = bench_options_from_json(nlohmann::json::parse(read_file(run_json)));
+	} catch (const nlohmann::json::exception &e) {
+		fail("{} does not hold bench options: {}", run_json.string(), e.what());
+	}
+	fmt::print(stderr, "xuaccess: resuming {} ({})\n", dir.string(), fmt::join(bench_args(o), " "));
+	return bench_cells(o, dir);
+}
+
+}  // namespace xua

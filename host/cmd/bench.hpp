@@ -1,0 +1,48 @@
+// `./xuaccess bench`: the benchmark suites in every selected cell, one cell at a time. Each boot's figures
+// are saved as it finishes (DIR/boots/<cell>/boot-<k>.json), so an interrupted run keeps them and
+// `--resume DIR` continues it; a cell's boots are merged into DIR/<cell>.json (Google Benchmark JSON with
+// the cell's context, self-describing), then the report (report/report.hpp) is written.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cmd/test.hpp"
+
+namespace xua {
+
+struct BenchOptions {
+	Selection sel;
+	std::string filter;     // regex over benchmark names
+	int boots = 5;          // guest boots per cell: the samples of compare's U test (5 vs 5: p down to 0.008)
+	int repetitions = 2;    // per boot; their median is the boot's sample
+	bool quick = false;
+	fs::path out;           // default results/<UTC timestamp>
+	std::string accel = "tcg";
+	std::chrono::seconds inactivity{120};  // a guest silent this long is ended (progress records every benchmark)
+};
+
+int run_bench(const BenchOptions &o);
+// Continues the run in `dir` with the options it was started with (DIR/boots/run.json).
+int resume_bench(const fs::path &dir);
+
+// --host: the same suites on this machine's running kernel. States what it will do; does nothing more
+// unless `confirmed` (--yes-load-module-into-this-kernel). Never used by the tests.
+int run_host_bench(const BenchOptions &o, bool confirmed);
+
+// The arguments of xuaccess-bench for these options, after checking them (they travel on the guest's
+// kernel command line, where spaces separate parameters and commas separate arguments).
+std::vector<std::string> bench_args(const BenchOptions &o);
+
+// One cell's boots (each a Google Benchmark JSON, in boot order) as one JSON: every boot's iteration rows,
+// each marked with its boot ("xua_boot"); Google Benchmark's per-boot aggregates dropped with several boots
+// (compare computes its own); the context of the first boot, with the busiest boot's host load.
+nlohmann::json merge_boots(const std::vector<nlohmann::json> &boots);
+
+// The options as saved in DIR/boots/run.json, and back.
+nlohmann::json to_json(const BenchOptions &o);
+BenchOptions bench_options_from_json(const nlohmann::json &j);
+
+}  // namespace xua

@@ -1,0 +1,210 @@
+// xuaccess-host: the C++ front end behind ./xuaccess.
+//
+// Person-facing commands: test, bench, compare, report. Plumbing used by Meson: kbuild (module targets, sparse tests),
+// cell (one QEMU cell as a TAP test), fetch-kernel.
+//
+// Exit codes: 0 ok, 1 failure, 2 usage error or refused comparison, 128 + signal when interrupted (130 for
+// Ctrl-C, 143 for SIGTERM). Every child process dies with the front end (run/process.hpp).
+#include <algorithm>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "analyze/compare.hpp"
+#include "cmd/bench.hpp"
+#include "cmd/compare.hpp"
+#include "cmd/test.hpp"
+#include "provision/kbuild.hpp"
+#include "provision/kernel.hpp"
+#include "provision/prepare.hpp"
+#include "report/report.hpp"
+#include "report/tap.hpp"
+#include "run/judge.hpp"
+#include "run/process.hpp"
+
+namespace {
+
+void add_selection(CLI::App *cmd, xua::Selection &sel)
+{
+	cmd->add_option("--arch", sel.arches, "Guest architectures (x86_64, arm64); repeat or comma-separate")
+		->delimiter(',');
+	cmd->add_option("--protection", sel.protections, "on, off or both (default both)")->delimiter(',');
+	cmd->add_option("--kernel", sel.kernels, "Debian kernel series: 6.1 (default), 6.12")->delimiter(',');
+}
+
+// Repeated values count once, in the order first given.
+void dedupe(std::vector<std::string> &v)
+{
+	std::vector<std::string> out;
+	for (auto &s : v)
+		if (std::find(out.begin(), out.end(), s) == out.end())
+			out.push_back(s);
+	v = std::move(out);
+}
+
+int run(int argc, char **argv)
+{
+	CLI::App app{"xuaccess: kernel/user data transfer under x86 SMAP and arm64 PAN, measured in QEMU guests", "xuaccess"};
+	app.require_subcommand(1);
+	app.footer("Exit status: 0 ok, 1 failure, 2 usage error or refused comparison, 130 interrupted (143 on SIGTERM).");
+
+	xua::Selection sel;
+	auto *test = app.add_subcommand("test", "Build everything, then run host unit tests, sparse and the QEMU cells");
+	add_selection(test, sel);
+
+	xua::BenchOptions bo;
+	std::string bench_out, resume;
+	auto *bench = app.add_subcommand("bench", "Run the benchmark suites in every cell (the project's main job)");
+	add_selection(bench, bo.sel);
+	auto *filter = bench->add_option("--filter", bo.filter,
+					 "regex over benchmark names, e.g. 'transfer/copy' or '^guard'; no spaces, commas or "
+					 "quotes (it travels on the guest kernel command line)");
+	auto *boots = bench->add_option("--boots", bo.boots,
+					"guest boots per cell (default 5): each boot is one sample of the on/off U test, since "
+					"boots of one cell differ by far more than repetitions inside a boot")
+			      ->check(CLI::Range(1, 50));
+	auto *reps = bench->add_option("--repetitions", bo.repetitions, "repetitions per benchmark in each boot (default 2)")
+			     ->check(CLI::Range(1, 50));
+	auto *quick = bench->add_flag("--quick", bo.quick,
+				      "smoke run for CI (about 30 s per cell): a few sizes, short min time, 1 boot, 1 repetition");
+	quick->excludes(boots)->excludes(reps);
+	auto *out = bench->add_option("--out", bench_out, "results directory (default results/<UTC timestamp>)");
+	bool host = false, host_yes = false;
+	auto *host_flag = bench->add_flag("--host", host,
+					  "run on this machine's own kernel instead of QEMU (real silicon; loads the module)");
+	bench->add_flag("--yes-load-module-into-this-kernel", host_yes, "the confirmation --host requires")->needs(host_flag);
+	auto *accel = bench->add_option("--accel", bo.accel,
+					"tcg (default), or kvm for cells of this machine's arch when /dev/kvm is usable")
+			      ->check(CLI::IsMember({"tcg", "kvm"}));
+	auto *res = bench->add_option("--resume", resume,
+				      "continue the interrupted run in this results directory with its own options "
+				      "(boots already on disk are kept)")
+			    ->check(CLI::ExistingDirectory);
+	for (auto *o : {filter, boots, reps, quick, out, host_flag, accel})
+		res->excludes(o);
+
+	std::string report_dir;
+	auto *report = app.add_subcommand("report", "Regenerate summary.txt, compare-*.txt/json, plots/ and report.md of a "
+						    "results directory from its JSON, and print the summary");
+	report->add_option("dir", report_dir, "results/<run> of a ./xuaccess bench")->required()->check(CLI::ExistingDirectory);
+
+	std::string cmp_a, cmp_b, cmp_json;
+	xua::CompareOptions co;
+	auto *cmp = app.add_subcommand("compare", "Compare two cells' benchmark JSON row by row: B/A time, spread, "
+						  "Mann-Whitney U over the boots (over the repetitions for one-boot cells)");
+	cmp->add_option("A", cmp_a, "the baseline, e.g. results/<run>/x86_64-6.1-off.json")->required()->check(CLI::ExistingFile);
+	cmp->add_option("B", cmp_b, "compared against A, e.g. results/<run>/x86_64-6.1-on.json")->required()->check(CLI::ExistingFile);
+	cmp->add_option("--alpha", co.alpha, "significance level of the U test (default 0.05)")->check(CLI::Range(1e-9, 0.5));
+	cmp->add_flag("--allow-mismatch", co.allow_mismatch,
+		      "compare cells that differ in more than the protection (arch, kernel, CPU, accel, command line, ...)");
+	cmp->add_option("--json", cmp_json, "also write the comparison as JSON to this file");
+
+	std::string arch, kernel, protection = "on", kout, stamp, depfile;
+	bool sparse = false;
+	int timeout = 240;
+	auto *kb = app.add_subcommand("kbuild", "(plumbing) build the module for one arch and kernel series");
+	kb->add_option("--arch", arch)->required();
+	kb->add_option("--kernel", kernel)->required();
+	kb->add_option("--out", kout, "the .ko to write (with --sparse: the report)")->required();
+	kb->add_option("--stamp", stamp);
+	kb->add_option("--depfile", depfile);
+	kb->add_flag("--sparse", sparse, "check with sparse (C=2) and fail on any warning");
+
+	auto *cell = app.add_subcommand("cell", "(plumbing) boot one cell, run the in-guest tests, print TAP");
+	cell->add_option("--arch", arch)->required();
+	cell->add_option("--kernel", kernel)->required();
+	cell->add_option("--protection", protection)->check(CLI::IsMember({"on", "off"}));
+	cell->add_option("--timeout", timeout, "seconds before the guest is killed")->check(CLI::Range(5, 3600));
+	std::vector<std::string> guest_args;
+	cell->add_option("--guest-args", guest_args, "arguments for the guest program, e.g. --gtest_filter=Mmap*")
+		->delimiter(',');
+
+	auto *fk = app.add_subcommand("fetch-kernel", "(plumbing) fetch and unpack a Debian kernel into the cache");
+	fk->add_option("--arch", arch)->required();
+	fk->add_option("--kernel", kernel)->required();
+
+	try {
+		app.parse(argc, argv);
+	} catch (const CLI::ParseError &e) {
+		int code = app.exit(e);  // prints the help, or the error and a hint
+		return code == 0 ? 0 : 2;  // CLI11's own 105-109 are usage errors
+	}
+	for (auto *s : {&sel, &bo.sel})
+		for (auto *v : {&s->arches, &s->kernels, &s->protections})
+			dedupe(*v);
+
+	try {
+		const auto &m = xua::Matrix::get();
+		if (*test)
+			return xua::run_tests(sel);
+		if (*bench) {
+			if (!resume.empty())
+				return xua::resume_bench(resume);
+			bo.out = bench_out;
+			if (host)
+				return xua::run_host_bench(bo, host_yes);
+			return xua::run_bench(bo);
+		}
+		if (*report) {
+			xua::print_report(report_dir);
+			return 0;
+		}
+		if (*cmp)
+			return xua::run_compare(cmp_a, cmp_b, co, cmp_json);
+		if (*kb) {
+			xua::die_with_parent(SIGTERM);  // run by ninja, run by the front end
+			xua::kbuild({.arch = &m.arch(arch), .series = kernel, .out = kout, .stamp = stamp,
+				     .depfile = depfile, .sparse = sparse});
+			if (sparse)
+				std::printf("%s", xua::read_file(kout).c_str());
+			return 0;
+		}
+		if (*fk) {
+			auto k = xua::ensure_kernel(m.arch(arch), kernel, xua::Resolve::always);
+			std::printf("%s", xua::read_file(k.stamp).c_str());
+			return 0;
+		}
+		if (*cell) {
+			xua::die_with_parent(SIGTERM);  // run by meson, run by the front end: QEMU goes when they go
+			try {
+				auto c = m.select({arch}, {kernel}, {protection}).front();
+				xua::CellJob job;
+				job.timeout = std::chrono::seconds(timeout);
+				job.args = guest_args;
+				auto dir = xua::Matrix::paths().build / "cells" / c.name();
+				auto image = xua::provision_cell(c, job.job, dir);
+				auto o = xua::run_cell(c, image, job, dir);
+				return xua::print_tap(xua::judge(o), stdout) == 0 ? 0 : 1;
+			} catch (const xua::Error &e) {
+				std::printf("Bail out! %s\n", e.what());  // a TAP consumer (Meson) reads stdout
+				throw;
+			}
+		}
+	} catch (const xua::Error &e) {
+		std::fprintf(stderr, "xuaccess: %s\n", e.what());
+		return 1;
+	}
+	return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+	xua::install_signal_handlers();
+	try {
+		return run(argc, argv);
+	} catch (const xua::Interrupted &e) {
+		// The children were ended on the way here (their destructors); say so on the terminal.
+		std::fprintf(stderr, "\nxuaccess: interrupted (%s); child processes ended\n", strsignal(e.signal));
+		return 128 + e.signal;
+	} catch (const std::system_error &e) {
+		// Typically writing to a closed stdout (./xuaccess bench | head): nothing more can be said there.
+		std::fprintf(stderr, "xuaccess: %s\n", e.what());
+		return 1;
+	} catch (const std::exception &e) {
+		std::fprintf(stderr, "xuaccess: unexpected error (a bug; please report it with the command line): %s\n",
+			     e.what());
+		return 1;
+	}
+}

@@ -1,0 +1,25 @@
+// What `./xuaccess test` (and later `bench`) does after the bootstrap: build what the selected cells need,
+// run them through Meson's test runner, and summarise.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "provision/matrix.hpp"
+
+namespace xua {
+
+struct Selection {
+	std::vector<std::string> arches, kernels, protections;
+};
+
+// Runs host unit tests, sparse checks and the selected cells; returns the process exit status.
+int run_tests(const Selection &sel);
+
+struct CaseCounts {
+	int passed = 0, failed = 0, skipped = 0;
+};
+// Counts the individual cases in Meson's testlog.json (TAP cases, GoogleTest cases, or the test itself).
+CaseCounts count_cases(const std::string &testlog_jsonl);
+
+}  // namespace xua

@@ -1,0 +1,228 @@
+#include "provision/kernel.hpp"
+
+#include "run/process.hpp"
+
+#include <cstring>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+namespace xua {
+namespace {
+
+std::string pkg_arch(const std::string &pkg, const Arch &a)
+{
+	return a.debian_arch == "amd64" ? pkg : pkg + ":" + a.debian_arch;
+}
+
+// The concrete image package and its exact version, from the meta package's "Depends: X (= V)" (one
+// apt-cache call: it reads the local package lists, ~1 s with two architectures enabled).
+std::pair<std::string, std::string> resolve_meta(const std::string &meta)
+{
+	auto r = run({"apt-cache", "show", "--no-all-versions", meta});
+	if (!r.ok())
+		fail("apt-cache cannot resolve {}: {}\n(is the package list current? try: apt-get update)", meta,
+		     trim(r.output));
+	static const std::regex dep_re(R"(^Depends: (linux-image-[^ ,]+) \(= ([^)]+)\))");
+	for (auto &line : split_lines(r.output)) {
+		std::smatch m;
+		if (std::regex_search(line, m, dep_re))
+			return {m[1], m[2]};
+	}
+	fail("{} has no 'Depends: linux-image-... (= version)' in apt-cache: cannot resolve the concrete kernel",
+	     meta);
+}
+
+// The package names in a package's Depends field (alternatives included, versions dropped).
+std::vector<std::string> depends_of(const std::string &pkg)
+{
+	std::vector<std::string> deps;
+	for (auto &line : split_lines(run_checked({"apt-cache", "show", "--no-all-versions", pkg}))) {
+		if (!starts_with(line, "Depends: "))
+			continue;
+		static const std::regex name_re(R"((?:^Depends: |, | \| )([a-z0-9][a-z0-9+.-]+))");
+		for (std::sregex_iterator it(line.begin(), line.end(), name_re), end; it != end; ++it)
+			deps.push_back((*it)[1]);
+		break;
+	}
+	return deps;
+}
+
+void extract_vmlinux(const fs::path &bzimage, const fs::path &out)
+{
+	auto img = read_file(bzimage);
+	auto p = bzimage_payload(img);
+	static const std::map<std::string, std::vector<std::string>> tools = {
+		{"xz", {"xz", "-dc"}}, {"gzip", {"gzip", "-dc"}}, {"zstd", {"zstd", "-dc"}},
+		{"lzma", {"xz", "--format=lzma", "-dc"}}, {"bzip2", {"bzip2", "-dc"}}, {"lz4", {"lz4", "-dc"}}};
+	auto tool = tools.find(p.compression);
+	if (tool == tools.end())
+		fail("{}: unknown bzImage payload compression; cannot extract vmlinux", bzimage.string());
+	auto payload_file = out;
+	payload_file += ".payload";
+	// arch/x86/boot/compressed appends the 4-byte uncompressed size to every payload but gzip's
+	// (cmd_*_with_size): the decompressors would take it for the start of a second stream.
+	size_t len = p.compression == "gzip" ? p.length : p.length - 4;
+	write_file(payload_file, std::string_view(img).substr(p.offset, len));
+	auto argv = tool->second;
+	argv.push_back(payload_file.string());
+	auto r = run(argv, {.stdout_file = out, .capture = true, .merge_stderr = true});
+	fs::remove(payload_file);
+	auto head = read_file(out).substr(0, 4);
+	if (!r.ok() || head != "\x7f" "ELF")
+		fail("extracting vmlinux from {} with {} failed: {}", bzimage.string(), p.compression, trim(r.output));
+}
+
+// The flavour headers are usable when the -common Makefile they include and the kbuild scripts exist.
+bool headers_complete(const fs::path &headers)
+{
+	auto mk = headers / "Makefile";
+	if (!fs::exists(mk) || !fs::exists(headers / "scripts" / "Makefile.build"))
+		return false;
+	auto text = read_file(mk);
+	auto pos = text.find("include ");
+	return pos != std::string::npos && fs::exists(trim(text.substr(pos + 8, text.find('\n', pos) - pos - 8)));
+}
+
+}  // namespace
+
+BzPayload bzimage_payload(std::string_view img)
+{
+	auto u32 = [&](size_t off) {
+		uint32_t v;
+		std::memcpy(&v, img.data() + off, 4);
+		return v;
+	};
+	if (img.size() < 0x260 || img.substr(0x202, 4) != "HdrS")
+		fail("not an x86 bzImage (no HdrS setup header)");
+	size_t setup_sects = static_cast<unsigned char>(img[0x1f1]);
+	if (setup_sects == 0)
+		setup_sects = 4;
+	BzPayload p;
+	p.offset = (setup_sects + 1) * 512 + u32(0x248);
+	p.length = u32(0x24c);
+	if (p.offset + p.length > img.size() || p.length < 8)
+		fail("bzImage payload out of range (offset {}, length {}, file {})", p.offset, p.length, img.size());
+	auto m = img.substr(p.offset, 6);
+	if (m == std::string_view("\xfd" "7zXZ\0", 6))
+		p.compression = "xz";
+	else if (m.substr(0, 2) == "\x1f\x8b")
+		p.compression = "gzip";
+	else if (m.substr(0, 4) == "\x28\xb5\x2f\xfd")
+		p.compression = "zstd";
+	else if (m.substr(0, 3) == "BZh")
+		p.compression = "bzip2";
+	else if (m.substr(0, 4) == "\x02\x21\x4c\x18")
+		p.compression = "lz4";
+	else if (m.substr(0, 3) == std::string_view("\x5d\x00\x00", 3))
+		p.compression = "lzma";
+	return p;
+}
+
+Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolve, bool quiet)
+{
+	const auto &m = Matrix::get();
+	Kernel k;
+	k.dir = Matrix::paths().cache() / "kernels" / (arch.name + "-" + series);
+	k.stamp = k.dir / "kernel.json";
+	FileLock lock(k.dir.string() + ".lock");
+
+	std::string meta = pkg_arch(m.image_meta(series, arch), arch);
+	nlohmann::json cached;
+	if (fs::exists(k.stamp))
+		cached = nlohmann::json::parse(read_file(k.stamp));
+
+	if (resolve == Resolve::if_missing && !cached.is_null()) {
+		k.image_pkg = cached["image_pkg"];
+		k.version = cached["version"];
+	} else {
+		try {
+			std::tie(k.image_pkg, k.version) = resolve_meta(meta);
+		} catch (const Error &e) {
+			if (cached.is_null())
+				throw;
+			fmt::print(stderr, "xuaccess: warning: {}; using the cached kernel {}\n", e.what(),
+				   cached["release"].get<std::string>());
+			k.image_pkg = cached["image_pkg"];
+			k.version = cached["version"];
+		}
+	}
+	static const std::regex image_re("^linux-image-(.+?)(-unsigned)?$");
+	std::smatch mm;
+	if (!std::regex_match(k.image_pkg, mm, image_re))
+		fail("{} resolves to {}, which does not look like a kernel image package", meta, k.image_pkg);
+	k.release = mm[1];
+	auto root = k.dir / "root";
+	k.headers = root / "usr/src" / ("linux-headers-" + k.release);
+	k.boot_image = k.dir / arch.boot_image;
+
+	if (!cached.is_null() && cached["image_pkg"] == k.image_pkg && cached["version"] == k.version &&
+	    fs::exists(k.boot_image) && headers_complete(k.headers))
+		return k;
+
+	if (!quiet)
+		fmt::print(stderr, "xuaccess: fetching Debian kernel {} {} for {}\n", k.image_pkg, k.version,
+			   arch.name);
+	std::string headers_pkg = "linux-headers-" + k.release;
+	std::vector<std::string> pkgs = {pkg_arch(k.image_pkg, arch), pkg_arch(headers_pkg, arch)};
+	// The flavour headers depend on their -common headers and on linux-kbuild (Multi-Arch: foreign, so
+	// the host's amd64 kbuild tools also build arm64 modules).
+	for (auto &dep : depends_of(pkg_arch(headers_pkg, arch))) {
+		if (starts_with(dep, "linux-headers-") && dep.find("-common") != std::string::npos)
+			pkgs.push_back(dep);
+		else if (starts_with(dep, "linux-kbuild-"))
+			pkgs.push_back(dep);
+	}
+	fs::remove_all(k.dir);
+	auto debs = k.dir / "debs";
+	fs::create_directories(debs);
+	fs::create_directories(root);
+	std::vector<std::string> dl = {"apt-get", "download", "-q"};
+	dl.insert(dl.end(), pkgs.begin(), pkgs.end());
+	auto r = run(dl, {.cwd = debs});
+	if (!r.ok())
+		fail("apt-get download failed for {}:\n{}\n(is Debian's archive reachable?)", fmt::join(pkgs, " "),
+		     trim(r.output));
+	for (auto &deb : fs::directory_iterator(debs)) {
+		auto name = deb.path().filename().string();
+		if (starts_with(name, "linux-image-")) {
+			// Only /boot is needed from the image: skip the ~400 MB of modules.
+			auto tar = k.dir / "image.tar";
+			run_checked({"dpkg-deb", "--fsys-tarfile", deb.path().string()}, {.stdout_file = tar});
+			run_checked({"tar", "-xf", tar.string(), "-C", root.string(), "./boot"});
+			fs::remove(tar);
+		} else {
+			run_checked({"dpkg-deb", "-x", deb.path().string(), root.string()});
+		}
+	}
+	fs::remove_all(debs);
+
+	// The flavour Makefile includes the -common Makefile by an absolute /usr/src path; point it at ours.
+	auto mk = k.headers / "Makefile";
+	auto text = read_file(mk);
+	auto pos = text.find("include /usr/src/");
+	if (pos == std::string::npos)
+		fail("{}: unexpected content, no 'include /usr/src/': {}", mk.string(), text);
+	text.replace(pos, std::strlen("include /usr/src/"), "include " + (root / "usr/src").string() + "/");
+	write_file(mk, text);
+
+	auto vmlinuz = root / "boot" / ("vmlinuz-" + k.release);
+	if (!fs::exists(vmlinuz))
+		fail("{} holds no {}", k.image_pkg, vmlinuz.string());
+	if (arch.boot_image == "vmlinux") {
+		extract_vmlinux(vmlinuz, k.boot_image);
+	} else {
+		auto img = read_file(vmlinuz);
+		if (starts_with(img, "\x1f\x8b"))
+			run_checked({"gzip", "-dc", vmlinuz.string()}, {.stdout_file = k.boot_image});
+		else
+			fs::copy_file(vmlinuz, k.boot_image, fs::copy_options::overwrite_existing);
+	}
+	nlohmann::json j = {{"arch", arch.name},       {"series", series},     {"release", k.release},
+			    {"version", k.version},      {"image_pkg", k.image_pkg}, {"packages", pkgs},
+			    {"boot_image", k.boot_image.string()}};
+	write_file(k.stamp, j.dump(2) + "\n");
+	return k;
+}
+
+}  // namespace xua

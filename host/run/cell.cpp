@@ -1,0 +1,130 @@
+#include "run/cell.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <regex>
+
+#include <unistd.h>
+
+
+namespace xua {
+namespace {
+
+std::string strip_timestamp(const std::string &line)
+{
+	// console: "[    9.16] BUG: ..."; the guest's klogctl dump: "<1>[    9.16] BUG: ..."
+	static const std::regex ts(R"(^(<\d+>)?\[\s*[0-9.]+\]\s*)");
+	return std::regex_replace(line, ts, "");
+}
+
+}  // namespace
+
+std::string GuestReport::dmesg() const
+{
+	auto it = blocks.find(std::string(protocol::kDmesg));
+	return it == blocks.end() ? std::string() : it->second.content;
+}
+
+GuestReport parse_results(const std::string &results)
+{
+	GuestReport r{protocol::parse(results), {}};
+	if (!r.info.empty()) {
+		try {
+			r.info_json = nlohmann::json::parse(r.info);
+		} catch (const nlohmann::json::exception &e) {
+			r.info_json = {{"error", std::string("unparsable xua-info: ") + e.what()}};
+		}
+	}
+	return r;
+}
+
+std::string protection_mismatch(const Cell &cell, const nlohmann::json &info)
+{
+	if (info.is_null() || info.contains("error"))
+		return "no INFO readout from the module: " + (info.is_null() ? std::string("none") : info["error"].dump());
+	const auto &guard = cell.arch->guard;
+	bool want = cell.protection == "on";
+	bool present = info.value("guard_present", false), enabled = info.value("guard_enabled", false);
+	if (present != want || enabled != want)
+		return fmt::format("requested {} {} (-cpu {}), the module saw present={} enabled={}", guard,
+				   cell.protection, cell.cpu(), present, enabled);
+	if (info.value("window_open", true))
+		return fmt::format("{} window reported open inside an ioctl", guard);
+	// Cross-check with what the guest's own kernel interfaces say, where they say anything.
+	const auto &g = info.value("guest", nlohmann::json::object());
+	if (guard == "SMAP" && g.contains("cpuinfo_smap") && g["cpuinfo_smap"].get<bool>() != want)
+		return fmt::format("/proc/cpuinfo smap flag is {}, but {} was requested", g["cpuinfo_smap"].dump(),
+				   cell.protection);
+	if (guard == "PAN" && g.contains("dmesg_pan_detected") && g["dmesg_pan_detected"].get<bool>() != want)
+		return fmt::format("dmesg 'Privileged Access Never' detected={}, but {} was requested",
+				   g["dmesg_pan_detected"].dump(), cell.protection);
+	return {};
+}
+
+std::vector<KernelProblem> merge_problems(const std::string &console, const std::string &dmesg)
+{
+	// The console shows oopses and panics (printed verbosely whatever the log level); the guest's
+	// kernel log also holds WARNs, which 'quiet' keeps off the console. A report in both counts once.
+	auto problems = kernel_problems(console);
+	auto from_console = problems.size();
+	for (auto &p : kernel_problems(dmesg)) {
+		auto head = strip_timestamp(split_lines(p.text).front());
+		bool dup = false;
+		for (size_t i = 0; i < from_console; ++i)
+			dup |= strip_timestamp(split_lines(problems[i].text).front()) == head;
+		if (!dup)
+			problems.push_back(p);
+	}
+	return problems;
+}
+
+CellOutcome run_cell(const Cell &cell, const CellImage &image, const CellJob &job, const fs::path &dir)
+{
+	CellOutcome o{cell, job.accel, image.kernel, job.job, {}, {}, {}, dir};
+	if (auto why = accel_unusable(job.accel, *cell.arch); !why.empty())
+		fail("{}: {}", cell.name(), why);
+	const Arch &arch = *cell.arch;
+	GuestRun g{&o.cell, image.kernel.boot_image, image.initramfs, dir / "console.log", dir / "results.txt"};
+	g.cmdline = {"xua.job=" + job.job, "xua.cell=" + cell.name(), "xua.prot=" + cell.protection,
+		     "xua.results=" + arch.results_tty};
+	if (!job.args.empty())
+		g.cmdline.push_back(fmt::format("xua.args={}", fmt::join(job.args, ",")));
+	if (!job.modparams.empty())
+		g.cmdline.push_back("xua.modparams=" + job.modparams);
+	g.timeout = job.timeout;
+	g.inactivity = job.inactivity;
+	g.accel = job.accel;
+	g.on_line = job.on_line;
+	o.guest = run_guest(g);
+	o.report = parse_results(fs::exists(g.results) ? read_file(g.results) : std::string());
+	o.problems = merge_problems(o.guest.console, o.report.dmesg());
+	return o;
+}
+
+std::string accel_unusable(const std::string &accel, const Arch &arch)
+{
+	if (accel == "tcg")
+		return {};
+	if (accel != "kvm")
+		return fmt::format("unknown accelerator '{}' (expected tcg or kvm)", accel);
+	if (arch.name != host_arch())
+		return fmt::format("KVM runs only guests of this machine's own arch ({}), not {}: use --arch {}",
+				   host_arch(), arch.name, host_arch());
+	if (access("/dev/kvm", R_OK | W_OK) != 0)
+		return fmt::format("/dev/kvm is not usable here ({}): use --accel tcg", std::strerror(errno));
+	return {};
+}
+
+std::string describe(const CellOutcome &o)
+{
+	const auto &info = o.report.info_json;
+	std::string state = "not verified";
+	if (!info.is_null() && !info.contains("error"))
+		state = fmt::format("{} present={} enabled={}", info.value("guard", "?"), info.value("guard_present", false),
+				    info.value("guard_enabled", false));
+	return fmt::format("{}: kernel {} ({}), qemu {} -cpu {}, accel {}, protection requested {}, seen {}",
+			   o.cell.name(), o.kernel.release, o.kernel.version, o.cell.arch->qemu, o.cell.cpu(),
+			   o.accel == "tcg" ? "tcg (emulated)" : o.accel, o.cell.protection, state);
+}
+
+}  // namespace xua

@@ -1,0 +1,179 @@
+#include "run/judge.hpp"
+
+#include <algorithm>
+#include <regex>
+
+namespace xua {
+
+const char *to_string(Failure f)
+{
+	switch (f) {
+	case Failure::none: return "none";
+	case Failure::no_boot: return "no boot";
+	case Failure::timeout: return "timeout";
+	case Failure::panic: return "kernel panic";
+	case Failure::insmod: return "insmod failed";
+	case Failure::protection: return "protection mismatch";
+	case Failure::unexpected_oops: return "unexpected oops";
+	case Failure::oom_kill: return "OOM kill";
+	case Failure::announced_missing: return "announced oops missing";
+	case Failure::job_failed: return "guest job failed";
+	case Failure::missing_cases: return "missing cases";
+	case Failure::no_results: return "no results";
+	case Failure::not_done: return "guest did not finish";
+	}
+	return "?";
+}
+
+int Verdict::failed() const
+{
+	return static_cast<int>(std::count_if(checks.begin(), checks.end(), [](auto &c) { return !c.ok; }));
+}
+
+Failure Verdict::primary() const
+{
+	// Causes before their consequences: no boot and timeouts explain everything after them, a panic
+	// explains a missing job, a missing module explains missing cases.
+	static const Failure order[] = {Failure::no_boot,         Failure::timeout,   Failure::panic,
+					Failure::insmod,          Failure::protection, Failure::oom_kill,
+					Failure::unexpected_oops, Failure::announced_missing, Failure::job_failed,
+					Failure::missing_cases,   Failure::no_results, Failure::not_done};
+	for (Failure f : order)
+		for (auto &c : checks)
+			if (!c.ok && c.failure == f)
+				return f;
+	return Failure::none;
+}
+
+std::string Verdict::reason() const
+{
+	auto f = primary();
+	for (auto &c : checks)
+		if (!c.ok && c.failure == f)
+			return c.diag.empty() ? c.what : c.what + ":\n" + c.diag;
+	return "";
+}
+
+int announced_oopses(const GuestReport &r)
+{
+	return static_cast<int>(std::count_if(r.job_output.begin(), r.job_output.end(),
+					      [](auto &l) { return starts_with(l, "# xua-expected-oops"); }));
+}
+
+Verdict judge(const CellOutcome &o)
+{
+	Verdict v;
+	const auto name = o.cell.name();
+	v.header = {describe(o), fmt::format("console: {}", (o.dir / "console.log").string())};
+	std::vector<std::string> pending;  // guest comments waiting for the next check
+	auto check = [&](bool ok, Failure f, std::string what, std::string diag = {}) {
+		Check c{name + ": " + std::move(what), ok, false, ok ? Failure::none : f, ok ? "" : std::move(diag),
+			std::move(pending)};
+		pending.clear();
+		v.checks.push_back(std::move(c));
+	};
+	auto tail = [&] { return "last console lines:\n" + last_lines(o.guest.console, 25); };
+	const auto &g = o.guest;
+	const auto &r = o.report;
+
+	bool booted = g.first_output >= 0;
+	check(booted, g.timed_out ? Failure::timeout : Failure::no_boot,
+	      fmt::format("boot to guest init ({:.2f} s)", g.first_output),
+	      g.timed_out ? g.timeout_reason + "; " + tail() : tail());
+	if (booted)
+		check(r.insmod_ok, Failure::insmod, "insmod xuaccess.ko",
+		      "insmod failed: " + r.insmod_error + "\n" + last_lines(r.dmesg(), 15));
+	if (r.insmod_ok) {
+		auto why = protection_mismatch(o.cell, r.info_json);
+		check(why.empty(), Failure::protection,
+		      fmt::format("{} {} verified in the guest", o.cell.arch->guard, o.cell.protection), why);
+	}
+
+	// The guest job: TAP cases (test) or the benchmark JSON block (bench).
+	static const std::regex case_re(R"(^(not ok|ok) \d+ - (.*)$)");
+	static const std::regex plan_re(R"(^1\.\.(\d+)$)");
+	int planned = -1, seen = 0;
+	for (auto &line : r.job_output) {
+		std::smatch m;
+		if (std::regex_match(line, m, case_re)) {
+			++seen;
+			auto desc = m[2].str();
+			if (desc.find(" # SKIP") != std::string::npos) {
+				check(true, Failure::none, desc);
+				v.checks.back().skip = true;
+			} else {
+				check(m[1] == "ok", Failure::job_failed, desc);
+			}
+		} else if (std::regex_match(line, m, plan_re)) {
+			planned = std::stoi(m[1]);
+		} else if (starts_with(line, "#")) {
+			pending.push_back(line.substr(line.size() > 1 && line[1] == ' ' ? 2 : 1));
+		} else if (!line.empty()) {
+			pending.push_back("guest: " + line);
+		}
+	}
+	auto timed_out_tail = [&] { return g.timed_out ? g.timeout_reason + "; " + tail() : std::string(); };
+	if (r.insmod_ok && o.job == "test") {
+		bool complete = planned >= 0 && planned == seen;
+		check(complete && r.job_exit == 0, complete ? Failure::job_failed : Failure::missing_cases,
+		      fmt::format("guest job completed (exit {}, {} of {} cases reported)", r.job_exit, seen, planned),
+		      timed_out_tail());
+	} else if (r.insmod_ok) {
+		check(r.job_exit == 0, Failure::job_failed, fmt::format("xuaccess-{} exited {}", o.job, r.job_exit),
+		      last_lines(fmt::format("{}", fmt::join(r.job_output, "\n")), 15) + timed_out_tail());
+		auto it = r.blocks.find(std::string(protocol::kBenchmarkJson));
+		std::string why = it == r.blocks.end() ? "no benchmark-json block on the results port"
+				  : !it->second.complete ? it->second.problem
+							 : "";
+		if (why.empty()) {
+			try {
+				auto parsed = nlohmann::json::parse(it->second.content);
+				if (!parsed.contains("benchmarks"))
+					why = "the benchmark JSON has no benchmarks array";
+			} catch (const nlohmann::json::exception &e) {
+				why = fmt::format("the benchmark JSON does not parse: {}", e.what());
+			}
+		}
+		check(why.empty(), Failure::no_results, "benchmark JSON received intact", why);
+	}
+
+	// Kernel problems: oopses the guest announced (the seed-bug test) must be the guard's own fault, one per
+	// announcement; anything else is a failure.
+	int announced = announced_oopses(r);
+	std::vector<const KernelProblem *> expected, unexpected;
+	for (auto &p : o.problems) {
+		bool guard_fault = p.kind == "oops" && p.text.find(o.cell.arch->guard_fault_signature) != std::string::npos;
+		(guard_fault && static_cast<int>(expected.size()) < announced ? expected : unexpected).push_back(&p);
+	}
+	if (announced) {
+		std::string text;
+		for (auto *p : expected)
+			text += p->text.substr(0, 400) + "\n";
+		check(static_cast<int>(expected.size()) == announced, Failure::announced_missing,
+		      fmt::format("{} oops on a plain user dereference, as expected ({} of {})", o.cell.arch->guard,
+				  expected.size(), announced),
+		      fmt::format("expected '{}' oopses:\n{}", o.cell.arch->guard_fault_signature, text));
+	}
+	auto kind_failure = [](const std::string &kind) {
+		return kind == "panic" ? Failure::panic : kind == "OOM kill" ? Failure::oom_kill : Failure::unexpected_oops;
+	};
+	if (unexpected.empty()) {
+		check(true, Failure::none, "no unexpected kernel oops, panic, BUG, WARN or OOM kill");
+	} else {
+		std::string text;
+		for (auto *p : unexpected)
+			text += fmt::format("kernel {}:\n{}", p->kind, p->text);
+		// The worst kind names the failure: a panic over an OOM kill over an oops.
+		Failure f = Failure::unexpected_oops;
+		for (auto *p : unexpected)
+			if (kind_failure(p->kind) == Failure::panic || (kind_failure(p->kind) == Failure::oom_kill && f != Failure::panic))
+				f = kind_failure(p->kind);
+		check(false, f, "no unexpected kernel oops, panic, BUG, WARN or OOM kill", text);
+	}
+	check(r.done && !g.timed_out, g.timed_out ? Failure::timeout : Failure::not_done,
+	      fmt::format("guest powered off cleanly ({:.1f} s)", g.seconds), g.timed_out ? timed_out_tail() : tail());
+	v.trailing_comments = std::move(pending);
+	return v;
+}
+
+}  // namespace xua

@@ -1,0 +1,201 @@
+#include "run/qemu.hpp"
+
+#include "run/process.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <regex>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+namespace xua {
+namespace {
+
+std::string replace_all(std::string s, const std::string &from, const std::string &to)
+{
+	for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+		s.replace(pos, from.size(), to);
+	return s;
+}
+
+}  // namespace
+
+std::vector<std::string> qemu_argv(const GuestRun &g)
+{
+	const Arch &a = *g.cell->arch;
+	std::vector<std::string> append = {"console=" + a.console, "panic=-1", "quiet"};
+	append.insert(append.end(), a.append.begin(), a.append.end());
+	append.insert(append.end(), g.cmdline.begin(), g.cmdline.end());
+	std::string app;
+	for (auto &s : append)
+		app += (app.empty() ? "" : " ") + s;
+
+	std::vector<std::string> argv = {a.qemu, "-M", a.machine, "-accel", g.accel, "-cpu", g.cell->cpu(),
+					 "-smp", "1", "-m", g.memory, "-nodefaults", "-no-reboot", "-nographic",
+					 "-serial", "stdio"};
+	for (auto &r : a.results_qemu)
+		argv.push_back(replace_all(r, "{path}", g.results.string()));
+	argv.insert(argv.end(), {"-kernel", g.boot_image.string(), "-initrd", g.initramfs.string(), "-append", app});
+	return argv;
+}
+
+namespace {
+
+// The host's CPU time so far from /proc/stat, in seconds summed over all CPUs.
+struct CpuTimes {
+	double busy = 0, steal = 0, total = 0;
+};
+
+CpuTimes host_cpu_times()
+{
+	CpuTimes t;
+	std::ifstream in("/proc/stat");
+	std::string cpu;
+	double v[8] = {};  // user nice system idle iowait irq softirq steal
+	if (!(in >> cpu) || cpu != "cpu")
+		return t;
+	for (double &x : v)
+		in >> x;
+	const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+	for (double x : v)
+		t.total += x / hz;
+	t.steal = v[7] / hz;
+	t.busy = t.total - (v[3] + v[4]) / hz - t.steal;
+	return t;
+}
+
+}  // namespace
+
+GuestOutcome run_guest(const GuestRun &g)
+{
+	GuestOutcome out;
+	out.argv = qemu_argv(g);
+	fs::create_directories(g.console_log.parent_path());
+	fs::remove(g.results);
+	std::ofstream log(g.console_log, std::ios::trunc | std::ios::binary);
+	log << "# " << shell_quote(out.argv) << "\n";
+	if (!log)
+		fail("cannot write {}: {}", g.console_log.string(), std::strerror(errno));
+
+	auto t0 = std::chrono::steady_clock::now();
+	const auto cpu0 = host_cpu_times();
+	// A process group of its own: Ctrl-C on the terminal reaches the front end, which ends QEMU itself.
+	Child qemu(out.argv, {.out = SpawnOptions::Out::pipe, .own_process_group = true});
+	const int fd = qemu.output_fd();
+
+	std::string partial;
+	const auto deadline = t0 + g.timeout;
+	auto last_output = t0;
+	for (bool eof = false; !eof;) {
+		throw_if_interrupted();  // Child's destructor ends QEMU on the way out
+		const auto now = std::chrono::steady_clock::now();
+		if (now >= deadline) {
+			out.timed_out = true;
+			out.timeout_reason = fmt::format("timed out after {} s", g.timeout.count());
+			break;
+		}
+		if (g.inactivity.count() > 0 && now >= last_output + g.inactivity) {
+			out.timed_out = true;
+			out.timeout_reason = fmt::format("no console output for {} s (inactivity watchdog)", g.inactivity.count());
+			break;
+		}
+		pollfd p{fd, POLLIN, 0};
+		int n = poll(&p, 1, 200);
+		if (n < 0 && errno != EINTR)
+			fail("poll on QEMU's console: {}", std::strerror(errno));
+		if (n <= 0)
+			continue;
+		char buf[8192];
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			eof = true;
+			continue;
+		}
+		last_output = std::chrono::steady_clock::now();
+		log.write(buf, r);
+		log.flush();
+		for (ssize_t i = 0; i < r; ++i) {
+			char c = buf[i];
+			if (c == '\r')
+				continue;
+			out.console += c;
+			if (c != '\n') {
+				partial += c;
+				continue;
+			}
+			if (out.first_output < 0 && partial.find(g.first_line_marker) != std::string::npos)
+				out.first_output = seconds_since(t0);
+			if (g.on_line)
+				g.on_line(partial);
+			partial.clear();
+		}
+	}
+	qemu.close_output();
+	// After EOF QEMU is exiting on its own; otherwise end it (a short grace lets it flush the results file).
+	auto ex = out.timed_out ? qemu.terminate(std::chrono::milliseconds(1000)) : qemu.wait();
+	out.qemu_status = ex.status;
+	out.qemu_cpu_seconds = ex.cpu_seconds;
+	out.seconds = seconds_since(t0);
+	if (auto cpu1 = host_cpu_times(); cpu0.total > 0 && cpu1.total > cpu0.total && out.seconds > 0) {
+		out.host_other_cores = std::max(0.0, (cpu1.busy - cpu0.busy) - ex.cpu_seconds) / out.seconds;
+		out.host_steal = (cpu1.steal - cpu0.steal) / (cpu1.total - cpu0.total);
+	}
+	return out;
+}
+
+std::vector<KernelProblem> kernel_problems(const std::string &console, size_t context)
+{
+	static const std::vector<std::pair<std::regex, std::string>> sigs = {
+		{std::regex(R"(Kernel panic - not syncing)"), "panic"},
+		{std::regex(R"(BUG: (unable to handle|kernel NULL|scheduling while|sleeping function|KASAN|soft lockup))"), "oops"},
+		{std::regex(R"(Unable to handle kernel )"), "oops"},
+		{std::regex(R"(Internal error: Oops)"), "oops"},
+		{std::regex(R"(general protection fault)"), "oops"},
+		{std::regex(R"(kernel BUG at )"), "BUG"},
+		{std::regex(R"((^|\] )BUG: )"), "BUG"},
+		{std::regex(R"(WARNING: CPU: \d+ PID: \d+ at )"), "WARNING"},
+		{std::regex(R"(Out of memory: Killed process)"), "OOM kill"},
+	};
+	auto kind_of = [&](const std::string &line) -> std::string {
+		for (auto &[re, kind] : sigs)
+			if (std::regex_search(line, re))
+				return kind;
+		return {};
+	};
+	auto lines = split_lines(console);
+	std::vector<KernelProblem> found;
+	for (size_t i = 0; i < lines.size(); ++i) {
+		auto kind = kind_of(lines[i]);
+		if (kind.empty())
+			continue;
+		// The report runs to its end marker, the guest init's next line, or the start of another report
+		// (a WARN or panic after an oops, an oops after an OOM kill, a second oops). Only arm64's
+		// "Internal error: Oops", which follows its "Unable to handle kernel ...", stays in an oops report.
+		static const std::regex oops_body(R"(Internal error: Oops)");
+		KernelProblem p{kind, lines[i] + "\n"};
+		size_t j = i + 1;
+		for (; j < lines.size() && j < i + context; ++j) {
+			const auto &l = lines[j];
+			auto k = kind_of(l);
+			bool continues = kind == "oops" && std::regex_search(l, oops_body);
+			if (l.find("xuaccess-init:") != std::string::npos || (!k.empty() && !continues))
+				break;
+			p.text += l + "\n";
+			if (l.find("---[ end") != std::string::npos) {
+				++j;
+				break;
+			}
+		}
+		found.push_back(std::move(p));
+		i = j - 1;
+	}
+	return found;
+}
+
+}  // namespace xua

@@ -1,0 +1,446 @@
+// Host unit tests of the front end's machinery: child processes, the guest protocol, the judgement of a
+// cell, atomic writes, shell quoting, benchmark names, the boot merge and the bench arguments.
+#include <cerrno>
+#include <csignal>
+#include <fstream>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "analyze/names.hpp"
+#include "analyze/results.hpp"
+#include "cmd/bench.hpp"
+#include "protocol.hpp"
+#include "run/judge.hpp"
+#include "run/process.hpp"
+
+using namespace xua;
+
+namespace {
+
+fs::path temp_dir(const std::string &name)
+{
+	auto d = fs::temp_directory_path() / fmt::format("xua-{}-{}", name, getpid());
+	fs::remove_all(d);
+	fs::create_directories(d);
+	return d;
+}
+
+// Gone: no such process, or a zombie nobody reaped yet (its parent died; the container's init may not reap).
+bool process_gone(pid_t pid)
+{
+	if (kill(pid, 0) != 0)
+		return errno == ESRCH;
+	std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+	std::string pid_s, comm, state;
+	stat >> pid_s >> comm >> state;
+	return state == "Z" || state == "X";
+}
+
+// Waits (bounded, generous) for a process to go; the bound is a hang guard, not a speed assertion.
+bool wait_gone(pid_t pid)
+{
+	for (int i = 0; i < 600; ++i) {
+		if (process_gone(pid))
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+}  // namespace
+
+TEST(Process, ReapsAndReportsTheExit)
+{
+	Child c({"sh", "-c", "echo hi; exit 3"});
+	auto e = c.wait();
+	EXPECT_EQ(e.status, 3);
+	EXPECT_EQ(e.term_signal, 0);
+	EXPECT_TRUE(c.reaped());
+	// Signalling a reaped child does nothing (its pid may be another process's by now).
+	c.signal(SIGKILL);
+	EXPECT_EQ(c.exit()->status, 3);
+
+	Child k({"sleep", "60"});
+	auto ke = k.terminate(std::chrono::milliseconds(0));
+	EXPECT_EQ(ke.term_signal, SIGKILL);
+	EXPECT_EQ(ke.status, 128 + SIGKILL);
+	EXPECT_GE(ke.cpu_seconds, 0.0);
+}
+
+TEST(Process, DestructorEndsARunningChild)
+{
+	pid_t pid;
+	{
+		Child c({"sleep", "60"});
+		pid = c.pid();
+		ASSERT_FALSE(process_gone(pid));
+	}
+	EXPECT_TRUE(process_gone(pid)) << "the destructor must kill and reap";
+}
+
+TEST(Process, ChildDiesWithTheFrontEndEvenOnSigkill)
+{
+	// A stand-in front end (a forked copy of this test) starts a child, reports its pid, then is SIGKILLed.
+	int p[2];
+	ASSERT_EQ(pipe(p), 0);
+	pid_t fe = fork();
+	ASSERT_GE(fe, 0);
+	if (fe == 0) {
+		close(p[0]);
+		Child c({"sleep", "60"});
+		pid_t pid = c.pid();
+		[[maybe_unused]] auto n = write(p[1], &pid, sizeof(pid));
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	pid_t child = -1;
+	ASSERT_EQ(read(p[0], &child, sizeof(child)), static_cast<ssize_t>(sizeof(child)));
+	close(p[0]);
+	ASSERT_FALSE(process_gone(child));
+	kill(fe, SIGKILL);
+	waitpid(fe, nullptr, 0);
+	EXPECT_TRUE(wait_gone(child)) << "PR_SET_PDEATHSIG must end the child with its parent";
+}
+
+TEST(Process, CannotRunNamesTheProgram)
+{
+	try {
+		Child c({"/nonexistent/xua-no-such-program"});
+		FAIL() << "no error";
+	} catch (const Error &e) {
+		EXPECT_NE(std::string(e.what()).find("/nonexistent/xua-no-such-program"), std::string::npos) << e.what();
+	}
+	auto r = run({"sh", "-c", "echo out; echo err >&2; exit 4"});
+	EXPECT_EQ(r.status, 4);
+	EXPECT_NE(r.output.find("out"), std::string::npos);
+	EXPECT_NE(r.output.find("err"), std::string::npos);
+	EXPECT_THROW(run_checked({"false"}), Error);
+}
+
+TEST(Process, AStopSignalEndsTheWaitAndTheChild)
+{
+	install_signal_handlers();
+	auto dir = temp_dir("interrupt");
+	auto pidfile = dir / "pid";
+	raise(SIGTERM);  // recorded, not fatal
+	ASSERT_EQ(stop_signal(), SIGTERM);
+	try {
+		run({"sh", "-c", "echo $$ > " + pidfile.string() + "; exec sleep 60"});
+		FAIL() << "not interrupted";
+	} catch (const Interrupted &e) {
+		EXPECT_EQ(e.signal, SIGTERM);
+	}
+	clear_stop_signal();
+	// The shell may not have written its pid before it was killed; when it did, it is gone.
+	if (fs::exists(pidfile) && !trim(read_file(pidfile)).empty()) {
+		EXPECT_TRUE(process_gone(std::stoi(read_file(pidfile))));
+	}
+	// Positive control: without a stop signal the same wait runs to the end.
+	EXPECT_EQ(run({"sh", "-c", "exit 0"}).status, 0);
+	fs::remove_all(dir);
+}
+
+TEST(Protocol, RecordsAndBlocksRoundTrip)
+{
+	std::string json = "{\n  \"benchmarks\": []\n}\n";
+	std::string port = protocol::record(protocol::kInsmod, "ok") + protocol::record(protocol::kInfo, "{\"a\":1}") +
+			   protocol::record(protocol::kJobBegin, "bench") + "stderr line\n" +
+			   protocol::record(protocol::kJobExit, "0") + protocol::block(protocol::kBenchmarkJson, json) +
+			   protocol::block(protocol::kDmesg, "[ 1.0] x\n[ 2.0] y") + protocol::record(protocol::kDone);
+	auto r = protocol::parse(port);
+	EXPECT_TRUE(r.insmod_ok);
+	EXPECT_EQ(r.info, "{\"a\":1}");
+	EXPECT_EQ(r.job, "bench");
+	ASSERT_EQ(r.job_output.size(), 1u);
+	EXPECT_EQ(r.job_exit, 0);
+	ASSERT_TRUE(r.blocks.count("benchmark-json"));
+	EXPECT_TRUE(r.blocks["benchmark-json"].complete);
+	EXPECT_EQ(r.blocks["benchmark-json"].content, json) << "byte-exact, a line that is only '{' or '}' included";
+	EXPECT_EQ(r.blocks["dmesg"].content, "[ 1.0] x\n[ 2.0] y");
+	EXPECT_TRUE(r.done);
+	EXPECT_TRUE(r.problems.empty());
+
+	// Through a console (\r\n) with printk lines around the records: the same.
+	std::string noisy;
+	for (char c : "[ 0.5] random: crng init done\n" + port + "[ 9.9] reboot: Power down\n")
+		noisy += c == '\n' ? std::string("\r\n") : std::string(1, c);
+	auto n = protocol::parse(noisy);
+	EXPECT_TRUE(n.done);
+	EXPECT_TRUE(n.blocks["benchmark-json"].complete);
+	EXPECT_EQ(n.blocks["benchmark-json"].content, json);
+}
+
+TEST(Protocol, TruncatedAndInterleavedBlocksAreRecognised)
+{
+	std::string json = "{\"benchmarks\": [1, 2, 3]}";
+	auto full = protocol::block(protocol::kBenchmarkJson, json);
+	auto cut = protocol::parse(full.substr(0, full.size() - 30));
+	EXPECT_FALSE(cut.blocks["benchmark-json"].complete);
+	EXPECT_NE(cut.blocks["benchmark-json"].problem.find("truncated"), std::string::npos);
+	EXPECT_FALSE(cut.done);
+
+	// A printk line inside the payload: the length no longer matches, and the parser says so.
+	auto pos = full.find("[1, 2");
+	auto mixed = full.substr(0, pos) + "\n[ 3.1] xuaccess: hello\n" + full.substr(pos) + "xua-done\n";
+	auto m = protocol::parse(mixed);
+	EXPECT_FALSE(m.blocks["benchmark-json"].complete);
+	EXPECT_NE(m.blocks["benchmark-json"].problem.find("announced"), std::string::npos)
+		<< m.blocks["benchmark-json"].problem;
+	EXPECT_TRUE(m.done) << "parsing goes on after the damaged block";
+
+	auto bad = protocol::parse("xua-block-begin dmesg lots\nxua-done\n");
+	EXPECT_FALSE(bad.problems.empty());
+	EXPECT_TRUE(bad.done);
+}
+
+namespace {
+
+const char *kSmapOops = "[ 12.3] BUG: unable to handle page fault for address: 00007ffd1234abcd\n"
+			"[ 12.3] #PF: error_code(0x0003) - permissions violation\n"
+			"[ 12.3] ---[ end trace 0000000000000000 ]---\n";
+
+const std::string kInfoOn = R"({"guard":"SMAP","guard_present":true,"guard_enabled":true,"window_open":false,)"
+			    R"("guest":{"cpuinfo_smap":true}})";
+
+struct Outcome {
+	std::string job = "test";
+	std::string console = "xuaccess-init: started cell=x job=test\n";
+	std::string insmod = "ok";
+	std::string info = kInfoOn;
+	std::string job_output = "ok 1 - A.b\n1..1\n";
+	std::string exit = "0";
+	std::string extra_blocks;
+	bool done = true, booted = true, timed_out = false;
+
+	CellOutcome make() const
+	{
+		static const auto cells = Matrix::get().select({"x86_64"}, {"6.1"}, {"on"});
+		CellOutcome o{cells.at(0), "tcg", {}, job, {}, {}, {}, "/tmp/xua-judge"};
+		o.guest.first_output = booted ? 1.5 : -1;
+		o.guest.seconds = 9;
+		o.guest.timed_out = timed_out;
+		o.guest.timeout_reason = timed_out ? "no console output for 120 s (inactivity watchdog)" : "";
+		o.guest.console = console;
+		std::string port = protocol::record(protocol::kInsmod, insmod);
+		if (insmod == "ok")
+			port += protocol::record(protocol::kInfo, info) + protocol::record(protocol::kJobBegin, job) + job_output +
+				(exit.empty() ? "" : protocol::record(protocol::kJobExit, exit)) + extra_blocks;
+		if (done)
+			port += protocol::block(protocol::kDmesg, "") + protocol::record(protocol::kDone);
+		o.report = parse_results(booted ? port : "");
+		o.problems = merge_problems(o.guest.console, o.report.dmesg());
+		return o;
+	}
+};
+
+Failure judged(const Outcome &x)
+{
+	return judge(x.make()).primary();
+}
+
+}  // namespace
+
+TEST(Judge, EachOutcomeHasOneDecision)
+{
+	Outcome healthy;
+	auto v = judge(healthy.make());
+	EXPECT_TRUE(v.ok()) << v.reason();
+	EXPECT_EQ(v.primary(), Failure::none);
+
+	// An announced oops with the guard's signature is a pass; the same oops unannounced is not.
+	Outcome announced;
+	announced.job_output = "# xua-expected-oops SMAP\nok 1 - Seed.Bug\n1..1\n";
+	announced.console += kSmapOops;
+	EXPECT_EQ(judged(announced), Failure::none);
+	Outcome unannounced;
+	unannounced.console += kSmapOops;
+	EXPECT_EQ(judged(unannounced), Failure::unexpected_oops);
+	Outcome missing_oops;
+	missing_oops.job_output = announced.job_output;
+	EXPECT_EQ(judged(missing_oops), Failure::announced_missing);
+
+	Outcome oom;
+	oom.console += "[ 5.0] Out of memory: Killed process 79 (xuaccess-tests) total-vm:317456kB\n";
+	EXPECT_EQ(judged(oom), Failure::oom_kill);
+
+	Outcome panic;
+	panic.console += "[ 5.0] Kernel panic - not syncing: Fatal exception\n";
+	panic.exit = "";
+	panic.done = false;
+	EXPECT_EQ(judged(panic), Failure::panic) << "the panic explains the missing job exit";
+
+	Outcome timeout;
+	timeout.timed_out = true;
+	timeout.job_output = "ok 1 - A.b\n";
+	timeout.exit = "";
+	timeout.done = false;
+	auto tv = judge(timeout.make());
+	EXPECT_EQ(tv.primary(), Failure::timeout);
+	EXPECT_NE(tv.reason().find("inactivity watchdog"), std::string::npos) << tv.reason();
+
+	Outcome no_boot;
+	no_boot.booted = false;
+	EXPECT_EQ(judged(no_boot), Failure::no_boot);
+
+	Outcome insmod;
+	insmod.insmod = "error 8 Exec format error";
+	auto iv = judge(insmod.make());
+	EXPECT_EQ(iv.primary(), Failure::insmod);
+	EXPECT_NE(iv.reason().find("Exec format error"), std::string::npos);
+
+	Outcome mismatch;
+	mismatch.info = R"({"guard":"SMAP","guard_present":true,"guard_enabled":false,"window_open":false})";
+	EXPECT_EQ(judged(mismatch), Failure::protection);
+
+	Outcome missing_cases;
+	missing_cases.job_output = "ok 1 - A.b\n1..3\n";
+	EXPECT_EQ(judged(missing_cases), Failure::missing_cases);
+
+	Outcome failed_case;
+	failed_case.job_output = "not ok 1 - A.b\n1..1\n";
+	failed_case.exit = "1";
+	EXPECT_EQ(judged(failed_case), Failure::job_failed);
+
+	Outcome not_done;
+	not_done.done = false;
+	EXPECT_EQ(judged(not_done), Failure::not_done);
+}
+
+TEST(Judge, BenchNeedsItsJsonIntact)
+{
+	Outcome bench;
+	bench.job = "bench";
+	bench.job_output = "";
+	EXPECT_EQ(judged(bench), Failure::no_results) << "no benchmark-json block";
+	bench.extra_blocks = protocol::block(protocol::kBenchmarkJson, R"({"context": {}, "benchmarks": []})");
+	EXPECT_EQ(judged(bench), Failure::none);
+	bench.extra_blocks = protocol::block(protocol::kBenchmarkJson, R"({"context": {}, "bench)");
+	EXPECT_EQ(judged(bench), Failure::no_results) << "does not parse";
+	auto good = protocol::block(protocol::kBenchmarkJson, R"({"context": {}, "benchmarks": []})");
+	bench.extra_blocks = good.substr(0, good.size() - 25);
+	bench.done = false;
+	EXPECT_EQ(judged(bench), Failure::no_results) << "truncated";
+}
+
+TEST(AtomicWrite, ReplacesWholeAndLeavesNoTemporaries)
+{
+	auto dir = temp_dir("write");
+	auto f = dir / "cell.json";
+	write_file(f, "old\n");
+	write_file(f, "new content\n");
+	EXPECT_EQ(read_file(f), "new content\n");
+	int entries = 0;
+	for ([[maybe_unused]] auto &e : fs::directory_iterator(dir))
+		++entries;
+	EXPECT_EQ(entries, 1) << "a temporary file was left behind";
+
+	// A failed write names the file and leaves the old content alone.
+	write_file(dir / "blocker", "a file, not a directory\n");
+	try {
+		write_file(dir / "blocker" / "x.json", "data");
+		FAIL() << "no error";
+	} catch (const std::exception &e) {
+		EXPECT_NE(std::string(e.what()).find("blocker"), std::string::npos) << e.what();
+	}
+	if (geteuid() != 0) {  // root writes into read-only directories anyway
+		fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec);
+		EXPECT_THROW(write_file(f, "lost"), Error);
+		fs::permissions(dir, fs::perms::owner_all);
+		EXPECT_EQ(read_file(f), "new content\n");
+	}
+	fs::remove_all(dir);
+}
+
+TEST(ShellQuote, TheShellReadsBackEveryArgument)
+{
+	std::vector<std::string> args = {"plain", "a b", "it's", "|;&*?()<>~#", "$HOME", "`x`", "back\\slash",
+					 "new\nline", "", "-append", "console=ttyS0 xua.args=--a,--b", "!x", "{a,b}", "tab\there"};
+	auto line = shell_quote(args);
+	EXPECT_EQ(shell_quote({"qemu-system-x86_64", "-m", "512M", "file:/a/b.txt"}), "qemu-system-x86_64 -m 512M file:/a/b.txt");
+	auto r = run({"sh", "-c", "for a in " + line + "; do printf '%s\\0' \"$a\"; done"});
+	ASSERT_TRUE(r.ok()) << r.output;
+	std::vector<std::string> back;
+	for (size_t pos = 0, nul; (nul = r.output.find('\0', pos)) != std::string::npos; pos = nul + 1)
+		back.push_back(r.output.substr(pos, nul - pos));
+	EXPECT_EQ(back, args);
+}
+
+TEST(Names, ParsedInOnePlace)
+{
+	auto t = parse_bench_name("transfer/copy/to_user/4096/manual_time");
+	EXPECT_EQ(t.name, "transfer/copy/to_user/4096");
+	EXPECT_EQ(t.family, "transfer");
+	EXPECT_EQ(t.method, "copy");
+	EXPECT_EQ(t.direction, "to_user");
+	EXPECT_EQ(t.size, 4096u);
+	EXPECT_EQ(t.stem, "transfer/copy/to_user");
+	auto g = parse_bench_name("guard/toggle/manual_time");
+	EXPECT_EQ(g.family, "guard");
+	EXPECT_FALSE(g.size);
+	EXPECT_EQ(g.stem, "guard/toggle");
+	auto b = parse_bench_name("baseline/getppid");
+	EXPECT_EQ(b.method, "getppid");
+	EXPECT_EQ(row_kind(b, false).unit, "ns");
+	EXPECT_EQ(row_kind(t, true).unit, "MiB/s");
+	EXPECT_EQ(row_kind(parse_bench_name("batch/unsafe/16"), false).unit, "ns/item");
+	EXPECT_EQ(row_kind(parse_bench_name("latency/copy/to_user/64"), true).unit, "ns") << "latency is per call";
+}
+
+TEST(Bench, ArgumentsAreCheckedAndBootsMerge)
+{
+	BenchOptions o;
+	auto a = bench_args(o);
+	EXPECT_EQ(a, (std::vector<std::string>{"--benchmark_repetitions=2", "--xua-min-time=0.05"}));
+	o.quick = true;
+	o.filter = "^transfer/copy|guard";
+	EXPECT_EQ(bench_args(o),
+		  (std::vector<std::string>{"--benchmark_repetitions=1", "--quick", "--xua-filter=^transfer/copy|guard"}));
+	o.filter = "a,b";
+	EXPECT_THROW(bench_args(o), Error);
+	o.filter = "a b";
+	EXPECT_THROW(bench_args(o), Error);
+	auto round = bench_options_from_json(to_json(BenchOptions{.filter = "x", .boots = 3}));
+	EXPECT_EQ(round.filter, "x");
+	EXPECT_EQ(round.boots, 3);
+
+	auto boot = [](double t, double load) {
+		return nlohmann::json{{"context", {{"xua_host_other_cores", load}}},
+				      {"benchmarks",
+				       {{{"name", "baseline/getppid"}, {"run_name", "baseline/getppid"}, {"run_type", "iteration"}, {"real_time", t}},
+					{{"name", "baseline/getppid_median"}, {"run_name", "baseline/getppid"}, {"run_type", "aggregate"}, {"real_time", t}}}}};
+	};
+	auto one = merge_boots({boot(100, 0.1)});
+	EXPECT_EQ(one["benchmarks"].size(), 2u) << "one boot keeps Google Benchmark's aggregates";
+	auto j = merge_boots({boot(100, 0.1), boot(110, 0.5), boot(120, 0.2)});
+	ASSERT_EQ(j["benchmarks"].size(), 3u) << "aggregates dropped with several boots";
+	EXPECT_EQ(j["benchmarks"][2]["xua_boot"], 2);
+	EXPECT_EQ(j["benchmarks"][0]["xua_unit"], "ns");
+	EXPECT_EQ(j["context"]["xua_boots"], 3);
+	EXPECT_DOUBLE_EQ(j["context"]["xua_host_other_cores"].get<double>(), 0.5);
+	auto cell = parse_cell("x86_64-6.1-on", j);
+	EXPECT_EQ(cell.boots, 3);
+	EXPECT_DOUBLE_EQ(cell.rows.at("baseline/getppid").median, 110);
+}
+
+TEST(Results, CorruptCellIsSkippedWithItsPath)
+{
+	auto dir = temp_dir("corrupt");
+	write_file(dir / "x86_64-6.1-on.json",
+		   R"({"context": {"xua_arch": "x86_64", "xua_kernel_series": "6.1", "xua_protection_requested": "on"},
+		       "benchmarks": [{"name": "baseline/getppid", "run_type": "iteration", "real_time": 5}]})");
+	write_file(dir / "x86_64-6.1-off.json", R"({"context": {}, "benchmarks": [{"name": "base)");
+	std::vector<std::string> skipped;
+	auto cells = load_results(dir, &skipped);
+	ASSERT_EQ(cells.size(), 1u);
+	EXPECT_EQ(cells[0].group(), "x86_64-6.1");
+	EXPECT_EQ(cells[0].protection(), "on");
+	ASSERT_EQ(skipped.size(), 1u);
+	EXPECT_NE(skipped[0].find((dir / "x86_64-6.1-off.json").string()), std::string::npos) << skipped[0];
+	fs::remove(dir / "x86_64-6.1-on.json");
+	EXPECT_THROW(load_results(dir, &skipped), Error) << "nothing readable left";
+	fs::remove_all(dir);
+}
