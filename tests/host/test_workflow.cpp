@@ -108,3 +108,29 @@ TEST(Workflow, RunsOnlyTheReadmeCommands)
 		}
 	EXPECT_EQ(subcommands, (std::set<std::string>{"test", "bench", "report"}));
 }
+
+// ./xuaccess --help works on a fresh machine (no packages, no build) from the committed help texts: they
+// must be what the front end itself prints. And every usage error exits 2, not CLI11's 105-109.
+TEST(Workflow, CommittedHelpIsTheFrontEndsAndUsageErrorsExit2)
+{
+	const auto host = (fs::path(XUACCESS_BUILD_DIR) / "host/xuaccess-host").string();
+	for (std::string cmd : {"xuaccess", "test", "bench", "compare", "report"}) {
+		std::vector<std::string> argv = {host};
+		if (cmd != "xuaccess")
+			argv.push_back(cmd);
+		argv.push_back("--help");
+		auto r = run(argv, {.merge_stderr = false});
+		EXPECT_EQ(r.status, 0) << cmd;
+		EXPECT_EQ(r.output, read_file(kSource / "host/cmd/help" / (cmd + ".txt")))
+			<< "host/cmd/help/" << cmd << ".txt is stale: regenerate it with xuaccess-host " << cmd << " --help";
+	}
+	for (std::vector<std::string> bad : {std::vector<std::string>{"bench", "--quick", "--boots", "3"},
+					     {"bench", "--quick", "--repetitions", "3"},
+					     {"bench", "--yes-load-module-into-this-kernel"},
+					     {"bench", "--boots", "0"},
+					     {"no-such-command"},
+					     {"compare", "/nonexistent.json", "/nonexistent2.json"}}) {
+		bad.insert(bad.begin(), host);
+		EXPECT_EQ(run(bad).status, 2) << shell_quote(bad);
+	}
+}
