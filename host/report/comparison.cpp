@@ -1,17 +1,10 @@
 #include "report/comparison.hpp"
 
+#include "report/format.hpp"
+
 #include <algorithm>
 
 namespace xua {
-
-namespace {
-
-std::string value_cv(const Row &r)
-{
-	return r.cv >= 0 ? fmt::format("{:.1f} ±{:.1f}%", r.median, r.cv * 100) : fmt::format("{:.1f}", r.median);
-}
-
-}  // namespace
 
 std::string format_comparison(const Comparison &c, const std::vector<std::string> &only)
 {

@@ -10,19 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "analyze/compare.hpp"
+#include "analyze/summary.hpp"
 #include "report/comparison.hpp"
-#include "analyze/results.hpp"
+#include "report/format.hpp"
 
 namespace xua {
-
-// The headline rows of the printed summary (the files hold every row).
-std::vector<std::string> headline_rows(const CellResults &c);
-
-// Where the mmap'ed shared buffer beats the copy ioctl of the same size, end to end, for one direction of a
-// cell, as runs of measured sizes: "mmap faster at 8 B-512 B, copy ioctl faster at 4 KiB-4 MiB" (ties go
-// to mmap); "not measured" without the mmap rows.
-std::string mmap_vs_copy(const CellResults &c, bool to_user);
 
 // Writes every file above into dir and returns the summary text.
 std::string write_report(const fs::path &dir);

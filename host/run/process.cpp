@@ -337,7 +337,7 @@ RunResult run(const std::vector<std::string> &argv, const RunOptions &opt)
 			// now and then to look again.
 			throw_if_interrupted();
 			pollfd p{child.output_fd(), POLLIN, 0};
-			if (::poll(&p, 1, 200) == 0)
+			if (::poll(&p, 1, 200) <= 0)  // timeout, or EINTR: look at the flag again
 				continue;
 			ssize_t n = read(child.output_fd(), buf, sizeof(buf));
 			if (n > 0) {

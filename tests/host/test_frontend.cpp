@@ -139,6 +139,15 @@ TEST(Process, AStopSignalEndsTheWaitAndTheChild)
 	if (fs::exists(pidfile) && !trim(read_file(pidfile)).empty()) {
 		EXPECT_TRUE(process_gone(std::stoi(read_file(pidfile))));
 	}
+	// The signal arriving while run() waits on a silent child (the usual case: Ctrl-C during a build step).
+	Child killer({"sh", "-c", "sleep 0.5; kill -TERM " + std::to_string(getpid())});
+	try {
+		run({"sleep", "30"});
+		FAIL() << "not interrupted while waiting";
+	} catch (const Interrupted &e) {
+		EXPECT_EQ(e.signal, SIGTERM);
+	}
+	clear_stop_signal();
 	// Positive control: without a stop signal the same wait runs to the end.
 	EXPECT_EQ(run({"sh", "-c", "exit 0"}).status, 0);
 	fs::remove_all(dir);

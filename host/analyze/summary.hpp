@@ -1,0 +1,63 @@
+// What the report shows, as data: cells paired by their context, the points of a benchmark family over
+// sizes, the headline rows, the families a comparison marks, where mmap beats the copy ioctl, the raw copy
+// against copy_*_user, and the noise of the kernel-timed rows. Formatting is report/'s.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "analyze/compare.hpp"
+#include "analyze/results.hpp"
+
+namespace xua {
+
+// The cells of one (arch, kernel series, accelerator), on before off, and their comparison.
+struct Group {
+	std::string name;
+	std::vector<const CellResults *> cells;
+	const CellResults *on = nullptr, *off = nullptr;
+	std::optional<Comparison> cmp;  // on vs off (B = on, A = off) when both exist and may be compared
+	std::string refused;            // why they were not compared
+	const CellResults &first() const { return *cells.front(); }
+};
+// Groups the cells by their context (CellResults::group(), protection()) and compares each on/off pair.
+std::vector<Group> pair_cells(const std::vector<CellResults> &cells);
+
+// Sorted (size, median) points of the rows "<stem>/<size>" of a cell, e.g. stem "transfer/copy/to_user".
+std::vector<std::pair<double, double>> series(const CellResults &c, const std::string &stem);
+// The methods of a family's sized rows, in name order ("transfer" -> copy, raw_..., ...).
+std::vector<std::string> methods(const std::vector<const CellResults *> &cells, const std::string &family);
+
+// The headline rows of the printed summary (the files hold every row).
+std::vector<std::string> headline_rows(const CellResults &c);
+
+// Per benchmark family (the name without its size), the rows a comparison marks significant.
+struct FamilyEffect {
+	std::string name;  // "transfer/copy/to_user/*"
+	int rows = 0, marked = 0;
+	double lo = 0, hi = 0, p = 1;  // range of the marked rows' ratios, their smallest p
+};
+// Families with marked rows, the largest effect first.
+std::vector<FamilyEffect> significant_families(const Comparison &c);
+
+// Runs of measured sizes where the mmap'ed buffer beats the copy ioctl (ties go to mmap), or the reverse.
+struct SizeRun {
+	bool mmap;
+	double from, to;
+};
+std::vector<SizeRun> mmap_vs_copy_runs(const CellResults &c, bool to_user);
+
+// The module's raw copy against copy_{to,from}_user at >= 4 KiB: percent throughput difference per row.
+struct RawVsCopy {
+	std::string method, direction;
+	uint64_t size;
+	double percent;
+};
+std::vector<RawVsCopy> raw_vs_copy(const CellResults &c);
+
+// The spread of the kernel-timed rows >= 4 KiB over the samples: the cvs, sorted.
+std::vector<double> kernel_timed_cvs(const CellResults &c);
+
+}  // namespace xua

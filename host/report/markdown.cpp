@@ -1,0 +1,128 @@
+#include "report/markdown.hpp"
+
+#include <algorithm>
+
+#include "report/format.hpp"
+
+namespace xua {
+
+std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells, const std::vector<Group> &groups,
+		     const std::map<std::string, std::vector<std::string>> &pngs)
+{
+	const auto &c0 = cells.front();
+	std::string m = fmt::format("# xuaccess benchmark report: {}\n\n", dir.filename().string());
+	bool any_tcg = std::any_of(cells.begin(), cells.end(), [](auto &c) { return c.context_string("xua_accel") != "kvm" &&
+										     c.context_string("xua_accel") != "host"; });
+	if (any_tcg)
+		m += fmt::format(
+			"> **Emulated.** These figures were measured inside QEMU TCG guests ({}) on one x86_64 host ({}). "
+			"TCG translates guest code and charges per translated instruction; it ends a translation block at "
+			"every `stac`/`clac` and `msr pan`, so a guard's cost here is the emulator's, not a CPU's. Use them to "
+			"compare paths with each other and to see whether a cost exists; measure on silicon "
+			"(`./xuaccess bench --host`, or `--accel kvm` for x86_64 cells on an x86_64 host) before quoting "
+			"nanoseconds.\n\n",
+			c0.context_string("xua_qemu_version"),
+			c0.context_string("xua_host_cpu").empty() ? "CPU not recorded" : c0.context_string("xua_host_cpu"));
+	m += fmt::format("Made by `./xuaccess report {}` from the JSON files in this directory (one Google Benchmark "
+			 "JSON per cell); `summary.txt` is what the bench printed, `compare-*.txt` compares every row.\n\n",
+			 dir.string());
+	m += "## Cells\n\n| cell | guest CPU | kernel | guard | on in guest | accel | samples | rows | boot s | date |\n"
+	     "|---|---|---|---|---|---|---|---|---|---|\n";
+	for (auto &c : cells)
+		m += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", c.name,
+				 md_escape(c.context_string("xua_qemu_cpu")), md_escape(c.context_string("xua_kernel_package")),
+				 guard_name(c), c.context_string("xua_guard_enabled"), c.accel_label(), c.sampling(),
+				 c.rows.size(),
+				 c.context.contains("xua_boot_seconds")
+					 ? fmt::format("{:.1f}", c.context["xua_boot_seconds"].get<double>())
+					 : std::string("-"),
+				 c.context_string("xua_date_utc"));
+	m += "\n\"on in guest\" is what the module read from the CPU inside the guest (CR4.SMAP, or PAN detected), "
+	     "checked against the protection asked for before any figure was kept.\n\n";
+	m += "## How to read it\n\n"
+	     "- `transfer/<method>/<dir>/<bytes>`, `batch/*`, `guard/toggle` and `baseline/kernel_memcpy/*` are timed by the "
+	     "module around its own loop: no syscall in the figure. `latency/*`, `mmap/*` and the other baselines are wall "
+	     "clock per call, syscall included.\n"
+	     "- MiB/s: higher is faster. ns: lower is faster. A cell with several boots of its guest has one sample per "
+	     "boot (the median of that boot's repetitions); with one boot the samples are the repetitions. Each figure "
+	     "is the median of the samples; ±cv is their coefficient of variation.\n";
+	m += fmt::format(
+		"- Why boots: under TCG two boots of the same cell differ by far more than the repetitions inside one boot "
+		"(measured on this project's machine: {}). A test over one boot's repetitions would mostly mark that "
+		"boot-to-boot difference as a guard effect. With 5 boots a side the same A/A check marked 13 of 205 rows "
+		"(x86_64) and 22 of 229 (arm64), about what chance gives, all within 4 % of 1: a marked effect under about "
+		"4 % is not shown to be the guard's.\n",
+		kBootToBootNoise);
+	m += "- On vs off: B/A is the time per byte (or per call) with the guard on over the time with it off; >1 means "
+	     "the guard makes it slower. p is a two-sided Mann-Whitney U test over the samples (the test Google "
+	     "Benchmark's compare.py runs over repetitions); `*` marks p < 0.05. With many rows some are marked by "
+	     "chance (about 5 % of them if nothing differed), so trust a mark more when the effect is large and the "
+	     "neighbouring sizes agree.\n"
+	     "- Under TCG the absolute numbers mean little; the ratios between paths inside one cell, and the on/off "
+	     "ratio where the guard's instructions are executed per access (`raw_toggle`, `guard/toggle`, x86 "
+	     "`per-access`), are what carry over in kind, not in size.\n\n";
+	for (auto &g : groups) {
+		const auto &f = g.first();
+		m += fmt::format("## {}, kernel {}\n\n", f.context_string("xua_arch"), kernel_of(f));
+		if (g.cmp) {
+			const auto &c = *g.cmp;
+			m += fmt::format("**{} on vs off:** {} of {} rows differ significantly (p < {}; on: {}, off: {}", guard_name(f),
+					 c.significant(), c.rows.size(), c.alpha, g.on->sampling(), g.off->sampling());
+			if (c.samples() >= kUTestMinRepetitions)
+				m += fmt::format("; {} would be marked by chance", c.marked_by_chance());
+			m += ").\n\n";
+			for (auto &n : c.test_notes)
+				m += fmt::format("> **Warning:** {}\n\n", md_escape(n));
+			// Per benchmark family (the name without its size), the significant rows: a method's effect reads
+			// as one line across sizes rather than eight lines of the same method.
+			auto sig = significant_families(c);
+			if (!sig.empty()) {
+				m += "Largest significant effects, per benchmark family (time on / time off of the marked rows):\n\n";
+				for (size_t i = 0; i < std::min<size_t>(10, sig.size()); ++i) {
+					const auto &f = sig[i];
+					auto range = f.lo == f.hi ? fmt::format("×{:.3f}", f.lo) : fmt::format("×{:.3f} to ×{:.3f}", f.lo, f.hi);
+					m += fmt::format("- `{}`: {} ({} of {} rows marked, smallest p {:.4f})\n", f.name, range, f.marked,
+							 f.rows, f.p);
+				}
+				if (sig.size() > 10)
+					m += fmt::format("- ... {} more families with marked rows in compare-{}.txt\n", sig.size() - 10, g.name);
+				m += "\n";
+			}
+			for (auto &mm : c.mismatches)
+				m += fmt::format("Compared despite a mismatch: {}\n\n", md_escape(mm));
+			for (auto &w : c.warnings)
+				m += fmt::format("> **Warning:** {}\n\n", md_escape(w));
+			if (auto note = f.context_string("xua_cpu_off_note"); !note.empty())
+				m += fmt::format("Caveat: {}.\n\n", note);
+		} else if (!g.refused.empty()) {
+			m += fmt::format("On and off were not compared: {}\n\n", md_escape(g.refused));
+		}
+		for (auto *c : g.cells) {
+			for (bool to_user : {true, false})
+				if (!series(*c, to_user ? "mmap/produce+read" : "mmap/write+consume").empty())
+					m += fmt::format("- {} mmap vs copy, {}: {}\n", c->name, to_user ? "kernel -> user" : "user -> kernel",
+							 mmap_vs_copy(*c, to_user));
+			for (auto &n : cell_notes(*c))
+				m += fmt::format("- {}\n", n);
+		}
+		m += "\n";
+		for (auto &png : pngs.at(g.name))
+			m += fmt::format("![{}](plots/{})\n\n", png, png);
+		if (g.cmp) {
+			const auto &c = *g.cmp;
+			auto rows = headline_rows(*g.on);
+			m += fmt::format("| benchmark | unit | {} off | {} on | on/off time | p |\n|---|---|---|---|---|---|\n",
+					 guard_name(f), guard_name(f));
+			for (auto &r : c.rows) {
+				if (std::find(rows.begin(), rows.end(), r.name) == rows.end())
+					continue;
+				m += fmt::format("| `{}` | {} | {} | {} | {:.3f}{} | {} |\n", r.name, r.a->unit(), value_cv(*r.a), value_cv(*r.b),
+						 r.time_ratio, r.significant ? " *" : "", r.p ? fmt::format("{:.4f}", *r.p) : "-");
+			}
+			m += fmt::format("\nEvery row: [compare-{}.txt](compare-{}.txt).\n\n", g.name, g.name);
+		}
+	}
+	return m;
+}
+
+}  // namespace xua
