@@ -130,7 +130,12 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 	std::string meta = pkg_arch(m.image_meta(series, arch), arch);
 	nlohmann::json cached;
 	if (fs::exists(k.stamp))
-		cached = nlohmann::json::parse(read_file(k.stamp));
+		try {
+			cached = nlohmann::json::parse(read_file(k.stamp));
+		} catch (const nlohmann::json::exception &e) {
+			fmt::print(stderr, "xuaccess: warning: {} does not parse ({}): fetching the kernel again\n",
+				   k.stamp.string(), e.what());
+		}
 
 	if (resolve == Resolve::if_missing && !cached.is_null()) {
 		k.image_pkg = cached["image_pkg"];
@@ -173,10 +178,15 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 		else if (starts_with(dep, "linux-kbuild-"))
 			pkgs.push_back(dep);
 	}
-	fs::remove_all(k.dir);
-	auto debs = k.dir / "debs";
+	// Everything is fetched and unpacked into a staging directory; the cached kernel is replaced only once the
+	// new one is complete (an interrupted or failed download leaves the old one usable).
+	fs::path staging = k.dir;
+	staging += ".new";
+	fs::remove_all(staging);
+	const auto sroot = staging / "root";
+	auto debs = staging / "debs";
 	fs::create_directories(debs);
-	fs::create_directories(root);
+	fs::create_directories(sroot);
 	std::vector<std::string> dl = {"apt-get", "download", "-q"};
 	dl.insert(dl.end(), pkgs.begin(), pkgs.end());
 	auto r = run(dl, {.cwd = debs});
@@ -187,18 +197,19 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 		auto name = deb.path().filename().string();
 		if (starts_with(name, "linux-image-")) {
 			// Only /boot is needed from the image: skip the ~400 MB of modules.
-			auto tar = k.dir / "image.tar";
+			auto tar = staging / "image.tar";
 			run_checked({"dpkg-deb", "--fsys-tarfile", deb.path().string()}, {.stdout_file = tar});
-			run_checked({"tar", "-xf", tar.string(), "-C", root.string(), "./boot"});
+			run_checked({"tar", "-xf", tar.string(), "-C", sroot.string(), "./boot"});
 			fs::remove(tar);
 		} else {
-			run_checked({"dpkg-deb", "-x", deb.path().string(), root.string()});
+			run_checked({"dpkg-deb", "-x", deb.path().string(), sroot.string()});
 		}
 	}
 	fs::remove_all(debs);
 
-	// The flavour Makefile includes the -common Makefile by an absolute /usr/src path; point it at ours.
-	auto mk = k.headers / "Makefile";
+	// The flavour Makefile includes the -common Makefile by an absolute /usr/src path; point it at ours (the
+	// final place, after the swap below).
+	auto mk = sroot / fs::relative(k.headers, root) / "Makefile";
 	auto text = read_file(mk);
 	auto pos = text.find("include /usr/src/");
 	if (pos == std::string::npos)
@@ -206,22 +217,31 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 	text.replace(pos, std::strlen("include /usr/src/"), "include " + (root / "usr/src").string() + "/");
 	write_file(mk, text);
 
-	auto vmlinuz = root / "boot" / ("vmlinuz-" + k.release);
+	auto vmlinuz = sroot / "boot" / ("vmlinuz-" + k.release);
+	auto boot_image = staging / arch.boot_image;
 	if (!fs::exists(vmlinuz))
 		fail("{} holds no {}", k.image_pkg, vmlinuz.string());
 	if (arch.boot_image == "vmlinux") {
-		extract_vmlinux(vmlinuz, k.boot_image);
+		extract_vmlinux(vmlinuz, boot_image);
 	} else {
 		auto img = read_file(vmlinuz);
 		if (starts_with(img, "\x1f\x8b"))
-			run_checked({"gzip", "-dc", vmlinuz.string()}, {.stdout_file = k.boot_image});
+			run_checked({"gzip", "-dc", vmlinuz.string()}, {.stdout_file = boot_image});
 		else
-			fs::copy_file(vmlinuz, k.boot_image, fs::copy_options::overwrite_existing);
+			fs::copy_file(vmlinuz, boot_image, fs::copy_options::overwrite_existing);
 	}
 	nlohmann::json j = {{"arch", arch.name},       {"series", series},     {"release", k.release},
 			    {"version", k.version},      {"image_pkg", k.image_pkg}, {"packages", pkgs},
 			    {"boot_image", k.boot_image.string()}};
-	write_file(k.stamp, j.dump(2) + "\n");
+	write_file(staging / "kernel.json", j.dump(2) + "\n");
+
+	fs::path old = k.dir;
+	old += ".old";
+	fs::remove_all(old);
+	if (fs::exists(k.dir))
+		fs::rename(k.dir, old);
+	fs::rename(staging, k.dir);
+	fs::remove_all(old);
 	return k;
 }
 
