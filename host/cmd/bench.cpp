@@ -340,9 +340,14 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 int run_bench(const BenchOptions &o)
 {
 	auto out = o.out.empty() ? Matrix::paths().source / "results" / utc_now("%Y%m%d-%H%M%S") : o.out;
-	if (fs::exists(out / "boots" / "run.json"))
-		fail("{} holds a bench run already: continue it with ./xuaccess bench --resume {}, or choose another --out",
-		     out.string(), out.string());
+	// A new run in a directory that holds one starts over (as CI does with a fixed --out); --resume continues.
+	if (fs::exists(out / "boots")) {
+		fmt::print(stderr, "xuaccess: {} holds an earlier run: starting over (./xuaccess bench --resume {} continues "
+				   "a run instead)\n", out.string(), out.string());
+		fs::remove_all(out / "boots");
+		for (auto &c : Matrix::get().select(o.sel.arches, o.sel.kernels, o.sel.protections))
+			fs::remove(out / (c.name() + ".json"));
+	}
 	return bench_cells(o, out);
 }
 

@@ -24,6 +24,7 @@ struct BenchOptions {
 	std::chrono::seconds inactivity{120};  // a guest silent this long is ended (progress records every benchmark)
 };
 
+// Starts a run in o.out (an earlier run there is started over).
 int run_bench(const BenchOptions &o);
 // Continues the run in `dir` with the options it was started with (DIR/boots/run.json).
 int resume_bench(const fs::path &dir);

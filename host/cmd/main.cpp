@@ -5,7 +5,6 @@
 //
 // Exit codes: 0 ok, 1 failure, 2 usage error or refused comparison, 128 + signal when interrupted (130 for
 // Ctrl-C, 143 for SIGTERM). Every child process dies with the front end (run/process.hpp).
-#include <algorithm>
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
@@ -30,16 +29,6 @@ void add_selection(CLI::App *cmd, xua::Selection &sel)
 		->delimiter(',');
 	cmd->add_option("--protection", sel.protections, "on, off or both (default both)")->delimiter(',');
 	cmd->add_option("--kernel", sel.kernels, "Debian kernel series: 6.1 (default), 6.12")->delimiter(',');
-}
-
-// Repeated values count once, in the order first given.
-void dedupe(std::vector<std::string> &v)
-{
-	std::vector<std::string> out;
-	for (auto &s : v)
-		if (std::find(out.begin(), out.end(), s) == out.end())
-			out.push_back(s);
-	v = std::move(out);
 }
 
 int run(int argc, char **argv)
@@ -129,9 +118,8 @@ int run(int argc, char **argv)
 		int code = app.exit(e);  // prints the help, or the error and a hint
 		return code == 0 ? 0 : 2;  // CLI11's own 105-109 are usage errors
 	}
-	for (auto *s : {&sel, &bo.sel})
-		for (auto *v : {&s->arches, &s->kernels, &s->protections})
-			dedupe(*v);
+	sel.dedupe();
+	bo.sel.dedupe();
 
 	try {
 		const auto &m = xua::Matrix::get();

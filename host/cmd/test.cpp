@@ -1,5 +1,6 @@
 #include "cmd/test.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <regex>
 #include <set>
@@ -10,6 +11,17 @@
 #include "run/process.hpp"
 
 namespace xua {
+void Selection::dedupe()
+{
+	for (auto *v : {&arches, &kernels, &protections}) {
+		std::vector<std::string> out;
+		for (auto &s : *v)
+			if (std::find(out.begin(), out.end(), s) == out.end())
+				out.push_back(s);
+		*v = std::move(out);
+	}
+}
+
 CaseCounts count_cases(const std::string &testlog)
 {
 	static const std::regex tap_re(R"(^(not ok|ok)\b[^#]*(#\s*(SKIP|skip|TODO))?)");

@@ -11,6 +11,8 @@ namespace xua {
 
 struct Selection {
 	std::vector<std::string> arches, kernels, protections;
+	// Repeated values count once, in the order first given (--arch x86_64,x86_64 is one arch).
+	void dedupe();
 };
 
 // Runs host unit tests, sparse checks and the selected cells; returns the process exit status.

@@ -435,6 +435,15 @@ TEST(Bench, ArgumentsAreCheckedAndBootsMerge)
 	EXPECT_DOUBLE_EQ(cell.rows.at("baseline/getppid").median, 110);
 }
 
+TEST(Selection, RepeatedValuesCountOnce)
+{
+	Selection s{{"x86_64", "arm64", "x86_64"}, {"6.1", "6.1"}, {"on"}};
+	s.dedupe();
+	EXPECT_EQ(s.arches, (std::vector<std::string>{"x86_64", "arm64"}));
+	EXPECT_EQ(s.kernels, (std::vector<std::string>{"6.1"}));
+	EXPECT_EQ(s.protections, (std::vector<std::string>{"on"}));
+}
+
 TEST(Results, CorruptCellIsSkippedWithItsPath)
 {
 	auto dir = temp_dir("corrupt");

@@ -60,8 +60,10 @@ Killed kill_during(const std::vector<std::string> &argv, const std::function<boo
 		   int sig)
 {
 	Child fe(argv, {.out = SpawnOptions::Out::null});
-	EXPECT_TRUE(eventually([&] { return ready() && !processes_mentioning(needle).empty(); }, std::chrono::seconds(600)))
-		<< "the run never got to a running guest";
+	bool running = eventually([&] { return fe.poll() || (ready() && !processes_mentioning(needle).empty()); },
+				  std::chrono::seconds(600));
+	EXPECT_TRUE(running && !fe.poll()) << "the run never got to a running guest; front end exit "
+					   << (fe.poll() ? fe.poll()->status : -1) << ": " << shell_quote(argv);
 	EXPECT_FALSE(processes_mentioning(needle).empty()) << "positive control: the QEMU finder sees the guest";
 	fe.signal(sig);
 	auto ex = fe.wait_for(std::chrono::seconds(60));
