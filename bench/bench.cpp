@@ -7,7 +7,7 @@
 //   mmap/<produce+read|write+consume>/<bytes>  the shared buffer, end to end, against
 //   mmap/<copy_to_user|copy_from_user>/<bytes> the copy ioctl at the same size
 //   guard/toggle                      one open/close pair of the user-access window, kernel-timed
-//   batch/<get_user|unsafe>/<words>   N separate get_user calls vs one user_access_begin + N unsafe reads
+//   batch/<get_user|user_access>/<words>  N separate get_user calls vs one user_access_begin + N unsafe reads
 //   baseline/<kernel_memcpy|user_memcpy|null_ioctl|getppid>[/<bytes>]
 //
 // UseManualTime rows carry Google Benchmark's "/manual_time" suffix.
@@ -47,6 +47,12 @@ Device &dev()
 	return d;
 }
 
+uint64_t check_ns()
+{
+	static uint64_t ns = dev().info().check_ns;
+	return ns;
+}
+
 std::vector<uint8_t> &user_buffer()
 {
 	static std::vector<uint8_t> b(4 << 20, 0x5a);
@@ -72,7 +78,7 @@ void bm_transfer(benchmark::State &state, uint32_t method, uint32_t mode, uint32
 {
 	const uint64_t inner = inner_iterations(bytes);
 	void *buf = method == XUA_METHOD_MEMCPY ? nullptr : user_buffer().data();
-	uint64_t done = 0;
+	uint64_t done = 0, checks = 0, elapsed = 0, preempted = 0;
 	for (auto _ : state) {
 		int err = 0;
 		auto t = dev().transfer(method, dir, buf, bytes, inner, mode, &err);
@@ -81,11 +87,19 @@ void bm_transfer(benchmark::State &state, uint32_t method, uint32_t mode, uint32
 			break;
 		}
 		done += t.iterations_done;
+		checks += t.checks;
+		elapsed += t.elapsed_ns;
+		preempted += (t.out_flags & XUA_OUT_PREEMPTED) != 0;
 		state.SetIterationTime(static_cast<double>(t.elapsed_ns) / 1e9);
 	}
 	state.SetItemsProcessed(static_cast<int64_t>(done));
 	state.SetBytesProcessed(static_cast<int64_t>(done * bytes));
 	state.counters["inner"] = static_cast<double>(inner);
+	// The loop's bookkeeping inside the figure (share of the kernel time, INFO's check_ns per step),
+	// and the calls during which the task was switched out (their time includes another task's).
+	state.counters["bookkeeping_share"] =
+		elapsed ? static_cast<double>(checks) * static_cast<double>(check_ns()) / static_cast<double>(elapsed) : 0;
+	state.counters["preempted_calls"] = static_cast<double>(preempted);
 }
 
 // One ioctl per iteration, wall clock.
@@ -208,16 +222,25 @@ int register_all(const Options &o, const xua_info &info)
 			b->UseManualTime();
 		++n;
 	};
+	// Every user-memory method of the module's table (INFO), the raw copy once per arch mode.
 	struct M {
 		uint32_t method, mode;
 		std::string name;
 	};
-	std::vector<M> methods = {{XUA_METHOD_GET_PUT, 0, "get_put"},
-				  {XUA_METHOD_COPY, 0, "copy"},
-				  {XUA_METHOD_UNSAFE, 0, "unsafe"}};
-	for (uint32_t m = 0; m < info.nr_modes; ++m)
-		methods.push_back({XUA_METHOD_RAW, m, std::string("raw_") + info.modes[m].name});
-	methods.push_back({XUA_METHOD_RAW_GET_PUT, 0, "raw_get_put"});
+	std::vector<M> methods;
+	for (uint32_t m = 0; m < info.nr_methods; ++m) {
+		const auto &d = info.method_desc[m];
+		if (d.flags & XUA_METHOD_F_NO_USER)
+			continue;
+		if (d.flags & XUA_METHOD_F_MODES)
+			for (uint32_t mode = 0; mode < info.nr_modes; ++mode)
+				methods.push_back({m, mode, std::string(d.name) + "_" + info.modes[mode].name});
+		else
+			methods.push_back({m, 0, d.name});
+	}
+	// Latency rows (one ioctl per call) for the methods a driver calls; kernel_raw's difference from
+	// copy is the checks copy adds, which the kernel-timed rows show without the syscall's noise.
+	auto latency_method = [](const M &m) { return m.method != XUA_METHOD_KERNEL_RAW; };
 
 	const std::vector<uint64_t> sizes = o.quick ? std::vector<uint64_t>{64, 4096, 1 << 20}
 						    : std::vector<uint64_t>{8, 64, 512, 4096, 32768, 262144, 1 << 20, 4 << 20};
@@ -234,7 +257,8 @@ int register_all(const Options &o, const xua_info &info)
 	for (uint32_t dir : {XUA_DIR_TO_USER, XUA_DIR_FROM_USER})
 		for (auto &m : methods)
 			for (auto sz : small)
-				add("latency/" + m.name + "/" + dir_name(dir) + "/" + std::to_string(sz),
+				if (latency_method(m))
+					add("latency/" + m.name + "/" + dir_name(dir) + "/" + std::to_string(sz),
 				    [=](benchmark::State &s) { bm_latency(s, m.method, m.mode, dir, sz); }, false);
 	for (auto sz : sizes) {
 		add("mmap/produce+read/" + std::to_string(sz), [=](benchmark::State &s) { bm_mmap(s, true, sz); }, false);
@@ -249,8 +273,9 @@ int register_all(const Options &o, const xua_info &info)
 	for (uint64_t words : o.quick ? std::vector<uint64_t>{16} : std::vector<uint64_t>{1, 4, 16, 64, 256}) {
 		add("batch/get_user/" + std::to_string(words),
 		    [=](benchmark::State &s) { bm_transfer(s, XUA_METHOD_GET_PUT, 0, XUA_DIR_FROM_USER, words * 8); }, true);
-		add("batch/unsafe/" + std::to_string(words),
-		    [=](benchmark::State &s) { bm_transfer(s, XUA_METHOD_UNSAFE, 0, XUA_DIR_FROM_USER, words * 8); }, true);
+		add("batch/user_access/" + std::to_string(words),
+		    [=](benchmark::State &s) { bm_transfer(s, XUA_METHOD_USER_ACCESS, 0, XUA_DIR_FROM_USER, words * 8); },
+		    true);
 	}
 	add("baseline/null_ioctl", bm_null_ioctl, false);
 	add("baseline/getppid", bm_getppid, false);
@@ -341,6 +366,15 @@ int main(int argc, char **argv)
 	benchmark::AddCustomContext("xua_guard_present", ctx["guard_present"].dump());
 	benchmark::AddCustomContext("xua_guard_enabled", ctx["guard_enabled"].dump());
 	benchmark::AddCustomContext("xua_modes", ctx["modes"].dump());
+	benchmark::AddCustomContext("xua_methods", ctx["methods"].dump());
+	benchmark::AddCustomContext("xua_guard_kernel_uses", ctx["guard_kernel_uses"].dump());
+	benchmark::AddCustomContext("xua_guard_software", ctx["guard_software"].dump());
+	// The module's clocks and buffers: what its kernel-timed figures are made of.
+	benchmark::AddCustomContext("xua_kbuf", ctx["kbuf"].get<std::string>());
+	benchmark::AddCustomContext("xua_tick_hz", std::to_string(info.tick_hz));
+	benchmark::AddCustomContext("xua_check_ns", std::to_string(info.check_ns));
+	benchmark::AddCustomContext("xua_clocksource",
+				    first_line("/sys/devices/system/clocksource/clocksource0/current_clocksource"));
 	// What decides whether two cells may be compared beyond the guard itself: the kernel's command line
 	// (KASLR, KPTI and friends are set there) and the page-table isolation the kernel chose.
 	benchmark::AddCustomContext("xua_kernel_cmdline", comparable_cmdline());
@@ -359,10 +393,10 @@ int main(int argc, char **argv)
 	Reporter rep(total);
 	benchmark::RunSpecifiedBenchmarks(&rep);
 	benchmark::Shutdown();
-	// Protection integrity over the whole run: no ioctl may have returned with the window open.
+	// Protection integrity over the whole run: no primitive may have left the window open.
 	auto violations = dev().info().violations;
 	if (violations) {
-		std::fprintf(stderr, "xuaccess-bench: %llu ioctls returned with the user-access window open\n",
+		std::fprintf(stderr, "xuaccess-bench: %llu primitives left the user-access window open\n",
 			     static_cast<unsigned long long>(violations));
 		return 3;
 	}

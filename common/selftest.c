@@ -23,6 +23,7 @@ struct xua_ktap {
 	unsigned int n, passed, failed;
 	char first[160];  /* first mismatch of the current group */
 	unsigned int cases, bad;
+	const char *skip; /* the group cannot apply here: reported ok with a SKIP directive */
 };
 
 static void __printf(2, 3) ktap_line(struct xua_ktap *k, const char *fmt, ...)
@@ -42,6 +43,7 @@ static void ktap_group_start(struct xua_ktap *k)
 	k->cases = 0;
 	k->bad = 0;
 	k->first[0] = '\0';
+	k->skip = NULL;
 }
 
 static void __printf(3, 4) ktap_case(struct xua_ktap *k, bool ok, const char *fmt, ...)
@@ -67,7 +69,10 @@ static void __printf(2, 3) ktap_group_end(struct xua_ktap *k, const char *fmt, .
 	vsnprintf(name, sizeof(name), fmt, ap);
 	va_end(ap);
 	k->n++;
-	if (k->bad) {
+	if (k->skip && !k->bad) {
+		k->passed++;
+		ktap_line(k, "ok %u %s # SKIP %s\n", k->n, name, k->skip);
+	} else if (k->bad) {
 		k->failed++;
 		ktap_line(k, "not ok %u %s (%u of %u cases differ)\n# first: %s\n", k->n, name, k->bad,
 			  k->cases, k->first);
@@ -77,19 +82,14 @@ static void __printf(2, 3) ktap_group_end(struct xua_ktap *k, const char *fmt, .
 	}
 }
 
-static const char *const xua_method_names[XUA_NR_METHODS] = {
-	[XUA_METHOD_GET_PUT] = "get_put",
-	[XUA_METHOD_COPY] = "copy",
-	[XUA_METHOD_UNSAFE] = "unsafe",
-	[XUA_METHOD_RAW] = "raw",
-	[XUA_METHOD_RAW_GET_PUT] = "raw_get_put",
-	[XUA_METHOD_MEMCPY] = "memcpy",
-};
+static const char *xua_dir_name(u32 dir)
+{
+	return dir == XUA_DIR_TO_USER ? "to-user" : "from-user";
+}
 
 static bool xua_word_granular(u32 method)
 {
-	return method == XUA_METHOD_GET_PUT || method == XUA_METHOD_UNSAFE ||
-	       method == XUA_METHOD_RAW_GET_PUT;
+	return xua_methods[method].flags & XUA_METHOD_F_WORD;
 }
 
 /* Bytes a per-word method leaves when only the first `ok` bytes of `len` are accessible. */
@@ -106,9 +106,42 @@ static unsigned long xua_word_left(unsigned long len, unsigned long ok)
 
 struct xua_st {
 	struct xua_ktap k;
-	u8 __user *u;      /* one mapped page, then an unmapped one */
-	u8 *pat, *a;       /* 2 pages each: pattern, scratch */
+	const char *setup_err; /* set-up failed: every group is not ok with this reason */
+	u8 __user *u;          /* one mapped page, then an unmapped one */
+	u8 *pat, *a;           /* 2 pages each: pattern, scratch */
 };
+
+/* The window is closed after a primitive; a leak is counted (and closed) as a violation. */
+static bool xua_st_window_closed(const char *site)
+{
+	if (likely(!xua_arch_window_is_open()))
+		return true;
+	xua_window_violation(site);
+	return false;
+}
+
+/* A step of a group's own set-up failed: the group fails with the reason, nothing else runs in it. */
+static bool xua_st_setup(struct xua_st *s, bool ok, const char *what)
+{
+	if (!ok)
+		ktap_case(&s->k, false, "%s failed", what);
+	return ok;
+}
+
+static bool xua_st_ready(struct xua_st *s)
+{
+	if (s->setup_err)
+		ktap_case(&s->k, false, "set-up failed: %s", s->setup_err);
+	return !s->setup_err;
+}
+
+static void xua_st_group_end(struct xua_st *s, const char *kind, u32 method, u32 mode, u32 dir)
+{
+	bool modes = xua_methods[method].flags & XUA_METHOD_F_MODES;
+
+	ktap_group_end(&s->k, "%s %s %s%s%s", kind, xua_dir_name(dir), xua_methods[method].name,
+		       modes ? "/" : "", modes ? xua_arch_modes[mode] : "");
+}
 
 /* Every method and mode moves the right bytes inside the mapped page, at odd sizes and alignments. */
 static void xua_st_integrity(struct xua_st *s, u32 method, u32 mode, u32 dir)
@@ -117,90 +150,96 @@ static void xua_st_integrity(struct xua_st *s, u32 method, u32 mode, u32 dir)
 	static const unsigned int offs[] = { 0, 1, 3, 8, 13 };
 	unsigned int i, j;
 	unsigned long left;
+	bool closed;
 
 	ktap_group_start(&s->k);
-	for (i = 0; i < ARRAY_SIZE(lens); i++) {
+	for (i = 0; i < ARRAY_SIZE(lens) && xua_st_ready(s); i++) {
 		for (j = 0; j < ARRAY_SIZE(offs); j++) {
 			unsigned int len = lens[i], off = offs[j];
 
 			if (off + len > PAGE_SIZE)
 				continue;
 			if (dir == XUA_DIR_TO_USER) {
-				if (clear_user(s->u, PAGE_SIZE))
-					return;
+				if (!xua_st_setup(s, !clear_user(s->u, PAGE_SIZE), "clear_user"))
+					goto out;
 				left = xua_transfer_once(method, dir, mode, s->pat, NULL, s->u + off, len);
-				if (copy_from_user(s->a, s->u, PAGE_SIZE))
-					return;
-				ktap_case(&s->k, !left && !memcmp(s->a + off, s->pat, len) &&
+				closed = xua_st_window_closed("a selftest copy");
+				if (!xua_st_setup(s, !copy_from_user(s->a, s->u, PAGE_SIZE), "copy_from_user"))
+					goto out;
+				ktap_case(&s->k, closed && !left && !memcmp(s->a + off, s->pat, len) &&
 						 !memchr_inv(s->a, 0, off) &&
 						 !memchr_inv(s->a + off + len, 0, PAGE_SIZE - off - len),
-					  "len %u off %u: left %lu or bytes differ", len, off, left);
+					  "len %u off %u: left %lu%s or bytes differ", len, off, left,
+					  closed ? "" : ", window left open");
 			} else {
-				if (copy_to_user(s->u, s->pat, PAGE_SIZE))
-					return;
+				if (!xua_st_setup(s, !copy_to_user(s->u, s->pat, PAGE_SIZE), "copy_to_user"))
+					goto out;
 				memset(s->a, 0x5a, len + 16);
 				left = xua_transfer_once(method, dir, mode, s->a, NULL, s->u + off, len);
-				ktap_case(&s->k, !left && !memcmp(s->a, s->pat + off, len) &&
+				closed = xua_st_window_closed("a selftest copy");
+				ktap_case(&s->k, closed && !left && !memcmp(s->a, s->pat + off, len) &&
 						 !memchr_inv(s->a + len, 0x5a, 16),
-					  "len %u off %u: left %lu or bytes differ", len, off, left);
+					  "len %u off %u: left %lu%s or bytes differ", len, off, left,
+					  closed ? "" : ", window left open");
 			}
 		}
 	}
-	ktap_group_end(&s->k, "integrity %s %s%s%s", dir == XUA_DIR_TO_USER ? "to-user" : "from-user",
-		       xua_method_names[method], method == XUA_METHOD_RAW ? "/" : "",
-		       method == XUA_METHOD_RAW ? xua_arch_modes[mode] : "");
+out:
+	xua_st_group_end(s, "integrity", method, mode, dir);
 }
 
 /*
  * A copy that runs from the end of the mapped page into the unmapped one, `k` bytes before the edge.
  * The module's raw copy is exact: it copies the k accessible bytes and reports len - k. Per-word
- * methods stop at the first word that faults. The kernel's copy_{to,from}_user may stop earlier
- * (arm64 reports from its chunking, x86 is exact), so it is held to the uaccess contract: at least
- * len - k reported, and every byte it reports as copied is right. In every case the uncopied tail of
- * a copy from user is zeroed.
+ * methods stop at the first word that faults. The kernel's copy_{to,from}_user and raw routines may
+ * stop earlier (arm64 reports from its chunking, x86 is exact), so they are held to the uaccess
+ * contract: at least len - k reported, and every byte reported as copied is right. In every case the
+ * uncopied tail of a copy from user is zeroed, and the window is closed after the fault.
  */
 static void xua_st_edge(struct xua_st *s, u32 method, u32 mode, u32 dir)
 {
 	static const unsigned int ks[] = { 1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65, 200 };
 	static const unsigned int ms[] = { 1, 3, 8, 16, 100 };
-	const bool kernel = method == XUA_METHOD_COPY;
+	const bool kernel = xua_methods[method].flags & XUA_METHOD_F_KERNEL &&
+			    !(xua_methods[method].flags & XUA_METHOD_F_WORD);
 	unsigned int i, j;
 
 	ktap_group_start(&s->k);
-	for (i = 0; i < ARRAY_SIZE(ks); i++) {
+	for (i = 0; i < ARRAY_SIZE(ks) && xua_st_ready(s); i++) {
 		for (j = 0; j < ARRAY_SIZE(ms); j++) {
 			unsigned int k = ks[i], len = k + ms[j];
 			u8 __user *start = s->u + PAGE_SIZE - k;
 			unsigned long got, want, done;
-			bool bytes_ok;
+			bool bytes_ok, closed;
 
 			want = xua_word_granular(method) ? xua_word_left(len, k) : len - k;
 			if (dir == XUA_DIR_TO_USER) {
-				if (clear_user(s->u, PAGE_SIZE))
-					return;
+				if (!xua_st_setup(s, !clear_user(s->u, PAGE_SIZE), "clear_user"))
+					goto out;
 				got = xua_transfer_once(method, dir, mode, s->pat, NULL, start, len);
-				if (copy_from_user(s->a, s->u, PAGE_SIZE))
-					return;
+				closed = xua_st_window_closed("a faulting selftest copy");
+				if (!xua_st_setup(s, !copy_from_user(s->a, s->u, PAGE_SIZE), "copy_from_user"))
+					goto out;
 				done = got <= len ? len - got : 0;
 				bytes_ok = !memcmp(s->a + PAGE_SIZE - k, s->pat, min(done, (unsigned long)k)) &&
 					   !memchr_inv(s->a, 0, PAGE_SIZE - k);
 			} else {
-				if (copy_to_user(s->u, s->pat, PAGE_SIZE))
-					return;
+				if (!xua_st_setup(s, !copy_to_user(s->u, s->pat, PAGE_SIZE), "copy_to_user"))
+					goto out;
 				memset(s->a, 0x5a, len);
 				got = xua_transfer_once(method, dir, mode, s->a, NULL, start, len);
+				closed = xua_st_window_closed("a faulting selftest copy");
 				done = got <= len ? len - got : 0;
 				bytes_ok = !memcmp(s->a, s->pat + PAGE_SIZE - k, done) &&
 					   !memchr_inv(s->a + done, 0, len - done);
 			}
-			ktap_case(&s->k, (kernel ? got >= want && got <= len : got == want) && bytes_ok,
-				  "k %u len %u: left %lu, expected %s%lu%s", k, len, got, kernel ? ">= " : "", want,
-				  bytes_ok ? "" : ", bytes differ");
+			ktap_case(&s->k, closed && (kernel ? got >= want && got <= len : got == want) && bytes_ok,
+				  "k %u len %u: left %lu, expected %s%lu%s%s", k, len, got, kernel ? ">= " : "", want,
+				  bytes_ok ? "" : ", bytes differ", closed ? "" : ", window left open");
 		}
 	}
-	ktap_group_end(&s->k, "edge %s %s%s%s", dir == XUA_DIR_TO_USER ? "to-user" : "from-user",
-		       xua_method_names[method], method == XUA_METHOD_RAW ? "/" : "",
-		       method == XUA_METHOD_RAW ? xua_arch_modes[mode] : "");
+out:
+	xua_st_group_end(s, "edge", method, mode, dir);
 }
 
 /* The module's sized get/put against the kernel's get_user/put_user, on and across the page edge. */
@@ -210,8 +249,8 @@ static void xua_st_sized(struct xua_st *s)
 	unsigned int i, d;
 
 	ktap_group_start(&s->k);
-	if (copy_to_user(s->u, s->pat, PAGE_SIZE))
-		return;
+	if (!xua_st_ready(s) || !xua_st_setup(s, !copy_to_user(s->u, s->pat, PAGE_SIZE), "copy_to_user"))
+		goto out;
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		unsigned int sz = sizes[i];
 
@@ -219,113 +258,152 @@ static void xua_st_sized(struct xua_st *s)
 			u8 __user *p = s->u + PAGE_SIZE - sz + d; /* d > 0: crosses into the unmapped page */
 			u64 mine = 0, ref = 0;
 			int e1, e2 = 0, p1, p2 = 0;
+			bool c1, c2;
 
-			e1 = xua_arch_get(&mine, p, sz);
+			e1 = xua_get(&mine, p, sz);
+			c1 = xua_st_window_closed("a sized get");
 			switch (sz) {
 			case 1: { u8 v; e2 = get_user(v, (u8 __user *)p); ref = v; break; }
 			case 2: { u16 v; e2 = get_user(v, (u16 __user *)p); ref = v; break; }
 			case 4: { u32 v; e2 = get_user(v, (u32 __user *)p); ref = v; break; }
 			case 8: { u64 v; e2 = get_user(v, (u64 __user *)p); ref = v; break; }
 			}
-			ktap_case(&s->k, e1 == e2 && (e1 || mine == ref),
-				  "get size %u at edge-%u: %d/%llx vs get_user %d/%llx", sz, sz - d, e1, mine, e2, ref);
-			p1 = xua_arch_put(p, &ref, sz);
+			ktap_case(&s->k, c1 && e1 == e2 && (e1 || mine == ref),
+				  "get size %u at edge-%u: %d/%llx vs get_user %d/%llx%s", sz, sz - d, e1, mine, e2,
+				  ref, c1 ? "" : ", window left open");
+			p1 = xua_put(p, &ref, sz);
+			c2 = xua_st_window_closed("a sized put");
 			switch (sz) {
 			case 1: p2 = put_user((u8)ref, (u8 __user *)p); break;
 			case 2: p2 = put_user((u16)ref, (u16 __user *)p); break;
 			case 4: p2 = put_user((u32)ref, (u32 __user *)p); break;
 			case 8: p2 = put_user((u64)ref, (u64 __user *)p); break;
 			}
-			ktap_case(&s->k, p1 == p2, "put size %u at edge-%u: %d vs put_user %d", sz, sz - d, p1, p2);
+			ktap_case(&s->k, c2 && p1 == p2, "put size %u at edge-%u: %d vs put_user %d%s", sz, sz - d,
+				  p1, p2, c2 ? "" : ", window left open");
 		}
 	}
+out:
 	ktap_group_end(&s->k, "sized get/put vs get_user/put_user");
 }
 
-long xua_ioctl_selftest(void __user *uarg)
+/* Window pairs leave the window closed. */
+static void xua_st_toggle(struct xua_st *s)
 {
-	static const char header[] = "KTAP version 1\n";
-	struct xua_selftest st;
-	struct xua_prot_state ps;
-	struct xua_st s = {};
-	unsigned long addr;
-	char plan[32];
+	bool closed;
+
+	ktap_group_start(&s->k);
+	preempt_disable();
+	xua_arch_toggle(16);
+	closed = xua_st_window_closed("a selftest window pair");
+	preempt_enable();
+	ktap_case(&s->k, closed, "window left open after 16 pairs");
+	ktap_group_end(&s->k, "window pairs close the window");
+}
+
+/* The positive control: the window check sees a leak planted on purpose. */
+static void xua_st_control(struct xua_st *s)
+{
+	int r;
+
+	ktap_group_start(&s->k);
+	r = xua_window_control();
+	if (r == -EOPNOTSUPP)
+		s->k.skip = "no user-access window on this CPU and kernel";
+	else
+		ktap_case(&s->k, r == 1, "the window check did not see a window opened on purpose");
+	ktap_group_end(&s->k, "window check sees a planted leak (positive control)");
+}
+
+/* Every group, in a fixed order; the same list with and without a working set-up. */
+static void xua_st_run(struct xua_st *s)
+{
 	u32 method, mode, dir;
-	size_t hlen, out;
-	int ret;
 
-	ret = xua_get_args(&st, sizeof(st), uarg);
-	if (ret)
-		return ret;
-	if (!st.report_len)
-		return -EINVAL;
-	s.k.buf = kvzalloc(XUA_REPORT_MAX, GFP_KERNEL);
-	s.pat = kvmalloc(2 * PAGE_SIZE, GFP_KERNEL);
-	s.a = kvzalloc(2 * PAGE_SIZE, GFP_KERNEL);
-	ret = -ENOMEM;
-	if (!s.k.buf || !s.pat || !s.a)
-		goto out_free;
-	for (out = 0; out < 2 * PAGE_SIZE; out++)
-		s.pat[out] = (u8)(out * 7 + 3);
-
-	addr = vm_mmap(NULL, 0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, 0);
-	if (IS_ERR_VALUE(addr)) {
-		ret = (int)addr;
-		goto out_free;
-	}
-	vm_munmap(addr + PAGE_SIZE, PAGE_SIZE);
-	s.u = (u8 __user *)addr;
-
+	xua_st_control(s);
 	for (dir = XUA_DIR_TO_USER; dir <= XUA_DIR_FROM_USER; dir++) {
 		for (method = 0; method < XUA_NR_METHODS; method++) {
-			if (method == XUA_METHOD_MEMCPY)
+			const struct xua_method *m = &xua_methods[method];
+
+			if (m->flags & XUA_METHOD_F_NO_USER)
 				continue;
-			for (mode = 0; mode < (method == XUA_METHOD_RAW ? xua_arch_nr_modes : 1); mode++) {
-				xua_st_integrity(&s, method, mode, dir);
-				xua_st_edge(&s, method, mode, dir);
+			for (mode = 0; mode < (m->flags & XUA_METHOD_F_MODES ? xua_arch_nr_modes : 1); mode++) {
+				xua_st_integrity(s, method, mode, dir);
+				xua_st_edge(s, method, mode, dir);
 			}
 		}
 	}
-	xua_st_sized(&s);
-	vm_munmap(addr, PAGE_SIZE);
+	xua_st_sized(s);
+	xua_st_toggle(s);
+}
 
-	xua_arch_prot_state(&ps);
-	s.k.n++;
-	if (ps.flags & XUA_PROT_WINDOW_OPEN) {
-		s.k.failed++;
-		ktap_line(&s.k, "not ok %u window closed after the selftest\n", s.k.n);
+static int xua_st_report(struct xua_st *s, struct xua_selftest *st)
+{
+	static const char header[] = "KTAP version 1\n";
+	char plan[32];
+	size_t hlen, out;
+
+	hlen = scnprintf(plan, sizeof(plan), "1..%u\n", s->k.n);
+	st->passed = s->k.passed;
+	st->failed = s->k.failed;
+	st->report_bytes = strlen(header) + hlen + s->k.len;
+	out = min_t(u64, st->report_len - 1, strlen(header));
+	if (copy_to_user(u64_to_user_ptr(st->report_addr), header, out))
+		return -EFAULT;
+	if (out < st->report_len - 1) {
+		size_t n = min_t(u64, st->report_len - 1 - out, hlen);
+
+		if (copy_to_user(u64_to_user_ptr(st->report_addr + out), plan, n))
+			return -EFAULT;
+		out += n;
+	}
+	if (out < st->report_len - 1) {
+		size_t n = min_t(u64, st->report_len - 1 - out, min_t(size_t, s->k.len, XUA_REPORT_MAX));
+
+		if (copy_to_user(u64_to_user_ptr(st->report_addr + out), s->k.buf, n))
+			return -EFAULT;
+		out += n;
+	}
+	if (put_user('\0', (char __user *)u64_to_user_ptr(st->report_addr + out)))
+		return -EFAULT;
+	return 0;
+}
+
+long xua_ioctl_selftest(struct xua_ioctl_ctx *c, void *arg)
+{
+	struct xua_selftest *st = arg;
+	struct xua_st s = {};
+	unsigned long addr = 0;
+	size_t i;
+	int ret;
+
+	if (!st->report_len)
+		return -EINVAL;
+	/* The report buffer is needed to say anything at all. */
+	s.k.buf = kvzalloc(XUA_REPORT_MAX, GFP_KERNEL_ACCOUNT);
+	if (!s.k.buf)
+		return -ENOMEM;
+	s.pat = kvmalloc(2 * PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+	s.a = kvzalloc(2 * PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+	if (!s.pat || !s.a) {
+		s.setup_err = "kernel buffers: out of memory";
 	} else {
-		s.k.passed++;
-		ktap_line(&s.k, "ok %u window closed after the selftest\n", s.k.n);
+		for (i = 0; i < 2 * PAGE_SIZE; i++)
+			s.pat[i] = (u8)(i * 7 + 3);
+		addr = vm_mmap(NULL, 0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, 0);
+		if (IS_ERR_VALUE(addr)) {
+			s.setup_err = "vm_mmap of the user pages failed";
+			addr = 0;
+		} else if (vm_munmap(addr + PAGE_SIZE, PAGE_SIZE)) {
+			s.setup_err = "vm_munmap of the guard page failed";
+		}
+		s.u = (u8 __user *)addr;
 	}
-
-	/* Header and plan, then the result lines, truncated to what the caller can take. */
-	hlen = scnprintf(plan, sizeof(plan), "1..%u\n", s.k.n);
-	st.passed = s.k.passed;
-	st.failed = s.k.failed;
-	st.report_bytes = strlen(header) + hlen + s.k.len;
-	ret = -EFAULT;
-	out = min_t(u64, st.report_len - 1, strlen(header));
-	if (copy_to_user(u64_to_user_ptr(st.report_addr), header, out))
-		goto out_free;
-	if (out < st.report_len - 1) {
-		size_t n = min_t(u64, st.report_len - 1 - out, hlen);
-
-		if (copy_to_user(u64_to_user_ptr(st.report_addr + out), plan, n))
-			goto out_free;
-		out += n;
-	}
-	if (out < st.report_len - 1) {
-		size_t n = min_t(u64, st.report_len - 1 - out, min_t(size_t, s.k.len, XUA_REPORT_MAX));
-
-		if (copy_to_user(u64_to_user_ptr(st.report_addr + out), s.k.buf, n))
-			goto out_free;
-		out += n;
-	}
-	if (put_user('\0', (char __user *)u64_to_user_ptr(st.report_addr + out)))
-		goto out_free;
-	ret = copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
-out_free:
+	xua_st_run(&s);
+	if (addr)
+		vm_munmap(addr, 2 * PAGE_SIZE);
+	c->wrote_out = true;
+	ret = xua_st_report(&s, st);
 	kvfree(s.k.buf);
 	kvfree(s.pat);
 	kvfree(s.a);

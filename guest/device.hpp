@@ -210,14 +210,26 @@ private:
 	Fd fd_;
 };
 
+inline const char *kbuf_kind_name(uint32_t k)
+{
+	return k == XUA_KBUF_LINEAR ? "linear" : k == XUA_KBUF_VMALLOC ? "vmalloc" : "?";
+}
+
 inline nlohmann::json to_json(const xua_info &i)
 {
-	nlohmann::json regs = nlohmann::json::array(), modes = nlohmann::json::array();
+	nlohmann::json regs = nlohmann::json::array(), modes = nlohmann::json::array(),
+		       methods = nlohmann::json::array();
 	for (auto r : i.arch_regs)
 		regs.push_back(r);
 	for (uint32_t m = 0; m < i.nr_modes && m < XUA_MAX_MODES; ++m)
 		modes.push_back({{"name", i.modes[m].name},
 				 {"toggles_guard", (i.modes[m].flags & XUA_MODE_TOGGLES_GUARD) != 0}});
+	for (uint32_t m = 0; m < i.nr_methods && m < XUA_MAX_METHODS; ++m)
+		methods.push_back({{"name", i.method_desc[m].name},
+				   {"word", (i.method_desc[m].flags & XUA_METHOD_F_WORD) != 0},
+				   {"modes", (i.method_desc[m].flags & XUA_METHOD_F_MODES) != 0},
+				   {"kernel", (i.method_desc[m].flags & XUA_METHOD_F_KERNEL) != 0},
+				   {"user_memory", (i.method_desc[m].flags & XUA_METHOD_F_NO_USER) == 0}});
 	return {
 		{"abi_version", i.abi_version},
 		{"module_version", i.module_version},
@@ -226,11 +238,17 @@ inline nlohmann::json to_json(const xua_info &i)
 		{"guard", i.guard_name},
 		{"guard_present", (i.prot_flags & XUA_PROT_PRESENT) != 0},
 		{"guard_enabled", (i.prot_flags & XUA_PROT_ENABLED) != 0},
+		{"guard_kernel_uses", (i.prot_flags & XUA_PROT_KERNEL_USES) != 0},
+		{"guard_software", (i.prot_flags & XUA_PROT_SOFTWARE) != 0},
 		{"window_open", (i.prot_flags & XUA_PROT_WINDOW_OPEN) != 0},
 		{"arch_regs", regs},
 		{"modes", modes},
-		{"methods", i.methods},
+		{"methods", methods},
+		{"kbuf", kbuf_kind_name(i.kbuf_kind)},
+		{"tick_hz", i.tick_hz},
+		{"check_ns", i.check_ns},
 		{"violations", i.violations},
+		{"controls_seen", i.controls_seen},
 		{"unsafe_deref_allowed", (i.flags & XUA_INFO_UNSAFE_ALLOWED) != 0},
 	};
 }

@@ -1,1 +1,1 @@
-xua-arch-objs := uaccess.o
+xua-arch-objs := uaccess.o copy.o

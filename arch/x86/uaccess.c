@@ -3,17 +3,16 @@
  * xuaccess x86_64 backend: SMAP.
  *
  * The window is EFLAGS.AC, opened by stac and closed by clac. ASM_STAC/ASM_CLAC are the kernel's
- * alternatives: patched to nothing at module load when the CPU lacks SMAP, as in the kernel itself.
- * Every user access carries an exception-table entry, so a fault ends the access cleanly.
+ * alternatives: patched to nothing at module load when the kernel does not use SMAP (CPU without it,
+ * clearcpuid=smap, or CONFIG_X86_SMAP=n), as in the kernel itself. Every user access carries an
+ * exception-table entry, so a fault ends the access cleanly.
  */
 #include <linux/errno.h>
 #include <linux/kernel.h>
-#include <asm/asm.h>
 #include <asm/cpufeature.h>
-#include <asm/irqflags.h>
-#include <asm/processor-flags.h>
-#include <asm/smap.h>
+#include <asm/processor.h>
 #include <asm/special_insns.h>
+#include <asm/tsc.h>
 
 #include "xua_arch.h"
 
@@ -28,14 +27,25 @@ const char *const xua_arch_modes[] = {
 };
 const unsigned int xua_arch_nr_modes = ARRAY_SIZE(xua_arch_modes);
 
+/* Fixed at boot, read once: CPUID traps to the hypervisor under KVM. */
+static bool xua_cpu_has_smap;    /* CPUID.(EAX=7,ECX=0):EBX.SMAP[bit 20] */
+static bool xua_kernel_uses_smap; /* the stac/clac alternatives are live */
+
 int xua_arch_init(void)
 {
+	xua_cpu_has_smap = boot_cpu_data.cpuid_level >= 7 && (cpuid_ebx(7) & BIT(20));
+	xua_kernel_uses_smap = cpu_feature_enabled(X86_FEATURE_SMAP);
 	return 0;
 }
 
 u32 xua_arch_mode_flags(unsigned int mode)
 {
-	return boot_cpu_has(X86_FEATURE_SMAP) ? XUA_MODE_TOGGLES_GUARD : 0;
+	return xua_kernel_uses_smap ? XUA_MODE_TOGGLES_GUARD : 0;
+}
+
+u64 xua_arch_tick_hz(void)
+{
+	return (u64)tsc_khz * 1000;
 }
 
 void xua_arch_prot_state(struct xua_prot_state *st)
@@ -44,9 +54,11 @@ void xua_arch_prot_state(struct xua_prot_state *st)
 	unsigned long cr4 = native_read_cr4();
 	unsigned long flags = native_save_fl();
 
-	st->flags = 0;
-	if (boot_cpu_has(X86_FEATURE_SMAP))
+	memset(st, 0, sizeof(*st));
+	if (xua_cpu_has_smap)
 		st->flags |= XUA_PROT_PRESENT;
+	if (xua_kernel_uses_smap)
+		st->flags |= XUA_PROT_KERNEL_USES;
 	if (cr4 & X86_CR4_SMAP)
 		st->flags |= XUA_PROT_ENABLED;
 	if (flags & X86_EFLAGS_AC)
@@ -55,49 +67,14 @@ void xua_arch_prot_state(struct xua_prot_state *st)
 	st->regs[XUA_X86_REG_RFLAGS] = flags;
 }
 
-/*
- * One access of 1, 2, 4 or 8 bytes in its own stac/clac window. A fault sets err to -EFAULT and
- * resumes at 2:, so the window is closed on both paths.
- */
-#define XUA_X86_LOAD(sfx, mod, val, src, err)						\
-	asm volatile(ASM_STAC "\n"							\
-		     "1:	mov" sfx " (%[s]), %" mod "[v]\n"				\
-		     "2:\n"								\
-		     ASM_CLAC "\n"							\
-		     _ASM_EXTABLE_TYPE_REG(1b, 2b, EX_TYPE_EFAULT_REG, %[e])		\
-		     : [e] "+r"(err), [v] "=q"(val)					\
-		     : [s] "r"(src)							\
-		     : "memory")
-
-#define XUA_X86_STORE(sfx, mod, val, dst, err)						\
-	asm volatile(ASM_STAC "\n"							\
-		     "1:	mov" sfx " %" mod "[v], (%[d])\n"				\
-		     "2:\n"								\
-		     ASM_CLAC "\n"							\
-		     _ASM_EXTABLE_TYPE_REG(1b, 2b, EX_TYPE_EFAULT_REG, %[e])		\
-		     : [e] "+r"(err)							\
-		     : [v] "q"(val), [d] "r"(dst)					\
-		     : "memory")
-
-#define XUA_ARCH_LOAD_1(v, s, e) XUA_X86_LOAD("b", "b", v, s, e)
-#define XUA_ARCH_LOAD_2(v, s, e) XUA_X86_LOAD("w", "w", v, s, e)
-#define XUA_ARCH_LOAD_4(v, s, e) XUA_X86_LOAD("l", "k", v, s, e)
-#define XUA_ARCH_LOAD_8(v, s, e) XUA_X86_LOAD("q", "q", v, s, e)
-#define XUA_ARCH_STORE_1(v, d, e) XUA_X86_STORE("b", "b", v, d, e)
-#define XUA_ARCH_STORE_2(v, d, e) XUA_X86_STORE("w", "w", v, d, e)
-#define XUA_ARCH_STORE_4(v, d, e) XUA_X86_STORE("l", "k", v, d, e)
-#define XUA_ARCH_STORE_8(v, d, e) XUA_X86_STORE("q", "q", v, d, e)
-
-XUA_DEFINE_SIZED_ACCESSORS()
-
 /* stac/clac around every 8-byte access, then bytes: exact on a fault (the byte loop finds the edge). */
 static unsigned long xua_x86_to_user_per_access(void __user *to, const void *from, unsigned long n)
 {
 	for (; n >= 8; n -= 8, to += 8, from += 8)
-		if (xua_arch_put(to, from, 8))
+		if (xua_arch_put_8(to, from))
 			break;
 	for (; n; n--, to++, from++)
-		if (xua_arch_put(to, from, 1))
+		if (xua_arch_put_1(to, from))
 			break;
 	return n;
 }
@@ -105,10 +82,10 @@ static unsigned long xua_x86_to_user_per_access(void __user *to, const void *fro
 static unsigned long xua_x86_from_user_per_access(void *to, const void __user *from, unsigned long n)
 {
 	for (; n >= 8; n -= 8, to += 8, from += 8)
-		if (xua_arch_get(to, from, 8))
+		if (xua_arch_get_8(to, from))
 			break;
 	for (; n; n--, to++, from++)
-		if (xua_arch_get(to, from, 1))
+		if (xua_arch_get_1(to, from))
 			break;
 	return n;
 }
@@ -156,5 +133,26 @@ bool xua_arch_toggle(u64 n)
 {
 	for (; n; n--)
 		asm volatile(ASM_STAC "\n" ASM_CLAC ::: "memory");
-	return boot_cpu_has(X86_FEATURE_SMAP);
+	return xua_kernel_uses_smap;
+}
+
+/*
+ * The bare window for the selftest's planted leak. Not the alternatives: the leak must be visible
+ * also where the kernel does not use SMAP, and EFLAGS.AC can be set by popf on any x86_64 CPU (it
+ * only matters to user-mode alignment checks without SMAP).
+ */
+static void xua_x86_write_flags(unsigned long flags)
+{
+	asm volatile("push %0; popf" : : "g"(flags) : "memory", "cc");
+}
+
+bool xua_arch_window_open(void)
+{
+	xua_x86_write_flags(native_save_fl() | X86_EFLAGS_AC);
+	return true;
+}
+
+void xua_arch_window_close(void)
+{
+	xua_x86_write_flags(native_save_fl() & ~X86_EFLAGS_AC);
 }

@@ -341,7 +341,7 @@ std::string batch_plot(const Group &g, const fs::path &plots)
 	Panel p{.title = "get_user per word vs one user_access_begin() + unsafe_get_user per word",
 		.xlabel = "words (8 bytes) per call", .ylabel = "ns per word (lower is faster)"};
 	const std::vector<std::pair<std::string, std::string>> kinds = {{"get_user", "get_user per word"},
-									 {"unsafe", "user_access_begin + unsafe_get_user"}};
+									 {"user_access", "user_access_begin + unsafe_get_user"}};
 	for (size_t i = 0; i < kinds.size(); ++i)
 		for (auto *c : g.cells) {
 			auto xy = series(*c, "batch/" + kinds[i].first);

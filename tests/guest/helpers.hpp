@@ -67,25 +67,26 @@ struct Method {
 	bool word_granular;  // reports faults per 8-byte word, not per byte
 };
 
-inline const char *method_name(uint32_t m)
+// The method's name as the module's INFO gives it ("get_put", "copy", ...).
+inline std::string method_name(const xua_info &info, uint32_t m)
 {
-	static const char *names[] = {"get_put", "copy", "unsafe", "raw", "raw_get_put", "memcpy"};
-	return m < XUA_NR_METHODS ? names[m] : "?";
+	return m < info.nr_methods ? info.method_desc[m].name : "?";
 }
 
-// Every method that touches user memory, with every raw mode the module lists.
+// Every method that touches user memory, with every raw mode the module lists: from INFO, the one table.
 inline std::vector<Method> user_methods(const xua_info &info)
 {
 	std::vector<Method> v;
-	for (uint32_t m = 0; m < XUA_NR_METHODS; ++m) {
-		if (m == XUA_METHOD_MEMCPY)
+	for (uint32_t m = 0; m < info.nr_methods; ++m) {
+		const auto &d = info.method_desc[m];
+		if (d.flags & XUA_METHOD_F_NO_USER)
 			continue;
-		bool word = m == XUA_METHOD_GET_PUT || m == XUA_METHOD_UNSAFE || m == XUA_METHOD_RAW_GET_PUT;
-		if (m == XUA_METHOD_RAW) {
+		bool word = d.flags & XUA_METHOD_F_WORD;
+		if (d.flags & XUA_METHOD_F_MODES) {
 			for (uint32_t mode = 0; mode < info.nr_modes; ++mode)
-				v.push_back({m, mode, std::string("raw/") + info.modes[mode].name, false});
+				v.push_back({m, mode, std::string(d.name) + "/" + info.modes[mode].name, word});
 		} else {
-			v.push_back({m, 0, method_name(m), word});
+			v.push_back({m, 0, d.name, word});
 		}
 	}
 	return v;

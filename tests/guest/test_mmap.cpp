@@ -131,6 +131,18 @@ TEST_F(MmapTest, BoundsAreEnforced)
 }
 
 // The mapping outlives the fd, and a forked child sees the same shared pages.
+// The shared buffer is data: no PROT_EXEC mapping, and no mprotect to executable later.
+TEST_F(MmapTest, NeverExecutable)
+{
+	Mapping x(page_size(), PROT_READ | PROT_EXEC, MAP_SHARED, dev.fd());
+	EXPECT_FALSE(x.ok());
+	EXPECT_EQ(x.error(), EPERM);
+	auto m = dev.map(page_size());
+	ASSERT_TRUE(m.ok());
+	EXPECT_NE(mprotect(m.data(), page_size(), PROT_READ | PROT_EXEC), 0);
+	EXPECT_EQ(errno, EACCES);
+}
+
 TEST_F(MmapTest, MappingSurvivesCloseAndFork)
 {
 	Mapping m;

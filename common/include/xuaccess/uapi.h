@@ -5,12 +5,19 @@
  * Usable from C and C++ userspace and from the module. Every argument struct starts with
  * { __u32 size; __u32 version; }: the caller sets size = sizeof(struct) and version = XUA_ABI_VERSION,
  * and the module rejects any other pair with EINVAL, so the ABI can grow by adding a version. All fields
- * are fixed-width; fields marked "in, 0" must be zero. Fields marked "out" are written by the module,
- * also when the command fails with EFAULT or EINTR after doing part of its work.
+ * are fixed-width; fields marked "in, 0" must be zero. Fields marked "out" are written by the module
+ * once a command has started its work, also when it then fails with EFAULT or EINTR; a command refused
+ * before doing anything (EINVAL, ENOMEM, ENXIO, ...) writes nothing back.
  *
- * Timed commands (TRANSFER, PRODUCE, CONSUME, TOGGLE) run their loop in the kernel, time it with
- * ktime_get_ns() and get_cycles(), and stop early (XUA_OUT_TRUNCATED) when a call would run longer
- * than about a second, or with EINTR when a signal is pending.
+ * Timed commands (TRANSFER, PRODUCE, CONSUME, TOGGLE) run their loop in the kernel and time it with
+ * ktime_get_ns() (elapsed_ns) and get_cycles() (ticks: a constant-rate counter, xua_info.tick_hz; NOT
+ * CPU cycles). Every `check_interval` iterations the loop does its bookkeeping (clock, signal, scheduler:
+ * about xua_info.check_ns each, `checks` times per call). A loop stops early with XUA_OUT_TRUNCATED
+ * after about a second, or with EINTR when a signal is pending (partial results are written; the
+ * command is not restarted, which would throw that work away and could livelock under a periodic
+ * SA_RESTART signal). Waiting for another thread's command on the same file is interruptible and
+ * restarts (ERESTARTSYS) since nothing was done yet. XUA_OUT_PREEMPTED says the task was switched out
+ * during the timed loop (nvcsw/nivcsw): such a figure includes another task's time.
  */
 #ifndef _UAPI_XUACCESS_H
 #define _UAPI_XUACCESS_H
@@ -18,7 +25,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define XUA_ABI_VERSION 1
+#define XUA_ABI_VERSION 2
 #define XUA_DEVICE "/dev/xuaccess"
 #define XUA_IOC_MAGIC 0xB6
 
@@ -27,37 +34,71 @@
 #define XUA_ARCH_ARM64 2
 
 /* xua_info.prot_flags: the state of the arch's user-access guard (x86 SMAP, arm64 PAN) */
-#define XUA_PROT_PRESENT (1u << 0)     /* the CPU implements it (X86_FEATURE_SMAP / FEAT_PAN) */
-#define XUA_PROT_ENABLED (1u << 1)     /* the kernel enforces it (CR4.SMAP / PSTATE.PAN set on entry) */
-#define XUA_PROT_WINDOW_OPEN (1u << 2) /* user access open at the readout (EFLAGS.AC=1 / PSTATE.PAN=0) */
+#define XUA_PROT_PRESENT (1u << 0)     /* the CPU implements it (CPUID SMAP / ID_AA64MMFR1_EL1.PAN) */
+#define XUA_PROT_ENABLED (1u << 1)     /* the kernel enforces it (CR4.SMAP / PSTATE.PAN set on entry,
+					* or arm64 software PAN: TTBR0 switched away outside uaccess) */
+#define XUA_PROT_WINDOW_OPEN (1u << 2) /* user access open at the readout (EFLAGS.AC / PSTATE.PAN == 0
+					* / TTBR0 holding the user page tables under software PAN) */
+#define XUA_PROT_SOFTWARE (1u << 3)    /* the guard is arm64's software PAN (CONFIG_ARM64_SW_TTBR0_PAN) */
+#define XUA_PROT_KERNEL_USES (1u << 4) /* the kernel was built with the guard and uses it on this CPU
+					* (x86 cpu_feature_enabled(SMAP); arm64 system_uses_hw_pan() or
+					* system_uses_ttbr0_pan()): the window instructions are live, not NOPs */
 
-/* xua_info.arch_regs: raw registers behind prot_flags, per arch */
+/* xua_info.arch_regs: raw registers behind prot_flags, per arch, read at the INFO call; unused = 0 */
 #define XUA_X86_REG_CR4 0
 #define XUA_X86_REG_RFLAGS 1
-#define XUA_ARM64_REG_ID_AA64MMFR1 0
+#define XUA_ARM64_REG_ID_AA64MMFR1 0 /* read once at module load (an ID register read traps under KVM) */
 #define XUA_ARM64_REG_SCTLR_EL1 1
-#define XUA_ARM64_REG_PAN 2 /* PSTATE.PAN (bit 22) as read by MRS, 0 when FEAT_PAN is absent */
+#define XUA_ARM64_REG_PAN 2          /* PSTATE.PAN (bit 22) as read by MRS, 0 when FEAT_PAN is absent */
+#define XUA_ARM64_REG_TTBR0 3        /* TTBR0_EL1 (software PAN only, else 0) */
 #define XUA_NR_ARCH_REGS 4
 
-/* Transfer methods (xua_transfer.method) */
-#define XUA_METHOD_GET_PUT 0  /* the kernel's get_user/put_user, one call per 8-byte word (+ byte tail) */
-#define XUA_METHOD_COPY 1     /* the kernel's copy_to_user/copy_from_user */
-#define XUA_METHOD_UNSAFE 2   /* user_access_begin + unsafe_get/put_user per word, one window per call */
-#define XUA_METHOD_RAW 3      /* the module's own raw copy, in xua_transfer.mode */
-#define XUA_METHOD_RAW_GET_PUT 4 /* the module's own sized get/put, per word (+ byte tail) */
-#define XUA_METHOD_MEMCPY 5   /* kernel memcpy between two kernel buffers: the floor (user_addr unused) */
-#define XUA_NR_METHODS 6
+/*
+ * Transfer methods (xua_transfer.method). INFO lists them with their names and XUA_METHOD_F_* flags;
+ * the module's method table (common/methods.c) is the one definition.
+ *   0 get_put      the kernel's get_user/put_user, one call per 8-byte word (+ byte tail)
+ *   1 copy         the kernel's copy_to_user/copy_from_user: the full path (might_fault, hardened
+ *                  usercopy's check of the kernel buffer, access_ok, raw routine)
+ *   2 user_access  user_access_begin() + unsafe_get/put_user per word: one window per call
+ *   3 raw          the module's own raw copy, in xua_transfer.mode (access_ok, then the copy)
+ *   4 raw_get_put  the module's own sized get/put, per word (+ byte tail)
+ *   5 memcpy       kernel memcpy between two kernel buffers: the floor (user_addr unused)
+ *   6 kernel_raw   the kernel's arch routine raw_copy_to_user/raw_copy_from_user after access_ok:
+ *                  copy without might_fault and without the hardened-usercopy check
+ */
+#define XUA_METHOD_GET_PUT 0
+#define XUA_METHOD_COPY 1
+#define XUA_METHOD_USER_ACCESS 2
+#define XUA_METHOD_RAW 3
+#define XUA_METHOD_RAW_GET_PUT 4
+#define XUA_METHOD_MEMCPY 5
+#define XUA_METHOD_KERNEL_RAW 6
+#define XUA_NR_METHODS 7
+#define XUA_MAX_METHODS 8
+
+#define XUA_METHOD_F_WORD (1u << 0)    /* moves 8-byte words then bytes; faults reported per word */
+#define XUA_METHOD_F_MODES (1u << 1)   /* takes xua_transfer.mode (the arch's raw copy modes) */
+#define XUA_METHOD_F_NO_USER (1u << 2) /* touches no user memory (the memcpy floor) */
+#define XUA_METHOD_F_KERNEL (1u << 3)  /* the kernel's own routine, not the module's */
+
+struct xua_method_desc {
+	char name[16];
+	__u32 flags;                       /* XUA_METHOD_F_* */
+	__u32 reserved;
+};
 
 /* Directions */
 #define XUA_DIR_TO_USER 0   /* kernel buffer -> user memory */
 #define XUA_DIR_FROM_USER 1 /* user memory -> kernel buffer */
 
 /* Modes of the module's raw copy, defined by the arch and listed by INFO:
- *   x86_64: 0 "window"  stac/clac around the whole copy (rep movsb)
+ *   x86_64: 0 "window"      stac/clac around the whole copy (rep movsb)
  *           1 "per-access"  stac/clac around every 8-byte access
- *   arm64:  0 "ldtr"    LDTR/STTR with PAN left on (the kernel since 5.11)
- *           1 "pan-off" PAN cleared around the whole copy, ordinary LDP/STP
- *           2 "toggle"  PAN cleared and set around every 8-byte access (the 4.3-era kernel)
+ *   arm64:  0 "ldtr"        LDTR/STTR with PAN left on (the kernel since 5.11)
+ *           1 "pan-off"     PAN cleared once around the whole copy, ordinary LDP/STP (what 4.3-era
+ *                           copies did, and the 2026 speed proposal)
+ *           2 "toggle"      the pan-off loop with PAN cleared and set around every 8-byte access (what
+ *                           4.3-era get_user/put_user did per call)
  */
 #define XUA_MAX_MODES 4
 #define XUA_MODE_TOGGLES_GUARD (1u << 0) /* on this CPU the mode really switches SMAP/PAN */
@@ -70,6 +111,10 @@ struct xua_mode_desc {
 
 /* xua_info.flags */
 #define XUA_INFO_UNSAFE_ALLOWED (1u << 0) /* loaded with allow_unsafe_deref=1 */
+
+/* xua_info.kbuf_kind: where the module's kernel buffers live (module parameter kbuf) */
+#define XUA_KBUF_VMALLOC 0 /* vmalloc: 4 KiB pages mapped in the vmalloc area */
+#define XUA_KBUF_LINEAR 1  /* physically contiguous pages used through the linear map (as kmalloc) */
 
 struct xua_info {
 	__u32 size;
@@ -89,30 +134,48 @@ struct xua_info {
 	__u64 max_len;              /* out: bytes per TRANSFER/PRODUCE/CONSUME iteration */
 	__u64 max_iterations;       /* out */
 	__u64 mmap_max;             /* out: largest mmap buffer per open file (module parameter) */
-	__u64 violations;           /* out: ioctls that found the user-access window open on return */
+	__u64 violations;           /* out: primitives after which the user-access window was found open */
+	/* version 2 */
+	__u32 nr_methods;           /* out: valid entries in method_desc[] */
+	__u32 kbuf_kind;            /* out: XUA_KBUF_* */
+	struct xua_method_desc method_desc[XUA_MAX_METHODS]; /* out, indexed by XUA_METHOD_* */
+	__u64 tick_hz;              /* out: frequency of the `ticks` counter (x86 TSC, arm64 CNTFRQ) */
+	__u64 check_ns;             /* out: cost of one loop bookkeeping step, measured at load */
+	__u64 controls_seen;        /* out: window leaks planted by SELFTEST's control and detected */
 };
 
 /* xua_transfer.out_flags and friends */
 #define XUA_OUT_TRUNCATED (1u << 0) /* stopped before `iterations` to stay within the time budget */
 #define XUA_OUT_GUARD_TOGGLED (1u << 1) /* TOGGLE: the pair really switched SMAP/PAN on this CPU */
+#define XUA_OUT_PREEMPTED (1u << 2) /* the task was switched out during the timed loop */
+
+/*
+ * What every timed command reports, in the same layout: the loop's figures (see the top of this file).
+ */
+#define XUA_TIMING_FIELDS                                                                       \
+	__u64 elapsed_ns;      /* out: time for the iterations done */                          \
+	__u64 ticks;           /* out: get_cycles() delta, at xua_info.tick_hz */                \
+	__u64 iterations_done; /* out */                                                         \
+	__u64 checks;          /* out: bookkeeping steps inside the timed loop */               \
+	__u64 check_interval;  /* out: iterations between two of them */                        \
+	__u32 nvcsw;           /* out: voluntary context switches during the loop */            \
+	__u32 nivcsw;          /* out: involuntary ones */                                       \
+	__u32 out_flags;       /* out: XUA_OUT_* */                                              \
+	__u32 reserved_out
 
 struct xua_transfer {
 	__u32 size;
 	__u32 version;
 	__u32 method;          /* in: XUA_METHOD_* */
 	__u32 dir;             /* in: XUA_DIR_* */
-	__u32 mode;            /* in: XUA_METHOD_RAW only, index into xua_info.modes; else 0 */
+	__u32 mode;            /* in: XUA_METHOD_F_MODES methods only, index into xua_info.modes; else 0 */
 	__u32 flags;           /* in, 0 */
 	__u64 user_addr;       /* in: user buffer (unused by XUA_METHOD_MEMCPY) */
 	__u64 len;             /* in: bytes per iteration, 1..max_len */
 	__u64 iterations;      /* in: 1..max_iterations */
-	__u64 elapsed_ns;      /* out: time for the iterations done */
-	__u64 cycles;          /* out: get_cycles() delta (x86 TSC, arm64 generic timer ticks) */
 	__u64 bytes_moved;     /* out: bytes copied in all iterations done */
 	__u64 not_copied;      /* out: bytes not copied by the faulting iteration (EFAULT), else 0 */
-	__u64 iterations_done; /* out */
-	__u32 out_flags;       /* out: XUA_OUT_* */
-	__u32 reserved;        /* in, 0 */
+	XUA_TIMING_FIELDS;
 };
 
 /*
@@ -124,14 +187,12 @@ struct xua_mmap_op {
 	__u32 size;
 	__u32 version;
 	__u32 flags;           /* in, 0 */
-	__u32 out_flags;       /* out: XUA_OUT_* */
+	__u32 reserved;        /* in, 0 */
 	__u64 offset;          /* in: into the shared buffer */
 	__u64 len;             /* in: 1..min(max_len, buffer size - offset) */
 	__u64 iterations;      /* in: 1..max_iterations */
-	__u64 elapsed_ns;      /* out */
-	__u64 cycles;          /* out */
 	__u64 bytes_moved;     /* out */
-	__u64 iterations_done; /* out */
+	XUA_TIMING_FIELDS;
 };
 
 /* TOGGLE: `iterations` open/close pairs of the user-access window (x86 stac+clac, arm64 msr pan #0/#1) */
@@ -139,17 +200,17 @@ struct xua_toggle {
 	__u32 size;
 	__u32 version;
 	__u32 flags;           /* in, 0 */
-	__u32 out_flags;       /* out: XUA_OUT_* */
+	__u32 reserved;        /* in, 0 */
 	__u64 iterations;      /* in: 1..max_iterations */
-	__u64 elapsed_ns;      /* out */
-	__u64 cycles;          /* out */
-	__u64 iterations_done; /* out */
+	XUA_TIMING_FIELDS;
 };
 
 /*
  * SELFTEST: the module checks every method and mode against the others (same bytes, same
  * bytes-not-copied on a buffer running into an unmapped page) on user memory it maps into the caller,
- * and writes a KTAP report (NUL-terminated, truncated to report_len) to report_addr.
+ * checks the window after every primitive, plants a window leak to prove that check fires, and writes
+ * a KTAP report (NUL-terminated, truncated to report_len) to report_addr. A group that cannot run is
+ * reported `not ok` with the reason.
  */
 struct xua_selftest {
 	__u32 size;
@@ -163,8 +224,11 @@ struct xua_selftest {
 
 /*
  * UNSAFE_DEREF: the seed bug. A plain 8-byte load or store through a user pointer with no uaccess
- * window: oopses where SMAP/PAN is enforced. EPERM unless the module was loaded with
- * allow_unsafe_deref=1 and the caller has CAP_SYS_ADMIN; EFAULT when user_addr is not a user address.
+ * window and NO exception-table entry: oopses where SMAP/PAN is enforced. Where the guard is absent it
+ * succeeds only on a mapped, present page: an unmapped or not-yet-faulted address still oopses (the
+ * kernel cannot fix up a fault without an exception-table entry), so callers touch the page first.
+ * EPERM unless the module was loaded with allow_unsafe_deref=1 and the caller has CAP_SYS_ADMIN;
+ * EFAULT when user_addr is not a user address.
  */
 struct xua_unsafe {
 	__u32 size;
