@@ -265,16 +265,18 @@ double qwilcox(double p, size_t m, size_t n)
 	return WilcoxDist(m, n).q(p);
 }
 
-double qnorm(double p)
+double qnorm(double p, bool lower_tail)
 {
-	// Wichura (1988), Algorithm AS 241 (PPND16), as R's qnorm for lower-tail, non-log p.
+	// Wichura (1988), Algorithm AS 241 (PPND16), as R's qnorm(p, lower.tail) for non-log p.
+	constexpr double inf = std::numeric_limits<double>::infinity();
 	if (std::isnan(p) || p < 0 || p > 1)
 		return kNaN;
 	if (p == 0)
-		return -std::numeric_limits<double>::infinity();
+		return lower_tail ? -inf : inf;
 	if (p == 1)
-		return std::numeric_limits<double>::infinity();
-	const double q = p - 0.5;
+		return lower_tail ? inf : -inf;
+	const double p_ = lower_tail ? p : 0.5 - p + 0.5;  // R_DT_qIv
+	const double q = p_ - 0.5;
 	double r, val;
 	if (std::fabs(q) <= .425) {
 		r = .180625 - q * q;
@@ -286,7 +288,7 @@ double qnorm(double p)
 			    21213.794301586595867) * r + 5394.1960214247511077) * r + 687.1870074920579083) * r +
 			 42.313330701600911252) * r + 1.0);
 	}
-	r = q > 0 ? 0.5 - p + 0.5 : p;
+	r = q > 0 ? (lower_tail ? 0.5 - p + 0.5 : p) : p_;  // R_DT_CIv(p) : p_
 	r = std::sqrt(-std::log(r));
 	if (r <= 5) {
 		r -= 1.6;
@@ -402,7 +404,7 @@ ShiftEstimate wilcox_shift(const std::vector<double> &x_in, const std::vector<do
 		}
 		return zeroin2(mumin, mumax, f_lower, f_upper, [&](double dd) { return W(dd, true) - zq; }, 1e-4);
 	};
-	r.lo = root(qnorm(1 - alpha / 2));  // R: qnorm(alpha/2, lower.tail = FALSE)
+	r.lo = root(qnorm(alpha / 2, false));
 	r.hi = root(qnorm(alpha / 2));
 	r.achieved_level = r.coverage = conf_level;
 	if (clipped)

@@ -29,8 +29,8 @@ namespace xua {
 // R's Wilcoxon rank-sum distribution of U (= R's W) for samples of m and n values without ties.
 double pwilcox(double q, size_t m, size_t n, bool lower_tail = true);  // P(U <= q), R's pwilcox
 double qwilcox(double p, size_t m, size_t n);                          // R's qwilcox (lower tail)
-// The standard normal quantile (Wichura's AS 241, as R's qnorm) and upper tail.
-double qnorm(double p);
+// The standard normal quantile (Wichura's AS 241, as R's qnorm(p, lower.tail)) and upper tail.
+double qnorm(double p, bool lower_tail = true);
 double pnorm_upper(double z);
 
 // What wilcox.test(x, y, conf.int = TRUE, conf.level = L) returns, for a shift (x - y) or a ratio (x / y).
@@ -43,7 +43,9 @@ struct ShiftEstimate {
 	double coverage = nan;         // exact: the interval's exact coverage (>= achieved_level, or slightly
 	                               // below the requested one where R still calls it achievable, e.g. 3 vs 4:
 	                               // 0.943); normal approximation: the nominal level
-	double p = nan;                // two-sided p-value of wilcox.test (exact / corrected normal, as above)
+	double p = nan;                // two-sided p-value of wilcox.test (exact / corrected normal, as above);
+	                               // mann_whitney_u (scipy's rule) gives the same p except for 9 to 49
+	                               // values a side without ties, where R is exact and scipy normal
 	double w = nan;                // R's W statistic: the Mann-Whitney U of x
 	bool exact = false;            // the exact distribution was used
 	bool limited = false;          // the requested level is not achievable with these sample sizes

@@ -54,6 +54,8 @@ TEST(EffectDistribution, NormalQuantileIsAs241)
 	EXPECT_NEAR(qnorm(0.995), 2.5758293035489004, 1e-15);
 	EXPECT_NEAR(qnorm(1e-12), -7.034483825301131, 1e-13);
 	EXPECT_NEAR(qnorm(0.5), 0.0, 0);
+	EXPECT_EQ(qnorm(0.025, false), -qnorm(0.025));  // R's upper tail: same branch, r = p
+	EXPECT_NEAR(qnorm(0.3, false), -qnorm(0.3), 1e-15);
 	EXPECT_NEAR(pnorm_upper(1.959963984540054), 0.025, 1e-16);
 }
 
