@@ -1,6 +1,7 @@
 #include "analyze/compare.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <regex>
 
 #include "analyze/stats.hpp"
@@ -12,10 +13,30 @@ int Comparison::significant() const
 	return static_cast<int>(std::count_if(rows.begin(), rows.end(), [](auto &r) { return r.significant; }));
 }
 
-std::string Comparison::marked_by_chance() const
+std::string Comparison::mark_rule() const
 {
-	double e = alpha * static_cast<double>(rows.size());
-	return fmt::format("~{:.{}f}", e, e < 10 ? 1 : 0);
+	if (exact)
+		return "exact clock (icount): every boot is bit-identical, so a row is marked when B differs from A at all";
+	return fmt::format("q: Benjamini-Hochberg over the {} rows' U-test p-values; * = q < {}: among marked rows, "
+			   "the expected share of false marks is at most {}",
+			   rows.size(), alpha, alpha);
+}
+
+bool difference_row(const std::string &name)
+{
+	return name.starts_with("guard/");
+}
+
+std::string RowComparison::effect_text() const
+{
+	if (!effect.valid())
+		return difference ? fmt::format("{:+.1f} ns", b->median - a->median) : fmt::format("{:.3f}", time_ratio);
+	bool interval = !std::isnan(effect.lo) && !(effect.lo == effect.hi && effect.lo == effect.estimate);
+	if (difference)
+		return interval ? fmt::format("{:+.1f} ns [{:+.1f}, {:+.1f}]", effect.estimate, effect.lo, effect.hi)
+				: fmt::format("{:+.1f} ns", effect.estimate);
+	return interval ? fmt::format("{:.3f} [{:.3f}, {:.3f}]", effect.estimate, effect.lo, effect.hi)
+			: fmt::format("{:.3f}", effect.estimate);
 }
 
 std::vector<std::string> mismatches(const CellResults &a, const CellResults &b)
@@ -30,6 +51,9 @@ std::vector<std::string> mismatches(const CellResults &a, const CellResults &b)
 	differ("xua_kernel_release", "kernel");
 	differ("xua_kernel_package", "kernel package");
 	differ("xua_accel", "accelerator");
+	if (a.clock() != b.clock())
+		out.push_back(fmt::format("clock: '{}' vs '{}' (xua_clock): instructions and time are not comparable", a.clock(),
+					  b.clock()));
 	differ("xua_qemu_version", "QEMU");
 	differ("xua_qemu_machine", "QEMU machine");
 	differ("xua_qemu_memory", "guest memory");
@@ -89,6 +113,8 @@ std::vector<std::string> speed_warnings(const Comparison &c)
 std::vector<std::string> test_notes(const Comparison &c)
 {
 	std::vector<std::string> n;
+	if (c.exact)
+		return n;
 	for (const CellResults *cell : {c.a, c.b})
 		if (!cell->per_boot() && cell->context_string("xua_accel") != "host")
 			n.push_back(fmt::format(
@@ -104,7 +130,24 @@ std::vector<std::string> test_notes(const Comparison &c)
 	else if (!c.per_boot() && c.samples() < kUTestOptimalRepetitions)
 		n.push_back(fmt::format("{} repetitions; the U test is unreliable below {} (compare.py says the same)",
 					c.samples(), kUTestOptimalRepetitions));
+	for (auto &r : c.rows)
+		if (r.effect.limited) {
+			n.push_back(fmt::format("the intervals are at {:.0f} % (not {:.0f} %): {} vs {} samples cannot reach more",
+						r.effect.achieved_level * 100, r.effect.requested_level * 100, nb, na));
+			break;
+		}
 	return n;
+}
+
+// The cell against itself: its even boots against its odd boots, every row.
+std::optional<SplitHalfAA> own_noise(const CellResults &cell, double alpha)
+{
+	if (!cell.per_boot() || cell.exact_clock())
+		return std::nullopt;
+	RowSamples rows;
+	for (auto &[name, r] : cell.rows)
+		rows[name] = r.time_samples();
+	return split_half_aa(rows, alpha);
 }
 
 }  // namespace
@@ -115,6 +158,7 @@ Comparison compare(const CellResults &a, const CellResults &b, const CompareOpti
 	c.a = &a;
 	c.b = &b;
 	c.alpha = o.alpha;
+	c.exact = a.exact_clock() && b.exact_clock();
 	c.mismatches = mismatches(a, b);
 	if (!c.mismatches.empty() && !o.allow_mismatch)
 		fail("not comparing {} with {}: they differ in more than the protection:\n  {}\n"
@@ -133,16 +177,32 @@ Comparison compare(const CellResults &a, const CellResults &b, const CompareOpti
 		r.b = &rb;
 		double ta = ra.time_per_unit(), tb = rb.time_per_unit();
 		r.time_ratio = ta > 0 ? tb / ta : 0;
-		if (static_cast<int>(ra.samples.size()) >= kUTestMinRepetitions &&
-		    static_cast<int>(rb.samples.size()) >= kUTestMinRepetitions) {
+		r.difference = difference_row(name);
+		auto xa = ra.time_samples(), xb = rb.time_samples();
+		r.effect = r.difference ? time_difference(xa, xb, o.level) : time_ratio(xa, xb, o.level);
+		if (c.exact) {
+			r.significant = r.effect.valid() ? r.effect.estimate != (r.difference ? 0.0 : 1.0) : ta != tb;
+		} else if (static_cast<int>(ra.samples.size()) >= kUTestMinRepetitions &&
+			   static_cast<int>(rb.samples.size()) >= kUTestMinRepetitions) {
 			r.p = mann_whitney_u(ra.samples, rb.samples).p;
-			r.significant = *r.p < o.alpha;
 		}
 		c.rows.push_back(r);
 	}
 	for (auto &[name, _] : b.rows)
 		if (!a.rows.count(name))
 			c.only_b.push_back(name);
+	// q-values over the rows that have a p.
+	std::vector<double> ps;
+	for (auto &r : c.rows)
+		ps.push_back(r.p ? *r.p : ShiftEstimate::nan);
+	auto qs = bh_qvalues(ps);
+	for (size_t i = 0; i < c.rows.size(); ++i)
+		if (c.rows[i].p && !std::isnan(qs[i])) {
+			c.rows[i].q = qs[i];
+			c.rows[i].significant = qs[i] < o.alpha;
+		}
+	c.noise_a = own_noise(a, o.alpha);
+	c.noise_b = own_noise(b, o.alpha);
 	c.warnings = speed_warnings(c);
 	c.test_notes = test_notes(c);
 	return c;

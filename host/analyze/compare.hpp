@@ -1,8 +1,13 @@
 // `./xuaccess compare A.json B.json`, and the on/off comparison at the end of every bench: per benchmark
-// row, B's time per unit of work over A's, both cells' spread, and a two-sided Mann-Whitney U test (what
-// Google Benchmark's compare.py runs) over the rows' samples: the boots' medians when both cells have two
-// boots or more, else the repetitions (results.hpp says why), with the rows that differ significantly
-// marked. Two cells are only compared when they differ in nothing but the protection.
+// row, B's time per unit of work over A's as a Hodges-Lehmann estimate with its 95 % confidence interval
+// (R's wilcox.test(conf.int = TRUE), effect.hpp), both cells' spread, a two-sided Mann-Whitney U test (what
+// Google Benchmark's compare.py runs) over the rows' samples -- the boots' medians when both cells have two
+// boots or more, else the repetitions (results.hpp says why) -- and Benjamini-Hochberg q-values over the
+// rows, marked at q < alpha. Rows whose "off" figure is a patched-out NOP (guard/toggle) get a difference in
+// ns instead of a ratio. Under an exact clock (icount: every boot of a cell is bit-identical) there is no
+// test: a row differs or it does not. Each cell's boots are also split into two interleaved halves and
+// compared with each other, the run's own noise (split-half A/A). Two cells are only compared when they
+// differ in nothing but the protection.
 #pragma once
 
 #include <optional>
@@ -11,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analyze/effect.hpp"
 #include "analyze/results.hpp"
 
 namespace xua {
@@ -25,16 +31,25 @@ constexpr int kUTestMinRepetitions = 2;      // compare.py's UTEST_MIN_REPETITIO
 constexpr int kUTestOptimalRepetitions = 9;  // compare.py's UTEST_OPTIMAL_REPETITIONS
 
 struct CompareOptions {
-	double alpha = 0.05;          // compare.py's default
+	double alpha = 0.05;          // compare.py's default; marks rows at q < alpha
+	double level = 0.95;          // confidence level of the intervals
 	bool allow_mismatch = false;  // compare cells that differ in more than the protection
 };
+
+// Rows whose ratio means nothing because "off" is a patched-out NOP of about 1 ns: a difference in ns.
+bool difference_row(const std::string &name);
 
 struct RowComparison {
 	std::string name;
 	const Row *a = nullptr, *b = nullptr;
-	double time_ratio = 0;        // B's time per unit / A's: > 1 means B is slower
-	std::optional<double> p;      // over the rows' samples; none with fewer than kUTestMinRepetitions on a side
-	bool significant = false;     // p < alpha
+	double time_ratio = 0;        // B's median time per unit / A's: > 1 means B is slower
+	bool difference = false;      // `effect` is B - A in ns, not B/A (difference_row)
+	ShiftEstimate effect;         // Hodges-Lehmann B/A time (or B - A) with its interval, over the samples
+	std::optional<double> p;      // U test over the samples; none with fewer than kUTestMinRepetitions a side
+	std::optional<double> q;      // Benjamini-Hochberg over the rows that have a p
+	bool significant = false;     // q < alpha; exact clock: B differs from A at all
+	// The estimate as a person reads it: "1.978 [1.950, 2.010]" or "+21.3 ns [21.0, 21.6]".
+	std::string effect_text() const;
 };
 
 struct Comparison {
@@ -45,11 +60,15 @@ struct Comparison {
 	std::vector<std::string> test_notes;  // what limits the U test here (one boot, too few samples)
 	std::vector<RowComparison> rows;      // benchmarks present in both cells
 	std::vector<std::string> only_a, only_b;
+	// This run's own noise: each cell's even boots against its odd boots (rows marked at q < alpha when
+	// nothing differs). Unset with fewer than two boots, or under an exact clock.
+	std::optional<SplitHalfAA> noise_a, noise_b;
+	bool exact = false;                   // both cells on an exact clock (icount)
 	int samples() const { return std::min(a->samples, b->samples); }
 	bool per_boot() const { return a->per_boot() && b->per_boot(); }
 	int significant() const;
-	// How many rows p < alpha marks when nothing differs, e.g. "~10" or "~0.3".
-	std::string marked_by_chance() const;
+	// What the marks mean, in one sentence.
+	std::string mark_rule() const;
 };
 
 // Everything in the two cells' contexts that differs besides the protection: arch, kernel, CPU (other

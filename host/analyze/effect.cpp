@@ -523,24 +523,24 @@ SplitHalfAA split_half_aa(const RowSamples &rows, double alpha)
 	return aa;
 }
 
-const char *to_string(Verdict v)
+const char *to_string(RegressionVerdict v)
 {
 	switch (v) {
-	case Verdict::slower:
+	case RegressionVerdict::slower:
 		return "slower";
-	case Verdict::within:
+	case RegressionVerdict::within:
 		return "within";
-	case Verdict::inconclusive:
+	case RegressionVerdict::inconclusive:
 		return "inconclusive";
-	case Verdict::untestable:
+	case RegressionVerdict::untestable:
 		return "untestable";
-	case Verdict::inconsistent:
+	case RegressionVerdict::inconsistent:
 		return "inconsistent";
 	}
 	return "?";
 }
 
-size_t RegressionCheck::count(Verdict v) const
+size_t RegressionCheck::count(RegressionVerdict v) const
 {
 	return static_cast<size_t>(std::count_if(rows.begin(), rows.end(), [&](const auto &r) { return r.verdict == v; }));
 }
@@ -566,7 +566,7 @@ RegressionRow check_exact_row(const std::string &name, const std::vector<double>
 	for (const auto *side : {&a, &b}) {
 		if (!all_equal(*side)) {
 			const auto [lo, hi] = std::minmax_element(side->begin(), side->end());
-			row.verdict = Verdict::inconsistent;
+			row.verdict = RegressionVerdict::inconsistent;
 			row.reason = fmt::format("{}'s {} boots differ ({:g} to {:g}): not an exact clock", side == &a ? "A" : "B",
 						 side->size(), *lo, *hi);
 			return row;
@@ -575,7 +575,7 @@ RegressionRow check_exact_row(const std::string &name, const std::vector<double>
 	row.ratio = b.front() / a.front();
 	row.lo = row.hi = row.ratio;
 	row.level = 1;
-	row.verdict = row.ratio > limit ? Verdict::slower : Verdict::within;
+	row.verdict = row.ratio > limit ? RegressionVerdict::slower : RegressionVerdict::within;
 	row.reason = fmt::format("exact clock: B/A = {:.4f} {} {:.4f} (B {:+.2f} %, limit {:g} %)", row.ratio,
 				 row.ratio > limit ? ">" : "<=", limit, 100 * (row.ratio - 1), max_pct);
 	return row;
@@ -607,13 +607,13 @@ RegressionRow check_time_row(const std::string &name, const std::vector<double> 
 	const std::string ci = fmt::format("B/A {:.4f} [{:.4f}, {:.4f}] ({:g} %{})", e.estimate, e.lo, e.hi,
 					   100 * e.achieved_level, e.exact ? ", exact" : ", normal approximation");
 	if (e.lo > limit) {
-		row.verdict = Verdict::slower;
+		row.verdict = RegressionVerdict::slower;
 		row.reason = fmt::format("{}: lower bound above {:.4f} (B slower by more than {:g} %)", ci, limit, max_pct);
 	} else if (e.hi <= limit) {
-		row.verdict = Verdict::within;
+		row.verdict = RegressionVerdict::within;
 		row.reason = fmt::format("{}: upper bound at most {:.4f}", ci, limit);
 	} else {
-		row.verdict = Verdict::inconclusive;
+		row.verdict = RegressionVerdict::inconclusive;
 		row.reason = fmt::format("{}: the interval holds {:.4f} and values below it", ci, limit);
 	}
 	if (!e.note.empty())

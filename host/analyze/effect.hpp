@@ -130,7 +130,7 @@ enum class Clock {
 	time,   // wall or TCG time: boots vary, decide on the interval of the B/A time ratio
 	exact,  // icount: every boot of a cell is bit-identical, compare the values themselves
 };
-enum class Verdict {
+enum class RegressionVerdict {
 	slower,        // B slower than A by more than PCT (exact: B/A > 1 + PCT/100; time: the interval's lower
 	               // bound > 1 + PCT/100): the check fails
 	within,        // not slower by more than PCT (exact: B/A <= 1 + PCT/100; time: the upper bound is)
@@ -138,11 +138,11 @@ enum class Verdict {
 	untestable,    // no samples, non-positive values, or too few samples for the requested level
 	inconsistent,  // exact clock, but a side's boots differ: not an exact clock
 };
-const char *to_string(Verdict v);
+const char *to_string(RegressionVerdict v);
 
 struct RegressionRow {
 	std::string name;
-	Verdict verdict = Verdict::untestable;
+	RegressionVerdict verdict = RegressionVerdict::untestable;
 	double ratio = ShiftEstimate::nan;       // B/A: exact value, or the HL estimate
 	double lo = ShiftEstimate::nan, hi = ShiftEstimate::nan;  // the interval (time clock)
 	double level = ShiftEstimate::nan;       // its level
@@ -153,8 +153,8 @@ struct RegressionCheck {
 	Clock clock = Clock::time;
 	std::vector<RegressionRow> rows;         // rows in both, by name
 	std::vector<std::string> only_a, only_b;
-	size_t count(Verdict v) const;
-	bool failed() const { return count(Verdict::slower) > 0; }
+	size_t count(RegressionVerdict v) const;
+	bool failed() const { return count(RegressionVerdict::slower) > 0; }
 };
 // a and b: each row's samples in time per unit of work (lower is faster; convert MiB/s first), one per boot.
 RegressionCheck check_regression(const RowSamples &a, const RowSamples &b, double max_pct, Clock clock,

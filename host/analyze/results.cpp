@@ -131,4 +131,18 @@ std::vector<CellResults> load_results(const fs::path &dir, std::vector<std::stri
 	return cells;
 }
 
+std::vector<double> Row::time_samples() const
+{
+	std::vector<double> t;
+	for (double v : samples)
+		t.push_back(throughput ? (v > 0 ? 1 / v : 0) : v);
+	return t;
+}
+
+std::string CellResults::clock() const
+{
+	auto c = context_string("xua_clock");
+	return c.empty() ? "time" : c;
+}
+
 }  // namespace xua

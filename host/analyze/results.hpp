@@ -31,6 +31,8 @@ struct Row {
 	// Nanoseconds per unit of work (per byte for throughput rows, per call or item otherwise): what
 	// ratios between cells are taken of, so that > 1 always means slower.
 	double time_per_unit() const { return throughput ? (median > 0 ? 1 / median : 0) : median; }
+	// The samples as time per unit of work (lower is faster), what intervals and regression checks use.
+	std::vector<double> time_samples() const;
 };
 
 struct CellResults {
@@ -51,6 +53,10 @@ struct CellResults {
 	// keys fall back to the name <arch>-<kernel>-<on|off>.
 	std::string group() const;
 	std::string protection() const;     // "on", "off" or "" when neither the context nor the name says
+	// The clock the figures were taken with: "icount" (exact instruction counts, one ns per instruction)
+	// or "time" (TCG, KVM or host time).
+	std::string clock() const;
+	bool exact_clock() const { return clock() == "icount"; }
 };
 
 // Reads one cell's JSON (rows with error_occurred are left out). Throws Error when it does not parse or

@@ -93,7 +93,7 @@ std::vector<FamilyEffect> significant_families(const Comparison &c)
 			continue;
 		f.lo = f.marked ? std::min(f.lo, r.time_ratio) : r.time_ratio;
 		f.hi = f.marked ? std::max(f.hi, r.time_ratio) : r.time_ratio;
-		f.p = std::min(f.p, *r.p);
+		f.q = std::min(f.q, r.q.value_or(0.0));
 		++f.marked;
 	}
 	std::vector<FamilyEffect> sig;

@@ -37,7 +37,7 @@ std::vector<std::string> headline_rows(const CellResults &c);
 struct FamilyEffect {
 	std::string name;  // "transfer/copy/to_user/*"
 	int rows = 0, marked = 0;
-	double lo = 0, hi = 0, p = 1;  // range of the marked rows' ratios, their smallest p
+	double lo = 0, hi = 0, q = 1;  // range of the marked rows' ratios, their smallest q (0: exact clock)
 };
 // Families with marked rows, the largest effect first.
 std::vector<FamilyEffect> significant_families(const Comparison &c);

@@ -66,23 +66,25 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 		m += fmt::format("## {}, kernel {}\n\n", f.context_string("xua_arch"), kernel_of(f));
 		if (g.cmp) {
 			const auto &c = *g.cmp;
-			m += fmt::format("**{} on vs off:** {} of {} rows differ significantly (p < {}; on: {}, off: {}", guard_name(f),
-					 c.significant(), c.rows.size(), c.alpha, g.on->sampling(), g.off->sampling());
-			if (c.samples() >= kUTestMinRepetitions)
-				m += fmt::format("; {} would be marked by chance", c.marked_by_chance());
-			m += ").\n\n";
+			m += fmt::format("**{} on vs off:** {} of {} rows marked (on: {}, off: {}). {}.\n\n", guard_name(f),
+					 c.significant(), c.rows.size(), g.on->sampling(), g.off->sampling(), md_escape(c.mark_rule()));
+			for (auto *n : {&c.noise_a, &c.noise_b})
+				if (*n)
+					m += fmt::format("This run's own noise, {}: {}\n\n", n == &c.noise_a ? g.off->name : g.on->name,
+							 md_escape((*n)->summary()));
 			for (auto &n : c.test_notes)
 				m += fmt::format("> **Warning:** {}\n\n", md_escape(n));
 			// Per benchmark family (the name without its size), the significant rows: a method's effect reads
 			// as one line across sizes rather than eight lines of the same method.
 			auto sig = significant_families(c);
 			if (!sig.empty()) {
-				m += "Largest significant effects, per benchmark family (time on / time off of the marked rows):\n\n";
+				m += "Largest marked effects, per benchmark family (time on / time off of the marked rows; every "
+				     "row's estimate and interval is in the table file):\n\n";
 				for (size_t i = 0; i < std::min<size_t>(10, sig.size()); ++i) {
 					const auto &f = sig[i];
 					auto range = f.lo == f.hi ? fmt::format("×{:.3f}", f.lo) : fmt::format("×{:.3f} to ×{:.3f}", f.lo, f.hi);
-					m += fmt::format("- `{}`: {} ({} of {} rows marked, smallest p {:.4f})\n", f.name, range, f.marked,
-							 f.rows, f.p);
+					m += fmt::format("- `{}`: {} ({} of {} rows marked, smallest q {:.4f})\n", f.name, range, f.marked,
+							 f.rows, f.q);
 				}
 				if (sig.size() > 10)
 					m += fmt::format("- ... {} more families with marked rows in compare-{}.txt\n", sig.size() - 10, g.name);
@@ -111,13 +113,14 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 		if (g.cmp) {
 			const auto &c = *g.cmp;
 			auto rows = headline_rows(*g.on);
-			m += fmt::format("| benchmark | unit | {} off | {} on | on/off time | p |\n|---|---|---|---|---|---|\n",
-					 guard_name(f), guard_name(f));
+			m += fmt::format("| benchmark | unit | {} off | {} on | on/off {} | q |\n|---|---|---|---|---|---|\n",
+					 guard_name(f), guard_name(f), c.exact ? "instructions" : "time [interval]");
 			for (auto &r : c.rows) {
 				if (std::find(rows.begin(), rows.end(), r.name) == rows.end())
 					continue;
-				m += fmt::format("| `{}` | {} | {} | {} | {:.3f}{} | {} |\n", r.name, r.a->unit(), value_cv(*r.a), value_cv(*r.b),
-						 r.time_ratio, r.significant ? " *" : "", r.p ? fmt::format("{:.4f}", *r.p) : "-");
+				m += fmt::format("| `{}` | {} | {} | {} | {}{} | {} |\n", r.name, r.a->unit(), value_cv(*r.a),
+						 value_cv(*r.b), r.effect_text(), r.significant ? " *" : "",
+						 r.q ? fmt::format("{:.4f}", *r.q) : "-");
 			}
 			m += fmt::format("\nEvery row: [compare-{}.txt](compare-{}.txt).\n\n", g.name, g.name);
 		}

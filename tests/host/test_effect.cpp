@@ -356,22 +356,22 @@ TEST(EffectRegression, TimeClockFixture)
 				return r;
 		throw std::runtime_error("no row " + n);
 	};
-	EXPECT_EQ(row("slow10").verdict, Verdict::slower) << row("slow10").reason;
+	EXPECT_EQ(row("slow10").verdict, RegressionVerdict::slower) << row("slow10").reason;
 	EXPECT_NEAR(row("slow10").lo, 1.0857142857142863, 1e-12);
-	EXPECT_EQ(row("slow2").verdict, Verdict::within) << row("slow2").reason;
+	EXPECT_EQ(row("slow2").verdict, RegressionVerdict::within) << row("slow2").reason;
 	EXPECT_NEAR(row("slow2").hi, 1.0343781597573307, 1e-12);
-	EXPECT_EQ(row("faster").verdict, Verdict::within);
-	EXPECT_EQ(row("noisy").verdict, Verdict::inconclusive) << row("noisy").reason;
-	EXPECT_EQ(row("boots3").verdict, Verdict::untestable);
+	EXPECT_EQ(row("faster").verdict, RegressionVerdict::within);
+	EXPECT_EQ(row("noisy").verdict, RegressionVerdict::inconclusive) << row("noisy").reason;
+	EXPECT_EQ(row("boots3").verdict, RegressionVerdict::untestable);
 	EXPECT_NE(row("boots3").reason.find("90 %"), std::string::npos) << row("boots3").reason;
-	EXPECT_EQ(row("tied").verdict, Verdict::slower) << row("tied").reason;
+	EXPECT_EQ(row("tied").verdict, RegressionVerdict::slower) << row("tied").reason;
 	EXPECT_NEAR(row("tied").lo, 1.0700165874348664, 1e-9);
 	EXPECT_NE(row("tied").reason.find("normal approximation"), std::string::npos);
-	EXPECT_EQ(c.count(Verdict::slower), 2u);
+	EXPECT_EQ(c.count(RegressionVerdict::slower), 2u);
 	EXPECT_TRUE(c.failed());
 	// At 10 %, slow10's lower bound 1.0857 no longer clears the limit (its upper bound 1.114 is above it).
 	const RegressionCheck c10 = check_regression(a, b, 10, Clock::time);
-	EXPECT_EQ(c10.count(Verdict::slower), 0u);
+	EXPECT_EQ(c10.count(RegressionVerdict::slower), 0u);
 	EXPECT_FALSE(c10.failed());
 }
 
@@ -395,21 +395,21 @@ TEST(EffectRegression, ExactClockComparesValues)
 	ASSERT_EQ(c.rows.size(), 5u);
 	for (const auto &r : c.rows) {
 		if (r.name == "copy_to_user/4096") {
-			EXPECT_EQ(r.verdict, Verdict::slower) << r.reason;
+			EXPECT_EQ(r.verdict, RegressionVerdict::slower) << r.reason;
 			EXPECT_DOUBLE_EQ(r.ratio, 1.06);
 		} else if (r.name == "copy_from_user/4096") {
-			EXPECT_EQ(r.verdict, Verdict::within) << r.reason;
+			EXPECT_EQ(r.verdict, RegressionVerdict::within) << r.reason;
 		} else if (r.name == "pipe/rtt") {
-			EXPECT_EQ(r.verdict, Verdict::within) << r.reason;
+			EXPECT_EQ(r.verdict, RegressionVerdict::within) << r.reason;
 		} else if (r.name == "drifting") {
-			EXPECT_EQ(r.verdict, Verdict::inconsistent);
+			EXPECT_EQ(r.verdict, RegressionVerdict::inconsistent);
 			EXPECT_NE(r.reason.find("not an exact clock"), std::string::npos) << r.reason;
 		} else {
-			EXPECT_EQ(r.verdict, Verdict::untestable) << r.reason;
+			EXPECT_EQ(r.verdict, RegressionVerdict::untestable) << r.reason;
 		}
 	}
-	EXPECT_EQ(c.count(Verdict::slower), 1u);
+	EXPECT_EQ(c.count(RegressionVerdict::slower), 1u);
 	EXPECT_TRUE(c.failed());
-	EXPECT_STREQ(to_string(Verdict::inconclusive), "inconclusive");
+	EXPECT_STREQ(to_string(RegressionVerdict::inconclusive), "inconclusive");
 	EXPECT_THROW(check_regression(a, b, -1, Clock::exact), std::invalid_argument);
 }

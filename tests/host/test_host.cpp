@@ -426,7 +426,24 @@ TEST(Compare, MarksTheKnownShiftAndNothingElse)
 	}
 	auto text = format_comparison(c);
 	EXPECT_NE(text.find("guard/toggle"), std::string::npos);
-	EXPECT_NE(text.find("20.000"), std::string::npos) << text;
+	// guard/toggle: "off" is a patched NOP, so a difference in ns with its interval, not a ratio of 20.
+	EXPECT_NE(text.find("+456.0 ns ["), std::string::npos) << text;
+	for (auto &r : c.rows) {
+		EXPECT_EQ(r.difference, r.name == "guard/toggle") << r.name;
+		// Every marked row's interval excludes "no effect"; q >= p.
+		if (r.significant) {
+			EXPECT_TRUE(r.effect.excludes(r.difference ? 0.0 : 1.0)) << r.name << " " << r.effect_text();
+		}
+		ASSERT_TRUE(r.q.has_value()) << r.name;
+		EXPECT_GE(*r.q, *r.p) << r.name;
+	}
+	// The shifted transfer row is 5 % slower: its interval holds 1.05 and not 1.
+	for (auto &r : c.rows)
+		if (r.name == "transfer/copy/to_user/4096") {  // NOLINT(bugprone-branch-clone)
+			EXPECT_LT(r.effect.lo, 1.05);
+			EXPECT_GT(r.effect.hi, 1.05);
+			EXPECT_GT(r.effect.lo, 1.0);
+		}
 	EXPECT_NE(text.find(" *"), std::string::npos) << text;
 	EXPECT_EQ(format_comparison(n).find(" *\n"), std::string::npos) << format_comparison(n);
 	auto j = comparison_json(c);
@@ -511,7 +528,8 @@ TEST(Report, WritesComparisonsPlotsAndMarkdown)
 	auto md = read_file(dir / "report.md");
 	EXPECT_NE(md.find("**Emulated.**"), std::string::npos);
 	EXPECT_NE(md.find("![guard-x86_64-6.1.png](plots/guard-x86_64-6.1.png)"), std::string::npos);
-	EXPECT_NE(md.find("4 of 6 rows differ significantly"), std::string::npos) << md;
+	EXPECT_NE(md.find("4 of 6 rows marked"), std::string::npos) << md;
+	EXPECT_NE(md.find("Benjamini-Hochberg"), std::string::npos) << md;
 	EXPECT_NE(read_file(dir / "plots" / "guard-x86_64-6.1.gp").find("EMULATED"), std::string::npos);
 	// The compare-*.json files the report writes are not cells: a second run reads the same cells.
 	EXPECT_EQ(write_report(dir), summary);
@@ -570,8 +588,9 @@ TEST(Compare, TestsOverBootsAndSaysWhatLimitsTheTest)
 	auto off3 = boot_cell("x86_64-6.1-off", 3, 2, [](int b, int) { return 100.0 + b; });
 	auto on3 = boot_cell("x86_64-6.1-on", 3, 2, [](int b, int) { return 200.0 + b; });
 	auto few = compare(off3, on3, {.allow_mismatch = true});
-	ASSERT_EQ(few.test_notes.size(), 1u);
+	ASSERT_EQ(few.test_notes.size(), 2u);
 	EXPECT_NE(few.test_notes[0].find("no row can reach p < 0.05"), std::string::npos) << few.test_notes[0];
+	EXPECT_NE(few.test_notes[1].find("the intervals are at 90 % (not 95 %)"), std::string::npos) << few.test_notes[1];
 	EXPECT_FALSE(few.rows[0].significant);
 	auto off1 = boot_cell("x86_64-6.1-off", 1, 9, [](int, int r) { return 100.0 + r; });
 	auto on1 = boot_cell("x86_64-6.1-on", 1, 9, [](int, int r) { return 200.0 + r; });
