@@ -53,7 +53,16 @@ RowKind row_kind(const BenchName &n, bool has_bytes)
 	return {"ns", kernel_timed ? "kernel-timed per call" : "wall clock per call"};
 }
 
-void annotate_rows(nlohmann::json &j)
+RowKind icount_kind(const RowKind &k)
+{
+	if (k.unit == "MiB/s")
+		return {"insn/B", "instructions per byte (icount), " + k.kind};
+	if (k.unit == "ns/item")
+		return {"insn/item", "instructions per item (icount), " + k.kind};
+	return {"insn", "instructions per call (icount), " + k.kind};
+}
+
+void annotate_rows(nlohmann::json &j, bool icount)
 {
 	if (!j.contains("benchmarks") || !j["benchmarks"].is_array())
 		return;
@@ -61,20 +70,37 @@ void annotate_rows(nlohmann::json &j)
 		if (b.contains("xua_unit"))
 			continue;
 		auto k = row_kind(parse_bench_name(b.value("run_name", b.value("name", ""))), b.contains("bytes_per_second"));
+		if (icount)
+			k = icount_kind(k);
 		b["xua_unit"] = k.unit;
 		b["xua_kind"] = k.kind;
 	}
 }
 
+namespace {
+
+// Google Benchmark's time_unit: the factor to nanoseconds.
+double ns_per_time_unit(const nlohmann::json &b)
+{
+	auto u = b.value("time_unit", "ns");
+	return u == "s" ? 1e9 : u == "ms" ? 1e6 : u == "us" ? 1e3 : 1.0;
+}
+
+}  // namespace
+
 double row_figure(const RowKind &k, const nlohmann::json &b)
 {
 	if (k.unit == "MiB/s")
 		return b.value("bytes_per_second", 0.0) / (1 << 20);
-	if (k.unit == "ns/item") {
+	if (k.unit == "insn/B") {  // bytes per guest second = bytes per 1e9 instructions
+		double bps = b.value("bytes_per_second", 0.0);
+		return bps > 0 ? 1e9 / bps : 0.0;
+	}
+	if (k.unit == "ns/item" || k.unit == "insn/item") {
 		double ips = b.value("items_per_second", 0.0);
 		return ips > 0 ? 1e9 / ips : 0.0;
 	}
-	return b.value("real_time", 0.0);
+	return b.value("real_time", 0.0) * ns_per_time_unit(b);
 }
 
 }  // namespace xua

@@ -7,6 +7,8 @@
 #include <ctime>
 #include <regex>
 #include <algorithm>
+#include <map>
+#include <random>
 #include <set>
 
 #include <fcntl.h>
@@ -79,6 +81,8 @@ std::vector<std::string> bench_args(const BenchOptions &o)
 		     o.filter);
 	if (o.repetitions < 1 || o.repetitions > 50)
 		fail("--repetitions must be 1..50, not {}", o.repetitions);
+	if (o.clock != "time" && o.clock != "icount")
+		fail("--clock must be time or icount, not '{}'", o.clock);
 	std::vector<std::string> args = {"--benchmark_repetitions=" + std::to_string(o.quick ? 1 : o.repetitions),
 					 o.quick ? "--quick" : "--xua-min-time=0.05"};
 	if (!o.filter.empty())
@@ -86,7 +90,38 @@ std::vector<std::string> bench_args(const BenchOptions &o)
 	return args;
 }
 
-nlohmann::json merge_boots(const std::vector<nlohmann::json> &boots)
+std::vector<Slot> schedule(const std::vector<Cell> &cells, int boots, uint64_t seed)
+{
+	// splitmix64: a generator whose sequence is fixed by the seed on every platform and library.
+	uint64_t state = seed;
+	auto next = [&state] {
+		uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		return z ^ (z >> 31);
+	};
+	std::vector<std::vector<size_t>> groups;  // cells of one arch x kernel, in the cells' order
+	std::map<std::string, size_t> group_of;
+	for (size_t i = 0; i < cells.size(); ++i) {
+		auto key = cells[i].arch->name + "-" + cells[i].kernel;
+		auto [it, fresh] = group_of.emplace(key, groups.size());
+		if (fresh)
+			groups.emplace_back();
+		groups[it->second].push_back(i);
+	}
+	std::vector<Slot> order;
+	for (auto &g : groups)
+		for (int k = 0; k < boots; ++k) {
+			auto round = g;
+			for (size_t i = round.size(); i > 1; --i)  // Fisher-Yates
+				std::swap(round[i - 1], round[next() % i]);
+			for (size_t c : round)
+				order.push_back({c, k});
+		}
+	return order;
+}
+
+nlohmann::json merge_boots(const std::vector<nlohmann::json> &boots, bool icount)
 {
 	if (boots.empty())
 		fail("internal: merge_boots with no boot");
@@ -104,7 +139,7 @@ nlohmann::json merge_boots(const std::vector<nlohmann::json> &boots)
 		other = std::max(other, ctx.value("xua_host_other_cores", -1.0));
 		steal = std::max(steal, ctx.value("xua_host_steal", -1.0));
 	}
-	annotate_rows(j);
+	annotate_rows(j, icount);
 	auto &ctx = j["context"];
 	ctx["xua_boots"] = boots.size();
 	ctx["xua_host_other_cores"] = other;  // the busiest boot's
@@ -116,7 +151,8 @@ nlohmann::json to_json(const BenchOptions &o)
 {
 	return {{"arches", o.sel.arches}, {"kernels", o.sel.kernels}, {"protections", o.sel.protections},
 		{"filter", o.filter},     {"boots", o.boots},           {"repetitions", o.repetitions},
-		{"quick", o.quick},       {"accel", o.accel},           {"inactivity_s", o.inactivity.count()}};
+		{"quick", o.quick},       {"accel", o.accel},           {"inactivity_s", o.inactivity.count()},
+		{"clock", o.clock},       {"seed", o.seed}};
 }
 
 BenchOptions bench_options_from_json(const nlohmann::json &j)
@@ -129,6 +165,8 @@ BenchOptions bench_options_from_json(const nlohmann::json &j)
 	o.quick = j.at("quick");
 	o.accel = j.at("accel");
 	o.inactivity = std::chrono::seconds(j.value("inactivity_s", 120));
+	o.clock = j.value("clock", "time");
+	o.seed = j.value("seed", uint64_t{0});
 	return o;
 }
 
@@ -206,11 +244,18 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 namespace {
 
 // The context keys that make a cell's JSON describe itself: compare and report read these, not the matrix.
-void describe_cell(nlohmann::json &ctx, const Cell &c, const BenchOptions &o, const std::vector<std::string> &args)
+void describe_cell(nlohmann::json &ctx, const Cell &c, const BenchOptions &o, const std::string &accel,
+		   const std::vector<std::string> &args)
 {
-	ctx["xua_emulated"] = o.accel == "tcg" ? "emulated (TCG): guard costs are emulator costs, not silicon"
-					       : "no (KVM: the guest runs on this CPU)";
-	ctx["xua_accel"] = o.accel;
+	ctx["xua_emulated"] = o.clock == "icount"
+				      ? "icount (TCG): instructions counted by QEMU, one ns of guest time per instruction; not "
+					"time, and blind to what SMAP/PAN cost a CPU"
+				      : accel == "tcg" ? "emulated (TCG): guard costs are emulator costs, not silicon"
+						       : "no (KVM: the guest runs on this CPU)";
+	ctx["xua_accel"] = accel;
+	ctx["xua_clock"] = o.clock;
+	ctx["xua_order"] = fmt::format("boots of on and off interleaved per arch and kernel, order seed {}", o.seed);
+	ctx["xua_seed"] = o.seed;
 	ctx["xua_qemu_version"] = qemu_version(*c.arch);
 	ctx["xua_host_cpu"] = cpu_model();  // the machine running QEMU: TCG figures depend on it too
 	ctx["xua_bench_args"] = fmt::format("{}", fmt::join(args, " "));
@@ -245,85 +290,125 @@ nlohmann::json saved_boot(const fs::path &file)
 	}
 }
 
+// One cell's state while the boots of all cells run interleaved.
+struct CellRun {
+	std::string accel;             // resolved: tcg or kvm
+	bool done_before = false;      // its JSON is there from an earlier run
+	std::vector<nlohmann::json> boots;
+	std::optional<CellImage> image;
+	std::string why;               // why it failed
+	double seconds = 0;
+};
+
 int bench_cells(const BenchOptions &o, const fs::path &out)
 {
 	const auto &m = Matrix::get();
 	auto t0 = std::chrono::steady_clock::now();
 	auto cells = m.select(o.sel.arches, o.sel.kernels, o.sel.protections);
-	for (auto &c : cells)
-		if (auto why = accel_unusable(o.accel, *c.arch); !why.empty())
+	const bool icount = o.clock == "icount";
+	std::vector<CellRun> runs(cells.size());
+	for (size_t i = 0; i < cells.size(); ++i) {
+		auto &r = runs[i];
+		r.accel = icount && o.accel == "auto" ? "tcg" : resolve_accel(o.accel, *cells[i].arch);
+		if (auto why = accel_unusable(r.accel, *cells[i].arch); !why.empty())
 			fail("--accel {}: {}", o.accel, why);
+		if (icount && r.accel != "tcg")
+			fail("--clock icount counts instructions under TCG only, not with --accel {}", r.accel);
+	}
 	const auto args = bench_args(o);
 	fs::create_directories(out / "boots");
 	write_file(out / "boots" / "run.json", to_json(o).dump(2) + "\n");
 	progress(fmt::format("xuaccess bench: building for {} cell(s)", cells.size()));
 	prepare(cells);
+	fmt::print(stderr, "\n");
+	for (size_t i = 0; i < cells.size(); ++i)
+		fmt::print(stderr, "xuaccess bench: {} under {}{}\n", cells[i].name(), runs[i].accel == "kvm" ? "KVM" : "TCG",
+			   icount ? " with the icount clock (instructions)" : o.accel == "auto" && runs[i].accel == "tcg"
+										   ? " (--accel auto: no usable KVM for this arch here)"
+										   : "");
+
+	const int boots = o.quick || icount ? 1 : o.boots;
+	if (boots > 1)
+		fmt::print(stderr, "xuaccess bench: {} boots per cell, on and off interleaved in a random order: seed {} "
+				   "(--seed {} replays it)\n", boots, o.seed, o.seed);
+	for (size_t i = 0; i < cells.size(); ++i) {
+		runs[i].boots.resize(static_cast<size_t>(boots));
+		runs[i].done_before = fs::exists(out / (cells[i].name() + ".json"));
+		if (runs[i].done_before) {
+			progress(fmt::format("{}: done in an earlier run -> {}", cells[i].name(),
+					     (out / (cells[i].name() + ".json")).string()));
+			fmt::print(stderr, "\n");
+		}
+	}
+	const auto order = schedule(cells, boots, o.seed);
+	for (size_t n = 0; n < order.size(); ++n) {
+		const auto [i, k] = order[n];
+		const auto &c = cells[i];
+		auto &r = runs[i];
+		if (r.done_before || !r.why.empty())
+			continue;
+		if (auto saved = saved_boot(boot_file(out, c, k)); !saved.is_null()) {
+			r.boots[static_cast<size_t>(k)] = std::move(saved);
+			continue;
+		}
+		auto btag = fmt::format("[{}/{}] {}{}", n + 1, order.size(), c.name(),
+					boots > 1 ? fmt::format(" boot {}/{}", k + 1, boots) : "");
+		progress(btag + ": booting");
+		if (!r.image)
+			r.image = provision_cell(c, "bench", Matrix::paths().build / "cells" / (c.name() + "-bench"));
+		CellJob job;
+		job.job = "bench";
+		job.args = args;
+		job.timeout = std::chrono::seconds(o.quick ? 600 : 1800);
+		job.inactivity = o.inactivity;
+		job.accel = r.accel;
+		job.icount = icount;
+		job.on_line = [&](const std::string &line) {
+			auto pos = line.find(protocol::kProgress);
+			if (pos != std::string::npos)
+				progress(fmt::format("{}: benchmark {}", btag, line.substr(pos + protocol::kProgress.size() + 1)));
+		};
+		auto oc = run_cell(c, *r.image, job, boot_file(out, c, k).parent_path() / fmt::format("boot-{}", k));
+		r.seconds += oc.guest.seconds;
+		auto verdict = judge(oc);
+		if (!verdict.ok()) {
+			r.why = fmt::format("{}: {}\n(console: {})", to_string(verdict.primary()), verdict.reason(),
+					    (oc.dir / "console.log").string());
+			progress(fmt::format("{}: FAILED", btag));
+			fmt::print(stderr, "\n{}\n", r.why);
+			continue;
+		}
+		auto one = nlohmann::json::parse(oc.report.blocks.at(std::string(protocol::kBenchmarkJson)).content);
+		auto &ctx = one["context"];
+		ctx["xua_boot_seconds"] = oc.guest.first_output;  // QEMU start to the init's first line
+		ctx["xua_host_other_cores"] = oc.guest.host_other_cores;
+		ctx["xua_host_steal"] = oc.guest.host_steal;
+		ctx["xua_kernel_package"] = oc.kernel.image_pkg + " " + oc.kernel.version;
+		ctx["xua_run_position"] = fmt::format("{} of {}", n + 1, order.size());
+		write_file(boot_file(out, c, k), one.dump(1) + "\n");  // kept even if the run stops now
+		r.boots[static_cast<size_t>(k)] = std::move(one);
+	}
 
 	int failed = 0, done = 0;
-	const int boots = o.quick ? 1 : o.boots;
 	for (size_t i = 0; i < cells.size(); ++i) {
 		const auto &c = cells[i];
-		auto tag = fmt::format("[{}/{}] {}", i + 1, cells.size(), c.name());
+		auto &r = runs[i];
 		auto file = out / (c.name() + ".json");
-		if (fs::exists(file)) {
-			progress(fmt::format("{}: done in an earlier run -> {}", tag, file.string()));
-			fmt::print(stderr, "\n");
+		if (r.done_before) {
 			++done;
 			continue;
 		}
-		std::vector<nlohmann::json> results;
-		std::string why;
-		double seconds = 0;
-		std::optional<CellImage> image;
-		for (int k = 0; k < boots && why.empty(); ++k) {
-			if (auto saved = saved_boot(boot_file(out, c, k)); !saved.is_null()) {
-				results.push_back(std::move(saved));
-				continue;
-			}
-			auto btag = boots > 1 ? fmt::format("{} boot {}/{}", tag, k + 1, boots) : tag;
-			progress(btag + ": booting");
-			if (!image)
-				image = provision_cell(c, "bench", Matrix::paths().build / "cells" / (c.name() + "-bench"));
-			CellJob job;
-			job.job = "bench";
-			job.args = args;
-			job.timeout = std::chrono::seconds(o.quick ? 600 : 1800);
-			job.inactivity = o.inactivity;
-			job.accel = o.accel;
-			job.on_line = [&](const std::string &line) {
-				auto pos = line.find(protocol::kProgress);
-				if (pos != std::string::npos)
-					progress(fmt::format("{}: benchmark {}", btag, line.substr(pos + protocol::kProgress.size() + 1)));
-			};
-			auto oc = run_cell(c, *image, job, boot_file(out, c, k).parent_path() / fmt::format("boot-{}", k));
-			seconds += oc.guest.seconds;
-			auto verdict = judge(oc);
-			if (!verdict.ok()) {
-				why = fmt::format("{}: {}\n(console: {})", to_string(verdict.primary()), verdict.reason(),
-						  (oc.dir / "console.log").string());
-				break;
-			}
-			auto one = nlohmann::json::parse(oc.report.blocks.at(std::string(protocol::kBenchmarkJson)).content);
-			auto &ctx = one["context"];
-			ctx["xua_boot_seconds"] = oc.guest.first_output;  // QEMU start to the init's first line
-			ctx["xua_host_other_cores"] = oc.guest.host_other_cores;
-			ctx["xua_host_steal"] = oc.guest.host_steal;
-			ctx["xua_kernel_package"] = oc.kernel.image_pkg + " " + oc.kernel.version;
-			write_file(boot_file(out, c, k), one.dump(1) + "\n");  // kept even if the run stops now
-			results.push_back(std::move(one));
-		}
-		if (!why.empty()) {
-			progress(fmt::format("{}: FAILED ({:.0f} s)", tag, seconds));
-			fmt::print(stderr, "\n{}\n", why);
+		if (!r.why.empty()) {
+			fmt::print(stderr, "{}: FAILED ({:.0f} s): {}\n", c.name(), r.seconds, r.why);
 			++failed;
 			continue;
 		}
-		auto j = merge_boots(results);
-		describe_cell(j["context"], c, o, args);
+		auto j = merge_boots(r.boots, icount);
+		describe_cell(j["context"], c, o, r.accel, args);
 		write_file(file, j.dump(2) + "\n");
 		++done;
-		progress(fmt::format("{}: done in {:.0f} s, {} rows -> {}", tag, seconds, j["benchmarks"].size(), file.string()));
-		fmt::print(stderr, "\n");
+		fmt::print(stderr, "{}: done in {:.0f} s, {} rows -> {}\n", c.name(), r.seconds, j["benchmarks"].size(),
+			   file.string());
 	}
 
 	if (done)
@@ -331,14 +416,17 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 	fmt::print("Results: {} (one Google Benchmark JSON per cell; compare any two with ./xuaccess compare A.json B.json)\n",
 		   out.string());
 	fmt::print("xuaccess bench: {} cell(s) done, {} failed, {:.0f} s in all ({})\n", done, failed, seconds_since(t0),
-		   o.accel == "tcg" ? "emulated under TCG" : "under KVM");
+		   icount ? "icount: instructions, under TCG" : o.accel == "tcg" ? "emulated under TCG" : "accelerator per cell above");
 	return failed ? 1 : 0;
 }
 
 }  // namespace
 
-int run_bench(const BenchOptions &o)
+int run_bench(const BenchOptions &opt)
 {
+	BenchOptions o = opt;
+	if (o.seed == 0)  // drawn now and saved with the run: --resume keeps the same order
+		o.seed = (static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}()) | 1;
 	auto out = o.out.empty() ? Matrix::paths().source / "results" / utc_now("%Y%m%d-%H%M%S") : o.out;
 	// A new run in a directory that holds one starts over (as CI does with a fixed --out); --resume continues.
 	if (fs::exists(out / "boots")) {

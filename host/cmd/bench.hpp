@@ -16,13 +16,26 @@ namespace xua {
 struct BenchOptions {
 	Selection sel;
 	std::string filter;     // regex over benchmark names
-	int boots = 5;          // guest boots per cell: the samples of compare's U test (5 vs 5: p down to 0.008)
-	int repetitions = 2;    // per boot; their median is the boot's sample
+	// Guest boots per cell: the samples of compare's U test (8 vs 8: p down to 0.0002), and 4 vs 4 for the
+	// split-half A/A that states the run's own noise (3 vs 3 could never mark a row at 0.05).
+	int boots = 8;
+	int repetitions = 1;    // per boot; their median is the boot's sample
 	bool quick = false;
 	fs::path out;           // default results/<UTC timestamp>
-	std::string accel = "tcg";
+	std::string accel = "auto";  // auto: KVM for cells of this machine's arch when /dev/kvm is usable, else TCG
+	std::string clock = "time";  // time, or icount: QEMU's instruction counter (TCG, one boot, exact)
+	uint64_t seed = 0;      // the order of the interleaved boots; 0: drawn at random (and printed)
 	std::chrono::seconds inactivity{120};  // a guest silent this long is ended (progress records every benchmark)
 };
+
+// The order boots run in. For each arch x kernel, the boots of its cells (on and off) alternate round by
+// round, the order inside each round drawn from `seed`: a drift of the host over the run falls on both
+// sides alike instead of lining up with the guard. The same seed gives the same order (--seed, --resume).
+struct Slot {
+	size_t cell;  // index into the cells
+	int boot;     // 0 .. boots-1
+};
+std::vector<Slot> schedule(const std::vector<Cell> &cells, int boots, uint64_t seed);
 
 // Starts a run in o.out (an earlier run there is started over).
 int run_bench(const BenchOptions &o);
@@ -39,8 +52,9 @@ std::vector<std::string> bench_args(const BenchOptions &o);
 
 // One cell's boots (each a Google Benchmark JSON, in boot order) as one JSON: every boot's iteration rows,
 // each marked with its boot ("xua_boot"); Google Benchmark's per-boot aggregates dropped with several boots
-// (compare computes its own); the context of the first boot, with the busiest boot's host load.
-nlohmann::json merge_boots(const std::vector<nlohmann::json> &boots);
+// (compare computes its own); the context of the first boot, with the busiest boot's host load. Rows get
+// their unit and kind (instruction units with `icount`).
+nlohmann::json merge_boots(const std::vector<nlohmann::json> &boots, bool icount = false);
 
 // The options as saved in DIR/boots/run.json, and back.
 nlohmann::json to_json(const BenchOptions &o);

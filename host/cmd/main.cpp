@@ -5,6 +5,7 @@
 //
 // Exit codes: 0 ok, 1 failure, 2 usage error or refused comparison, 128 + signal when interrupted (130 for
 // Ctrl-C, 143 for SIGTERM). Every child process dies with the front end (run/process.hpp).
+#include <cstdint>
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
@@ -49,11 +50,18 @@ int run(int argc, char **argv)
 					 "regex over benchmark names, e.g. 'transfer/copy' or '^guard'; no spaces, commas or "
 					 "quotes (it travels on the guest kernel command line)");
 	auto *boots = bench->add_option("--boots", bo.boots,
-					"guest boots per cell (default 5): each boot is one sample of the on/off U test, since "
-					"boots of one cell differ by far more than repetitions inside a boot")
+					"guest boots per cell (default 8): each boot is one sample of the on/off test, since "
+					"boots of one cell differ by far more than repetitions inside a boot; on and off boots "
+					"alternate in a seeded random order")
 			      ->check(CLI::Range(1, 50));
-	auto *reps = bench->add_option("--repetitions", bo.repetitions, "repetitions per benchmark in each boot (default 2)")
+	auto *reps = bench->add_option("--repetitions", bo.repetitions, "repetitions per benchmark in each boot (default 1)")
 			     ->check(CLI::Range(1, 50));
+	auto *clock = bench->add_option("--clock", bo.clock,
+					"time (default), or icount: QEMU counts instructions (one ns of guest time each; TCG, "
+					"one boot per cell, since every boot gives the same figures)")
+			      ->check(CLI::IsMember({"time", "icount"}));
+	auto *seed = bench->add_option("--seed", bo.seed, "the order of the interleaved boots (default: drawn and printed)")
+			     ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
 	auto *quick = bench->add_flag("--quick", bo.quick,
 				      "smoke run for CI (about 30 s per cell): a few sizes, short min time, 1 boot, 1 repetition");
 	quick->excludes(boots)->excludes(reps);
@@ -63,13 +71,14 @@ int run(int argc, char **argv)
 					  "run on this machine's own kernel instead of QEMU (real silicon; loads the module)");
 	bench->add_flag("--yes-load-module-into-this-kernel", host_yes, "the confirmation --host requires")->needs(host_flag);
 	auto *accel = bench->add_option("--accel", bo.accel,
-					"tcg (default), or kvm for cells of this machine's arch when /dev/kvm is usable")
-			      ->check(CLI::IsMember({"tcg", "kvm"}));
+					"auto (default: kvm for cells of this machine's arch when /dev/kvm is usable, else tcg), "
+					"tcg, or kvm")
+			      ->check(CLI::IsMember({"auto", "tcg", "kvm"}));
 	auto *res = bench->add_option("--resume", resume,
 				      "continue the interrupted run in this results directory with its own options "
 				      "(boots already on disk are kept)")
 			    ->check(CLI::ExistingDirectory);
-	for (auto *o : {filter, boots, reps, quick, out, host_flag, accel})
+	for (auto *o : {filter, boots, reps, quick, out, host_flag, accel, clock, seed})
 		res->excludes(o);
 
 	std::string report_dir;
@@ -129,6 +138,15 @@ int run(int argc, char **argv)
 			if (!resume.empty())
 				return xua::resume_bench(resume);
 			bo.out = bench_out;
+			if (bo.clock == "icount" && boots->count() && bo.boots != 1) {
+				std::fprintf(stderr, "xuaccess: --clock icount takes one boot per cell: every boot of a cell gives "
+						     "the same instruction counts, so more boots add nothing\n");
+				return 2;
+			}
+			if (host && bo.clock == "icount") {
+				std::fprintf(stderr, "xuaccess: --clock icount needs QEMU (TCG); --host runs on this machine's CPU\n");
+				return 2;
+			}
 			if (host)
 				return xua::run_host_bench(bo, host_yes);
 			return xua::run_bench(bo);

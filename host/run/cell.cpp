@@ -94,11 +94,21 @@ CellOutcome run_cell(const Cell &cell, const CellImage &image, const CellJob &jo
 	g.timeout = job.timeout;
 	g.inactivity = job.inactivity;
 	g.accel = job.accel;
+	g.icount = job.icount;
+	if (job.icount && job.accel != "tcg")
+		fail("{}: the icount clock needs TCG, not {}", cell.name(), job.accel);
 	g.on_line = job.on_line;
 	o.guest = run_guest(g);
 	o.report = parse_results(fs::exists(g.results) ? read_file(g.results) : std::string());
 	o.problems = merge_problems(o.guest.console, o.report.dmesg());
 	return o;
+}
+
+std::string resolve_accel(const std::string &accel, const Arch &arch)
+{
+	if (accel != "auto")
+		return accel;
+	return accel_unusable("kvm", arch).empty() ? "kvm" : "tcg";
 }
 
 std::string accel_unusable(const std::string &accel, const Arch &arch)

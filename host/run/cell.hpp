@@ -22,6 +22,7 @@ struct CellJob {
 	std::chrono::seconds timeout{240};
 	std::chrono::seconds inactivity{0};  // console silence that ends the guest (0: none)
 	std::string accel = "tcg";           // tcg, or kvm for a guest of the host's own arch
+	bool icount = false;                 // the instruction clock (GuestRun::icount; TCG only)
 	std::function<void(const std::string &)> on_line;  // console lines as they come
 };
 
@@ -55,6 +56,9 @@ CellOutcome run_cell(const Cell &cell, const CellImage &image, const CellJob &jo
 
 // Empty when `accel` can run a guest of this arch here, else why not (kvm: /dev/kvm usable, same arch).
 std::string accel_unusable(const std::string &accel, const Arch &arch);
+// "auto": kvm when usable for this arch here (same arch as this machine, /dev/kvm usable), else tcg.
+// Any other value is returned as it is.
+std::string resolve_accel(const std::string &accel, const Arch &arch);
 
 // A one-line description of the cell for reports: arch, kernel, QEMU CPU, verified guard state.
 std::string describe(const CellOutcome &o);

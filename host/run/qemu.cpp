@@ -37,6 +37,8 @@ std::vector<std::string> qemu_argv(const GuestRun &g)
 	std::vector<std::string> argv = {a.qemu, "-M", a.machine, "-accel", g.accel, "-cpu", g.cell->cpu(),
 					 "-smp", "1", "-m", g.memory, "-nodefaults", "-no-reboot", "-nographic",
 					 "-serial", "stdio"};
+	if (g.icount)
+		argv.insert(argv.end(), {"-icount", "shift=0,sleep=off"});
 	for (auto &r : a.results_qemu)
 		argv.push_back(replace_all(r, "{path}", g.results.string()));
 	argv.insert(argv.end(), {"-kernel", g.boot_image.string(), "-initrd", g.initramfs.string(), "-append", app});

@@ -19,6 +19,9 @@ struct GuestRun {
 	fs::path console_log, results;  // where the console and the results port are written
 	std::vector<std::string> cmdline;  // extra kernel parameters (xua.* job description)
 	std::string accel = "tcg";
+	// The deterministic instruction clock (TCG only): -icount shift=0,sleep=off makes the guest's clock advance
+	// one ns per executed instruction, so kernel-timed figures are instruction counts, equal in every boot.
+	bool icount = false;
 	// 512 MiB: with 256 MiB the arm64 6.12 guest (about 170 MiB free after boot) OOM-killed a stress test
 	// process now and then (each open fd may hold 8 MiB of vmalloc plus its mmap buffer).
 	std::string memory = "512M";
