@@ -16,7 +16,9 @@ int Comparison::significant() const
 std::string Comparison::mark_rule() const
 {
 	if (exact)
-		return "exact clock (icount): every boot is bit-identical, so a row is marked when B differs from A at all";
+		return fmt::format("exact clock (icount): no test, a row is marked when B differs from A by more than {:g} of A "
+				   "(what two boots of one cell differed by here)",
+				   kExactTolerance);
 	return fmt::format("q: Benjamini-Hochberg over the {} rows' U-test p-values; * = q < {}: among marked rows, "
 			   "the expected share of false marks is at most {}",
 			   rows.size(), alpha, alpha);
@@ -181,7 +183,7 @@ Comparison compare(const CellResults &a, const CellResults &b, const CompareOpti
 		auto xa = ra.time_samples(), xb = rb.time_samples();
 		r.effect = r.difference ? time_difference(xa, xb, o.level) : time_ratio(xa, xb, o.level);
 		if (c.exact) {
-			r.significant = r.effect.valid() ? r.effect.estimate != (r.difference ? 0.0 : 1.0) : ta != tb;
+			r.significant = ta > 0 ? std::abs(tb / ta - 1) > kExactTolerance : ta != tb;
 		} else if (static_cast<int>(ra.samples.size()) >= kUTestMinRepetitions &&
 			   static_cast<int>(rb.samples.size()) >= kUTestMinRepetitions) {
 			r.p = mann_whitney_u(ra.samples, rb.samples).p;

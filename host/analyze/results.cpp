@@ -27,6 +27,8 @@ std::string CellResults::accel_label() const
 		return "KVM (this CPU, virtualised)";
 	if (accel == "host")
 		return "real silicon (the running kernel)";
+	if (exact_clock())
+		return "icount (instructions counted by QEMU TCG, not time)";
 	return "emulated (TCG)";
 }
 

@@ -4,7 +4,42 @@
 
 namespace xua {
 
-int run_compare(const fs::path &fa, const fs::path &fb, const CompareOptions &o, const fs::path &json_out)
+RegressionCheck regression(const Comparison &c, double max_pct)
+{
+	RowSamples a, b;
+	for (auto &r : c.rows) {
+		a[r.name] = r.a->time_samples();
+		b[r.name] = r.b->time_samples();
+	}
+	for (auto &n : c.only_a)
+		a[n] = c.a->rows.at(n).time_samples();
+	for (auto &n : c.only_b)
+		b[n] = c.b->rows.at(n).time_samples();
+	return check_regression(a, b, max_pct, c.exact ? Clock::exact : Clock::time);
+}
+
+std::string format_regression(const RegressionCheck &r)
+{
+	std::string t;
+	for (auto &row : r.rows) {
+		if (row.verdict == RegressionVerdict::within)
+			continue;
+		t += fmt::format("  {:<12} {}: {}\n", to_string(row.verdict), row.name, row.reason);
+	}
+	t += fmt::format("max regression {} % ({}): {} row(s) slower beyond it, {} within, {} inconclusive, {} untestable, "
+			 "{} inconsistent{}\n",
+			 r.max_pct, r.clock == Clock::exact ? "exact clock: the values themselves" : "time: the interval's lower bound",
+			 r.count(RegressionVerdict::slower), r.count(RegressionVerdict::within),
+			 r.count(RegressionVerdict::inconclusive), r.count(RegressionVerdict::untestable),
+			 r.count(RegressionVerdict::inconsistent),
+			 r.only_a.empty() && r.only_b.empty()
+				 ? ""
+				 : fmt::format("; {} row(s) only in A, {} only in B", r.only_a.size(), r.only_b.size()));
+	return t;
+}
+
+int run_compare(const fs::path &fa, const fs::path &fb, const CompareOptions &o, const fs::path &json_out,
+		std::optional<double> max_regression_pct)
 {
 	auto a = load_cell(fa), b = load_cell(fb);
 	Comparison c;
@@ -15,9 +50,18 @@ int run_compare(const fs::path &fa, const fs::path &fb, const CompareOptions &o,
 		return 2;
 	}
 	fmt::print("{}", format_comparison(c));
+	auto j = comparison_json(c);
+	int status = 0;
+	if (max_regression_pct) {
+		auto r = regression(c, *max_regression_pct);
+		fmt::print("{}", format_regression(r));
+		j["max_regression_pct"] = *max_regression_pct;
+		j["regressions"] = r.count(RegressionVerdict::slower);
+		status = r.failed() ? 1 : 0;
+	}
 	if (!json_out.empty())
-		write_file(json_out, comparison_json(c).dump(2) + "\n");
-	return 0;
+		write_file(json_out, j.dump(2) + "\n");
+	return status;
 }
 
 }  // namespace xua

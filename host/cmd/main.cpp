@@ -88,14 +88,20 @@ int run(int argc, char **argv)
 
 	std::string cmp_a, cmp_b, cmp_json;
 	xua::CompareOptions co;
-	auto *cmp = app.add_subcommand("compare", "Compare two cells' benchmark JSON row by row: B/A time, spread, "
-						  "Mann-Whitney U over the boots (over the repetitions for one-boot cells)");
+	auto *cmp = app.add_subcommand("compare", "Compare two cells' benchmark JSON row by row: B/A time with its interval, "
+						  "spread, Mann-Whitney U over the boots (over the repetitions for one-boot "
+						  "cells) and Benjamini-Hochberg q-values");
 	cmp->add_option("A", cmp_a, "the baseline, e.g. results/<run>/x86_64-6.1-off.json")->required()->check(CLI::ExistingFile);
 	cmp->add_option("B", cmp_b, "compared against A, e.g. results/<run>/x86_64-6.1-on.json")->required()->check(CLI::ExistingFile);
-	cmp->add_option("--alpha", co.alpha, "significance level of the U test (default 0.05)")->check(CLI::Range(1e-9, 0.5));
+	cmp->add_option("--alpha", co.alpha, "rows are marked at q < alpha (default 0.05)")->check(CLI::Range(1e-9, 0.5));
 	cmp->add_flag("--allow-mismatch", co.allow_mismatch,
 		      "compare cells that differ in more than the protection (arch, kernel, CPU, accel, command line, ...)");
 	cmp->add_option("--json", cmp_json, "also write the comparison as JSON to this file");
+	double max_regression = 0;
+	auto *max_reg = cmp->add_option("--max-regression", max_regression,
+					 "exit 1 when a row of B is slower than A by more than PCT percent (icount: exactly; "
+					 "time: beyond the interval's lower bound)")
+			      ->check(CLI::Range(0.0, 1000.0));
 
 	std::string arch, kernel, protection = "on", kout, stamp, depfile;
 	bool sparse = false;
@@ -156,7 +162,8 @@ int run(int argc, char **argv)
 			return 0;
 		}
 		if (*cmp)
-			return xua::run_compare(cmp_a, cmp_b, co, cmp_json);
+			return xua::run_compare(cmp_a, cmp_b, co, cmp_json,
+						max_reg->count() ? std::optional<double>(max_regression) : std::nullopt);
 		if (*kb) {
 			xua::die_with_parent(SIGTERM);  // run by ninja, run by the front end
 			xua::kbuild({.arch = &m.arch(arch), .series = kernel, .out = kout, .stamp = stamp,

@@ -1,5 +1,7 @@
 #include "report/format.hpp"
 
+#include <cmath>
+
 #include <algorithm>
 
 #include "analyze/summary.hpp"
@@ -57,7 +59,9 @@ std::string md_escape(const std::string &s)
 
 std::string value_cv(const Row &r)
 {
-	return r.cv >= 0 ? fmt::format("{:.1f} ±{:.1f}%", r.median, r.cv * 100) : fmt::format("{:.1f}", r.median);
+	// Small figures (instructions per byte, ns per item) keep four significant digits.
+	auto v = std::abs(r.median) < 100 ? fmt::format("{:.4g}", r.median) : fmt::format("{:.1f}", r.median);
+	return r.cv >= 0 ? fmt::format("{} ±{:.1f}%", v, r.cv * 100) : v;
 }
 
 std::string mmap_vs_copy(const CellResults &c, bool to_user)

@@ -11,8 +11,20 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 {
 	const auto &c0 = cells.front();
 	std::string m = fmt::format("# xuaccess benchmark report: {}\n\n", dir.filename().string());
-	bool any_tcg = std::any_of(cells.begin(), cells.end(), [](auto &c) { return c.context_string("xua_accel") != "kvm" &&
-										     c.context_string("xua_accel") != "host"; });
+	bool any_icount = std::any_of(cells.begin(), cells.end(), [](auto &c) { return c.exact_clock(); });
+	bool any_tcg = std::any_of(cells.begin(), cells.end(), [](auto &c) {
+		return c.context_string("xua_accel") != "kvm" && c.context_string("xua_accel") != "host" && !c.exact_clock();
+	});
+	if (any_icount)
+		m += fmt::format(
+			"> **icount: instructions, not time.** These figures come from QEMU's instruction counter "
+			"(`-icount shift=0,sleep=off`, QEMU TCG {}): the guest clock advances one ns per executed "
+			"instruction, so every \"ns\" is an instruction and every boot of a cell gives the same figures. "
+			"Exact for comparing methods, kernels and module versions. Blind to what a CPU spends without "
+			"instructions: SMAP and PAN add no instructions, so on vs off here shows only code paths that "
+			"change with the guard. QEMU 7.2 counts an x86 `rep movsb` as one instruction per byte, which no "
+			"CPU does: x86 copy rows count bytes more than work.\n\n",
+			c0.context_string("xua_qemu_version"));
 	if (any_tcg)
 		m += fmt::format(
 			"> **Emulated.** These figures were measured inside QEMU TCG guests ({}) on one x86_64 host ({}). "
@@ -48,16 +60,18 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 	     "is the median of the samples; ±cv is their coefficient of variation.\n";
 	m += fmt::format(
 		"- Why boots: under TCG two boots of the same cell differ by far more than the repetitions inside one boot "
-		"(measured on this project's machine: {}). A test over one boot's repetitions would mostly mark that "
-		"boot-to-boot difference as a guard effect. With 5 boots a side the same A/A check marked 13 of 205 rows "
-		"(x86_64) and 22 of 229 (arm64), about what chance gives, all within 4 % of 1: a marked effect under about "
-		"4 % is not shown to be the guard's.\n",
+		"(measured on this project's machine: {}). So a cell's samples are its boots, and the boots of on and off "
+		"run interleaved in a seeded random order (the seed is in each cell's `xua_order`), so a drift of the host "
+		"falls on both sides alike. How noisy this run was is stated per comparison below: each cell's even boots "
+		"against its odd boots (split-half A/A), where every mark is noise.\n",
 		kBootToBootNoise);
 	m += "- On vs off: B/A is the time per byte (or per call) with the guard on over the time with it off; >1 means "
-	     "the guard makes it slower. p is a two-sided Mann-Whitney U test over the samples (the test Google "
-	     "Benchmark's compare.py runs over repetitions); `*` marks p < 0.05. With many rows some are marked by "
-	     "chance (about 5 % of them if nothing differed), so trust a mark more when the effect is large and the "
-	     "neighbouring sizes agree.\n"
+	     "the guard makes it slower. The figure is a Hodges-Lehmann estimate with its 95 % interval over the "
+	     "samples (R's `wilcox.test(conf.int = TRUE)`); `guard/toggle` is a difference in ns, since its \"off\" "
+	     "is a patched-out NOP. p is a two-sided Mann-Whitney U test over the same samples (what Google "
+	     "Benchmark's compare.py runs), q its Benjamini-Hochberg adjustment over all rows, and `*` marks q < 0.05: "
+	     "among the marked rows, the expected share of false marks is at most 5 %. A mark says an effect exists; "
+	     "its size is the interval. Under icount there is no test: a row differs or it does not.\n"
 	     "- Under TCG the absolute numbers mean little; the ratios between paths inside one cell, and the on/off "
 	     "ratio where the guard's instructions are executed per access (`raw_toggle`, `guard/toggle`, x86 "
 	     "`per-access`), are what carry over in kind, not in size.\n\n";

@@ -546,6 +546,46 @@ CellResults boot_cell(const std::string &name, int boots, int reps, const std::f
 	return parse_cell(name, j);
 }
 
+// --max-regression on fixtures with a known answer (tests/fixtures/compare/README.md).
+TEST(Compare, MaxRegressionHasAKnownAnswer)
+{
+	auto off = load_cell(fixture("shift/x86_64-6.1-off.json")), on = load_cell(fixture("shift/x86_64-6.1-on.json"));
+	auto c = compare(off, on, {});
+	// Time clock, 10 %: x1.5 and x20 are slower beyond it for sure; x1.10 sits on the limit (its interval
+	// holds 1.10 and less); x1.05 and the unshifted rows are within.
+	auto r = regression(c, 10);
+	std::map<std::string, RegressionVerdict> v;
+	for (auto &row : r.rows)
+		v[row.name] = row.verdict;
+	EXPECT_EQ(v.at("batch/get_user/16"), RegressionVerdict::slower);
+	EXPECT_EQ(v.at("guard/toggle"), RegressionVerdict::slower);
+	EXPECT_EQ(v.at("latency/copy/to_user/64"), RegressionVerdict::inconclusive);
+	EXPECT_EQ(v.at("transfer/copy/to_user/4096"), RegressionVerdict::within);
+	EXPECT_EQ(v.at("transfer/raw_window/to_user/4096"), RegressionVerdict::within);
+	EXPECT_EQ(v.at("baseline/kernel_memcpy/4096"), RegressionVerdict::within);
+	EXPECT_TRUE(r.failed());
+	EXPECT_FALSE(regression(c, 2000).failed()) << "nothing is 20x slower beyond 2000 %";
+	EXPECT_EQ(run_compare(fixture("shift/x86_64-6.1-off.json"), fixture("shift/x86_64-6.1-on.json"), {}, {}, 10.0), 1);
+	EXPECT_EQ(run_compare(fixture("none/x86_64-6.1-off.json"), fixture("none/x86_64-6.1-on.json"), {}, {}, 1.0), 0);
+
+	// Exact clock (icount): one boot, values compared as they are (within kExactTolerance).
+	auto exact = [](const std::string &name, double v) {
+		auto cell = boot_cell(name, 1, 1, [v](int, int) { return v; });
+		cell.context["xua_clock"] = "icount";
+		return cell;
+	};
+	auto a = exact("x86_64-6.1-off", 1000), b6 = exact("x86_64-6.1-on", 1060), b4 = exact("x86_64-6.1-on", 1040),
+	     same = exact("x86_64-6.1-on", 1000.02);
+	auto c6 = compare(a, b6, {.allow_mismatch = true}), c4 = compare(a, b4, {.allow_mismatch = true}),
+	     c0 = compare(a, same, {.allow_mismatch = true});
+	EXPECT_TRUE(c6.exact);
+	EXPECT_TRUE(regression(c6, 5).failed()) << "+6 % > 5 %";
+	EXPECT_FALSE(regression(c4, 5).failed()) << "+4 % <= 5 %";
+	EXPECT_TRUE(c6.rows[0].significant);
+	EXPECT_FALSE(c0.rows[0].significant) << "2e-5 apart: what two icount boots differ by";
+	EXPECT_FALSE(c0.noise_a.has_value()) << "no split-half A/A under an exact clock";
+}
+
 TEST(Results, BootsAreTheSamples)
 {
 	// Boot 0 around 100, boot 1 around 200, boot 2 around 150: three samples, the boots' medians.
