@@ -105,10 +105,22 @@ std::vector<FamilyEffect> significant_families(const Comparison &c)
 	return sig;
 }
 
+std::vector<std::pair<double, double>> copy_ioctl_series(const CellResults &c, bool to_user)
+{
+	auto old = series(c, to_user ? "mmap/copy_to_user" : "mmap/copy_from_user");
+	if (!old.empty())
+		return old;
+	std::vector<std::pair<double, double>> out;
+	for (auto &[bytes, ns] : series(c, to_user ? "latency/copy/to_user" : "latency/copy/from_user"))
+		if (ns > 0)
+			out.push_back({bytes, bytes / ns * 1e9 / (1 << 20)});
+	return out;
+}
+
 std::vector<SizeRun> mmap_vs_copy_runs(const CellResults &c, bool to_user)
 {
 	auto mm = series(c, to_user ? "mmap/produce+read" : "mmap/write+consume");
-	auto cp = series(c, to_user ? "mmap/copy_to_user" : "mmap/copy_from_user");
+	auto cp = copy_ioctl_series(c, to_user);
 	std::map<double, double> copy(cp.begin(), cp.end());
 	std::vector<SizeRun> runs;
 	for (auto &[x, y] : mm) {

@@ -42,6 +42,10 @@ struct FamilyEffect {
 // Families with marked rows, the largest effect first.
 std::vector<FamilyEffect> significant_families(const Comparison &c);
 
+// The copy ioctl end to end, in MiB/s over sizes: the latency/copy/<dir> rows (wall clock per call at each
+// size); results from before 0.3.0 had the same figures as mmap/copy_{to,from}_user rows.
+std::vector<std::pair<double, double>> copy_ioctl_series(const CellResults &c, bool to_user);
+
 // Runs of measured sizes where the mmap'ed buffer beats the copy ioctl (ties go to mmap), or the reverse.
 struct SizeRun {
 	bool mmap;

@@ -322,7 +322,8 @@ std::string mmap_plot(const Group &g, const fs::path &plots)
 			p.add(series(*c, "baseline/user_memcpy"), reference_style(g, *c, "user memcpy alone"));
 		for (size_t i = 0; i < kinds.size(); ++i)
 			for (auto *c : g.cells)
-				p.add(series(*c, "mmap/" + kinds[i].first), line_style(g, *c, colour(i), kinds[i].second));
+				p.add(i == 0 ? series(*c, "mmap/" + kinds[i].first) : copy_ioctl_series(*c, to_user),
+				      line_style(g, *c, colour(i), kinds[i].second));
 		p.xtics = size_tics(p);
 		if (!p.items.empty())
 			on_off_legend(g, p);
