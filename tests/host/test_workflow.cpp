@@ -66,6 +66,20 @@ TEST(Workflow, ShapeAndMatrix)
 	EXPECT_EQ(strings(m["arch"]), std::set<std::string>(arches.begin(), arches.end()));
 	EXPECT_EQ(strings(m["kernel"]), std::set<std::string>(kernels.begin(), kernels.end()));
 	EXPECT_EQ(strings(m["protection"]), (std::set<std::string>{"on", "off"}));
+	// The benchmark pairs: one job per arch x kernel holds both protections (one runner, one host CPU: compare
+	// refuses cells from two machines), so the matrix has no protection axis.
+	const auto &p = wf["jobs"]["onoff"]["strategy"]["matrix"];
+	ASSERT_TRUE(p) << "the onoff job benchmarks each pair on one runner";
+	EXPECT_EQ(strings(p["arch"]), std::set<std::string>(arches.begin(), arches.end()));
+	EXPECT_EQ(strings(p["kernel"]), std::set<std::string>(kernels.begin(), kernels.end()));
+	EXPECT_FALSE(p["protection"]) << "on and off must run in the same job";
+	EXPECT_EQ(wf["jobs"]["report"]["needs"].as<std::string>(), "onoff");
+	// Enough boots for the on/off test to reach alpha, and the icount run.
+	auto script = read_file(kSource / "ci/github-cell");
+	std::smatch mm;
+	ASSERT_TRUE(std::regex_search(script, mm, std::regex(R"(--boots ([0-9]+))")));
+	EXPECT_GE(std::stoi(mm[1].str()), 4) << "3 vs 3 boots can never reach p < 0.05";
+	EXPECT_NE(script.find("--clock icount"), std::string::npos);
 }
 
 TEST(Workflow, RunsOnlyTheReadmeCommands)
