@@ -12,6 +12,7 @@
 #include "analyze/names.hpp"
 #include "analyze/results.hpp"
 #include "cmd/bench.hpp"
+#include "report/report.hpp"
 #include "protocol.hpp"
 #include "run/judge.hpp"
 #include "run/process.hpp"
@@ -458,6 +459,13 @@ TEST(Results, CorruptCellIsSkippedWithItsPath)
 	EXPECT_EQ(cells[0].protection(), "on");
 	ASSERT_EQ(skipped.size(), 1u);
 	EXPECT_NE(skipped[0].find((dir / "x86_64-6.1-off.json").string()), std::string::npos) << skipped[0];
+	// The report goes on without it, and says so.
+	auto summary = write_report(dir);
+	EXPECT_NE(summary.find("WARNING: skipped " + (dir / "x86_64-6.1-off.json").string()), std::string::npos) << summary;
+	EXPECT_TRUE(fs::exists(dir / "report.md"));
+	fs::remove_all(dir / "plots");
+	for (auto f : {"report.md", "summary.txt"})
+		fs::remove(dir / f);
 	fs::remove(dir / "x86_64-6.1-on.json");
 	EXPECT_THROW(load_results(dir, &skipped), Error) << "nothing readable left";
 	fs::remove_all(dir);
