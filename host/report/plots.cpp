@@ -206,6 +206,21 @@ void on_off_legend(const Group &g, Panel &p)
 						   quote(prot_title(*c)))});
 }
 
+// A panel of MiB/s over sizes: a reference row drawn first, wide and pale, then one curve per (stem, title),
+// solid for protection on and dashed for off.
+void size_panel(const Group &g, Panel &p, const std::string &reference, const std::string &reference_title,
+		const std::vector<std::pair<std::string, std::string>> &curves)
+{
+	for (auto *c : g.cells)
+		p.add(series(*c, reference), reference_style(g, *c, reference_title));
+	for (size_t i = 0; i < curves.size(); ++i)
+		for (auto *c : g.cells)
+			p.add(series(*c, curves[i].first), line_style(g, *c, colour(i), curves[i].second));
+	p.xtics = size_tics(p);
+	if (!p.items.empty())
+		on_off_legend(g, p);
+}
+
 std::string throughput_plot(const Group &g, const fs::path &plots)
 {
 	const auto &f = g.first();
@@ -217,15 +232,11 @@ std::string throughput_plot(const Group &g, const fs::path &plots)
 	auto ms = methods(g.cells, "transfer");
 	for (const std::string dir : {"to_user", "from_user"}) {
 		Panel p{.title = direction_title(dir), .xlabel = "bytes per transfer", .ylabel = "MiB/s (higher is faster)"};
-		// Drawn first, wide and pale, behind the methods: the kernel copying its own memory, no user access.
-		for (auto *c : g.cells)
-			p.add(series(*c, "baseline/kernel_memcpy"), reference_style(g, *c, "kernel memcpy, no user memory"));
-		for (size_t i = 0; i < ms.size(); ++i)
-			for (auto *c : g.cells)
-				p.add(series(*c, fmt::format("transfer/{}/{}", ms[i], dir)), line_style(g, *c, colour(i), ms[i]));
-		p.xtics = size_tics(p);
-		if (!p.items.empty())
-			on_off_legend(g, p);
+		// Behind the methods: the kernel copying its own memory, no user access.
+		std::vector<std::pair<std::string, std::string>> curves;
+		for (auto &m : ms)
+			curves.emplace_back(fmt::format("transfer/{}/{}", m, dir), m);
+		size_panel(g, p, "baseline/kernel_memcpy", "kernel memcpy, no user memory", curves);
 		s.draw(p);
 	}
 	return s.write(plots);
@@ -318,14 +329,10 @@ std::string mmap_plot(const Group &g, const fs::path &plots)
 		Panel p{.title = fmt::format("{}\n{}", to_user ? "kernel -> user" : "user -> kernel", fmt::join(cross, "\n")),
 			.xlabel = "bytes per operation", .ylabel = "MiB/s (higher is faster)"};
 		// The mmap path's user side is a memcpy into or out of the mapping: its own speed, drawn behind.
-		for (auto *c : g.cells)
-			p.add(series(*c, "baseline/user_memcpy"), reference_style(g, *c, "user memcpy alone"));
-		for (size_t i = 0; i < kinds.size(); ++i)
-			for (auto *c : g.cells)
-				p.add(series(*c, "mmap/" + kinds[i].first), line_style(g, *c, colour(i), kinds[i].second));
-		p.xtics = size_tics(p);
-		if (!p.items.empty())
-			on_off_legend(g, p);
+		std::vector<std::pair<std::string, std::string>> curves;
+		for (auto &[kind, title] : kinds)
+			curves.emplace_back("mmap/" + kind, title);
+		size_panel(g, p, "baseline/user_memcpy", "user memcpy alone", curves);
 		s.draw(p);
 	}
 	return s.write(plots);

@@ -13,6 +13,7 @@
 #include "analyze/results.hpp"
 #include "cmd/bench.hpp"
 #include "report/report.hpp"
+#include "report/tap.hpp"
 #include "protocol.hpp"
 #include "run/judge.hpp"
 #include "run/process.hpp"
@@ -318,6 +319,28 @@ TEST(Judge, EachOutcomeHasOneDecision)
 	Outcome not_done;
 	not_done.done = false;
 	EXPECT_EQ(judged(not_done), Failure::not_done);
+}
+
+TEST(Judge, TapShowsEveryCheckWithTheGuestsComments)
+{
+	Outcome failed_case;
+	failed_case.job_output = "# a guest comment\nok 1 - A.b\nnot ok 2 - A.c\nok 3 - A.d # SKIP not here\n1..3\n";
+	failed_case.exit = "1";
+	auto v = judge(failed_case.make());
+	std::FILE *f = std::tmpfile();
+	ASSERT_NE(f, nullptr);
+	EXPECT_EQ(print_tap(v, f), 2) << "the failed case and the job check";
+	std::rewind(f);
+	std::string tap;
+	for (int ch; (ch = std::fgetc(f)) != EOF;)
+		tap += static_cast<char>(ch);
+	std::fclose(f);
+	EXPECT_NE(tap.find("# a guest comment\nok 4 - x86_64-6.1-on: A.b\n"), std::string::npos) << tap;
+	EXPECT_NE(tap.find("not ok 5 - x86_64-6.1-on: A.c\n"), std::string::npos) << tap;
+	EXPECT_NE(tap.find("ok 6 - x86_64-6.1-on: A.d # SKIP not here\n"), std::string::npos) << tap;
+	EXPECT_NE(tap.find("not ok 7 - x86_64-6.1-on: guest job completed (exit 1, 3 of 3 cases reported)"),
+		  std::string::npos) << tap;
+	EXPECT_NE(tap.find("\n1..9\n"), std::string::npos) << tap;
 }
 
 TEST(Judge, BenchNeedsItsJsonIntact)
