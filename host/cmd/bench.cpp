@@ -51,6 +51,13 @@ void progress(const std::string &text)
 	std::fflush(stderr);
 }
 
+// Keeps the last progress line on a terminal (where progress() overwrites it).
+void end_progress_line()
+{
+	if (isatty(2))
+		fmt::print(stderr, "\n");
+}
+
 std::string cpu_model()
 {
 	for (auto &line : split_lines(read_file("/proc/cpuinfo")))
@@ -267,7 +274,7 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 		auto file = out / (c.name() + ".json");
 		if (fs::exists(file)) {
 			progress(fmt::format("{}: done in an earlier run -> {}", tag, file.string()));
-			fmt::print(stderr, "\n");
+			end_progress_line();
 			++done;
 			continue;
 		}
@@ -323,7 +330,7 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 		write_file(file, j.dump(2) + "\n");
 		++done;
 		progress(fmt::format("{}: done in {:.0f} s, {} rows -> {}", tag, seconds, j["benchmarks"].size(), file.string()));
-		fmt::print(stderr, "\n");
+		end_progress_line();
 	}
 
 	if (done)
