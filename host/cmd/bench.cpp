@@ -1,13 +1,11 @@
 #include "cmd/bench.hpp"
 
-#include <chrono>
+#include <algorithm>
 #include <cerrno>
-#include <cmath>
+#include <chrono>
 #include <cstring>
 #include <ctime>
-#include <regex>
-#include <algorithm>
-#include <set>
+#include <optional>
 
 #include <fcntl.h>
 #include <sys/syscall.h>

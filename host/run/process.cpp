@@ -84,7 +84,7 @@ void die_with_parent(int sig)
 	pid_t parent = getppid();
 	prctl(PR_SET_PDEATHSIG, sig);
 	// The parent may have died before prctl: then we were re-parented and nobody will send the signal.
-	if (getppid() != parent || parent == 1)
+	if (getppid() != parent)
 		_exit(128 + sig);
 }
 
