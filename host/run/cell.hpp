@@ -56,7 +56,4 @@ CellOutcome run_cell(const Cell &cell, const CellImage &image, const CellJob &jo
 // Empty when `accel` can run a guest of this arch here, else why not (kvm: /dev/kvm usable, same arch).
 std::string accel_unusable(const std::string &accel, const Arch &arch);
 
-// A one-line description of the cell for reports: arch, kernel, QEMU CPU, verified guard state.
-std::string describe(const CellOutcome &o);
-
 }  // namespace xua

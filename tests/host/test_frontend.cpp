@@ -326,10 +326,11 @@ TEST(Judge, TapShowsEveryCheckWithTheGuestsComments)
 	Outcome failed_case;
 	failed_case.job_output = "# a guest comment\nok 1 - A.b\nnot ok 2 - A.c\nok 3 - A.d # SKIP not here\n1..3\n";
 	failed_case.exit = "1";
-	auto v = judge(failed_case.make());
+	auto o = failed_case.make();
+	auto v = judge(o);
 	std::FILE *f = std::tmpfile();
 	ASSERT_NE(f, nullptr);
-	EXPECT_EQ(print_tap(v, f), 2) << "the failed case and the job check";
+	EXPECT_EQ(print_tap(o, v, f), 2) << "the failed case and the job check";
 	std::rewind(f);
 	std::string tap;
 	for (int ch; (ch = std::fgetc(f)) != EOF;)
@@ -341,6 +342,7 @@ TEST(Judge, TapShowsEveryCheckWithTheGuestsComments)
 	EXPECT_NE(tap.find("not ok 7 - x86_64-6.1-on: guest job completed (exit 1, 3 of 3 cases reported)"),
 		  std::string::npos) << tap;
 	EXPECT_NE(tap.find("\n1..9\n"), std::string::npos) << tap;
+	EXPECT_EQ(tap.rfind("# x86_64-6.1-on: kernel", 0), 0u) << "the cell's description heads the stream";
 }
 
 TEST(Judge, BenchNeedsItsJsonIntact)
