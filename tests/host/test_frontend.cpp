@@ -495,3 +495,29 @@ TEST(Results, CorruptCellIsSkippedWithItsPath)
 	EXPECT_THROW(load_results(dir, &skipped), Error) << "nothing readable left";
 	fs::remove_all(dir);
 }
+
+// A plot gnuplot warns about or cannot draw costs that plot, not the report (nor a 13-minute bench).
+TEST(Report, GnuplotWarningsAndFailuresAreWarnings)
+{
+	auto dir = temp_dir("gnuplot");
+	auto bin = dir / "bin", run_dir = dir / "run";
+	fs::create_directories(bin);
+	fs::create_directories(run_dir);
+	for (auto f : {"x86_64-6.1-off.json", "x86_64-6.1-on.json"})
+		fs::copy_file(fs::path(XUACCESS_SOURCE_DIR) / "tests/fixtures/compare/shift" / f, run_dir / f);
+	const std::string old_path = getenv("PATH");
+	for (std::string behaviour : {"echo 'warning: font not found' >&2; : > \"${1%.gp}.png\"", "echo 'broken' >&2; exit 1"}) {
+		write_file(bin / "gnuplot", "#!/bin/sh\n" + behaviour + "\n");
+		fs::permissions(bin / "gnuplot", fs::perms::owner_all);
+		setenv("PATH", (bin.string() + ":" + old_path).c_str(), 1);
+		testing::internal::CaptureStderr();
+		std::string summary;
+		EXPECT_NO_THROW(summary = write_report(run_dir)) << behaviour;
+		auto err = testing::internal::GetCapturedStderr();
+		setenv("PATH", old_path.c_str(), 1);
+		EXPECT_NE(err.find("xuaccess: warning: gnuplot"), std::string::npos) << err;
+		EXPECT_NE(summary.find("x86_64-6.1-on (B) against x86_64-6.1-off (A)"), std::string::npos);
+		EXPECT_TRUE(fs::exists(run_dir / "report.md"));
+	}
+	fs::remove_all(dir);
+}
