@@ -340,6 +340,18 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 	return failed ? 1 : 0;
 }
 
+// bench_cells, saying on the way out of an interruption where the finished boots are and how to go on.
+int bench_or_say_how_to_resume(const BenchOptions &o, const fs::path &out)
+{
+	try {
+		return bench_cells(o, out);
+	} catch (const Interrupted &) {
+		fmt::print(stderr, "\nxuaccess: the boots that finished are in {}; ./xuaccess bench --resume {} continues\n",
+			   (out / "boots").string(), out.string());
+		throw;
+	}
+}
+
 }  // namespace
 
 int run_bench(const BenchOptions &o)
@@ -353,7 +365,7 @@ int run_bench(const BenchOptions &o)
 		for (auto &c : Matrix::get().select(o.sel.arches, o.sel.kernels, o.sel.protections))
 			fs::remove(out / (c.name() + ".json"));
 	}
-	return bench_cells(o, out);
+	return bench_or_say_how_to_resume(o, out);
 }
 
 int resume_bench(const fs::path &dir)
@@ -368,7 +380,7 @@ int resume_bench(const fs::path &dir)
 		fail("{} does not hold bench options: {}", run_json.string(), e.what());
 	}
 	fmt::print(stderr, "xuaccess: resuming {} ({})\n", dir.string(), fmt::join(bench_args(o), " "));
-	return bench_cells(o, dir);
+	return bench_or_say_how_to_resume(o, dir);
 }
 
 }  // namespace xua
