@@ -4,6 +4,7 @@
 #include <cmath>
 #include <regex>
 
+#include "analyze/names.hpp"
 #include "analyze/stats.hpp"
 
 namespace xua {
@@ -94,19 +95,19 @@ std::vector<std::string> speed_warnings(const Comparison &c)
 						"steal): its figures are slowed by that; rerun on a quiet machine",
 						cell->name, std::max(cores, 0.0), std::max(steal, 0.0) * 100));
 	}
-	for (const char *prefix : kControlPrefixes) {
+	for (const char *stem : kControlStems) {
 		std::vector<double> ratios;
 		for (auto &r : c.rows)
-			if (r.name.starts_with(prefix) && r.time_ratio > 0)
+			if (auto n = parse_bench_name(r.name); n.size && n.stem == stem && r.time_ratio > 0)
 				ratios.push_back(r.time_ratio);
 		if (ratios.empty())
 			continue;
 		double m = median(ratios);
 		if (std::abs(m - 1) > kControlTolerance)
-			w.push_back(fmt::format("the control rows {}* (no user memory touched by the kernel: the guard has no part "
+			w.push_back(fmt::format("the control rows {}/* (no user memory touched by the kernel: the guard has no part "
 						"in them) differ by x{:.2f} (median over {} sizes): the cells ran at different "
 						"speeds, and the other ratios carry that too",
-						prefix, m, ratios.size()));
+						stem, m, ratios.size()));
 	}
 	return w;
 }

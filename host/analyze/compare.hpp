@@ -87,7 +87,7 @@ constexpr double kBusyHostSteal = 0.03;
 // The control rows: memcpy in user space and in the kernel, touching no user memory from the kernel,
 // so the guard has nothing to do with them; when one family's median ratio is further from 1 than the
 // tolerance, the two cells ran at different speeds.
-constexpr const char *kControlPrefixes[] = {"baseline/user_memcpy/", "baseline/kernel_memcpy/"};
+constexpr const char *kControlStems[] = {"baseline/user_memcpy", "baseline/kernel_memcpy"};  // /<bytes>
 constexpr double kControlTolerance = 0.10;
 
 // Compares B against A. Throws Error, listing the mismatches, when the cells differ in more than the

@@ -1,14 +1,14 @@
 #include "cmd/bench.hpp"
 
-#include <chrono>
+#include <algorithm>
 #include <cerrno>
-#include <cmath>
+#include <chrono>
 #include <cstring>
 #include <ctime>
-#include <regex>
-#include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
+#include <regex>
 #include <set>
 
 #include <fcntl.h>
@@ -51,6 +51,13 @@ void progress(const std::string &text)
 	else
 		fmt::print(stderr, "{}\n", text);
 	std::fflush(stderr);
+}
+
+// Keeps the last progress line on a terminal (where progress() overwrites it).
+void end_progress_line()
+{
+	if (isatty(2))
+		fmt::print(stderr, "\n");
 }
 
 std::string cpu_model()
@@ -320,7 +327,7 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 	write_file(out / "boots" / "run.json", to_json(o).dump(2) + "\n");
 	progress(fmt::format("xuaccess bench: building for {} cell(s)", cells.size()));
 	prepare(cells);
-	fmt::print(stderr, "\n");
+	end_progress_line();
 	for (size_t i = 0; i < cells.size(); ++i)
 		fmt::print(stderr, "xuaccess bench: {} under {}{}\n", cells[i].name(), runs[i].accel == "kvm" ? "KVM" : "TCG",
 			   icount ? " with the icount clock (instructions)" : o.accel == "auto" && runs[i].accel == "tcg"
@@ -337,7 +344,7 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 		if (runs[i].done_before) {
 			progress(fmt::format("{}: done in an earlier run -> {}", cells[i].name(),
 					     (out / (cells[i].name() + ".json")).string()));
-			fmt::print(stderr, "\n");
+			end_progress_line();
 		}
 	}
 	const auto order = schedule(cells, boots, o.seed);
@@ -375,7 +382,8 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 			r.why = fmt::format("{}: {}\n(console: {})", to_string(verdict.primary()), verdict.reason(),
 					    (oc.dir / "console.log").string());
 			progress(fmt::format("{}: FAILED", btag));
-			fmt::print(stderr, "\n{}\n", r.why);
+			end_progress_line();
+			fmt::print(stderr, "{}\n", r.why);
 			continue;
 		}
 		auto one = nlohmann::json::parse(oc.report.blocks.at(std::string(protocol::kBenchmarkJson)).content);
@@ -420,6 +428,18 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 	return failed ? 1 : 0;
 }
 
+// bench_cells, saying on the way out of an interruption where the finished boots are and how to go on.
+int bench_or_say_how_to_resume(const BenchOptions &o, const fs::path &out)
+{
+	try {
+		return bench_cells(o, out);
+	} catch (const Interrupted &) {
+		fmt::print(stderr, "\nxuaccess: the boots that finished are in {}; ./xuaccess bench --resume {} continues\n",
+			   (out / "boots").string(), out.string());
+		throw;
+	}
+}
+
 }  // namespace
 
 int run_bench(const BenchOptions &opt)
@@ -436,7 +456,7 @@ int run_bench(const BenchOptions &opt)
 		for (auto &c : Matrix::get().select(o.sel.arches, o.sel.kernels, o.sel.protections))
 			fs::remove(out / (c.name() + ".json"));
 	}
-	return bench_cells(o, out);
+	return bench_or_say_how_to_resume(o, out);
 }
 
 int resume_bench(const fs::path &dir)
@@ -451,7 +471,7 @@ int resume_bench(const fs::path &dir)
 		fail("{} does not hold bench options: {}", run_json.string(), e.what());
 	}
 	fmt::print(stderr, "xuaccess: resuming {} ({})\n", dir.string(), fmt::join(bench_args(o), " "));
-	return bench_cells(o, dir);
+	return bench_or_say_how_to_resume(o, dir);
 }
 
 }  // namespace xua

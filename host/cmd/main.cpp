@@ -187,7 +187,7 @@ int run(int argc, char **argv)
 				auto dir = xua::Matrix::paths().build / "cells" / c.name();
 				auto image = xua::provision_cell(c, job.job, dir);
 				auto o = xua::run_cell(c, image, job, dir);
-				return xua::print_tap(xua::judge(o), stdout) == 0 ? 0 : 1;
+				return xua::print_tap(o, xua::judge(o), stdout) == 0 ? 0 : 1;
 			} catch (const xua::Error &e) {
 				std::printf("Bail out! %s\n", e.what());  // a TAP consumer (Meson) reads stdout
 				throw;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "report/format.hpp"
@@ -206,6 +207,31 @@ void on_off_legend(const Group &g, Panel &p)
 						   quote(prot_title(*c)))});
 }
 
+// A panel of MiB/s over sizes: a reference row drawn first, wide and pale, then one curve per (stem, title),
+// solid for protection on and dashed for off.
+// A curve of a size panel: its points in one cell, and its title.
+struct Curve {
+	std::function<std::vector<std::pair<double, double>>(const CellResults &)> points;
+	std::string title;
+};
+Curve rows_curve(const std::string &stem, const std::string &title)
+{
+	return {[stem](const CellResults &c) { return series(c, stem); }, title};
+}
+
+void size_panel(const Group &g, Panel &p, const std::string &reference, const std::string &reference_title,
+		const std::vector<Curve> &curves)
+{
+	for (auto *c : g.cells)
+		p.add(series(*c, reference), reference_style(g, *c, reference_title));
+	for (size_t i = 0; i < curves.size(); ++i)
+		for (auto *c : g.cells)
+			p.add(curves[i].points(*c), line_style(g, *c, colour(i), curves[i].title));
+	p.xtics = size_tics(p);
+	if (!p.items.empty())
+		on_off_legend(g, p);
+}
+
 std::string throughput_plot(const Group &g, const fs::path &plots)
 {
 	const auto &f = g.first();
@@ -217,15 +243,11 @@ std::string throughput_plot(const Group &g, const fs::path &plots)
 	auto ms = methods(g.cells, "transfer");
 	for (const std::string dir : {"to_user", "from_user"}) {
 		Panel p{.title = direction_title(dir), .xlabel = "bytes per transfer", .ylabel = "MiB/s (higher is faster)"};
-		// Drawn first, wide and pale, behind the methods: the kernel copying its own memory, no user access.
-		for (auto *c : g.cells)
-			p.add(series(*c, "baseline/kernel_memcpy"), reference_style(g, *c, "kernel memcpy, no user memory"));
-		for (size_t i = 0; i < ms.size(); ++i)
-			for (auto *c : g.cells)
-				p.add(series(*c, fmt::format("transfer/{}/{}", ms[i], dir)), line_style(g, *c, colour(i), ms[i]));
-		p.xtics = size_tics(p);
-		if (!p.items.empty())
-			on_off_legend(g, p);
+		// Behind the methods: the kernel copying its own memory, no user access.
+		std::vector<Curve> curves;
+		for (auto &m : ms)
+			curves.push_back(rows_curve(fmt::format("transfer/{}/{}", m, dir), m));
+		size_panel(g, p, "baseline/kernel_memcpy", "kernel memcpy, no user memory", curves);
 		s.draw(p);
 	}
 	return s.write(plots);
@@ -318,15 +340,11 @@ std::string mmap_plot(const Group &g, const fs::path &plots)
 		Panel p{.title = fmt::format("{}\n{}", to_user ? "kernel -> user" : "user -> kernel", fmt::join(cross, "\n")),
 			.xlabel = "bytes per operation", .ylabel = "MiB/s (higher is faster)"};
 		// The mmap path's user side is a memcpy into or out of the mapping: its own speed, drawn behind.
-		for (auto *c : g.cells)
-			p.add(series(*c, "baseline/user_memcpy"), reference_style(g, *c, "user memcpy alone"));
-		for (size_t i = 0; i < kinds.size(); ++i)
-			for (auto *c : g.cells)
-				p.add(i == 0 ? series(*c, "mmap/" + kinds[i].first) : copy_ioctl_series(*c, to_user),
-				      line_style(g, *c, colour(i), kinds[i].second));
-		p.xtics = size_tics(p);
-		if (!p.items.empty())
-			on_off_legend(g, p);
+		// The copy ioctl at the same sizes: the latency/copy rows, end to end (copy_ioctl_series).
+		std::vector<Curve> curves = {rows_curve("mmap/" + kinds[0].first, kinds[0].second),
+					     {[to_user](const CellResults &c) { return copy_ioctl_series(c, to_user); },
+					      kinds[1].second}};
+		size_panel(g, p, "baseline/user_memcpy", "user memcpy alone", curves);
 		s.draw(p);
 	}
 	return s.write(plots);

@@ -27,9 +27,14 @@ std::string single_table(const CellResults &c)
 
 std::string write_report(const fs::path &dir)
 {
-	auto cells = load_results(dir);
+	std::vector<std::string> skipped;
+	auto cells = load_results(dir, &skipped);
 	auto groups = pair_cells(cells);
 	std::string summary;
+	for (auto &s : skipped) {  // said first, and kept in summary.txt: a cell missing from the report is news
+		fmt::print(stderr, "xuaccess: warning: {}\n", s);
+		summary += fmt::format("WARNING: {}\n", s);
+	}
 	for (auto &g : groups) {
 		if (g.cmp) {
 			summary += format_comparison(*g.cmp, headline_rows(*g.on));

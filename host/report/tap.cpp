@@ -2,14 +2,26 @@
 
 namespace xua {
 
-int print_tap(const Verdict &v, std::FILE *out)
+std::string describe(const CellOutcome &o)
+{
+	const auto &info = o.report.info_json;
+	std::string state = "not verified";
+	if (!info.is_null() && !info.contains("error"))
+		state = fmt::format("{} present={} enabled={}", info.value("guard", "?"), info.value("guard_present", false),
+				    info.value("guard_enabled", false));
+	return fmt::format("{}: kernel {} ({}), qemu {} -cpu {}, accel {}, protection requested {}, seen {}",
+			   o.cell.name(), o.kernel.release, o.kernel.version, o.cell.arch->qemu, o.cell.cpu(),
+			   o.accel == "tcg" ? "tcg (emulated)" : o.accel, o.cell.protection, state);
+}
+
+int print_tap(const CellOutcome &o, const Verdict &v, std::FILE *out)
 {
 	auto comment = [&](const std::string &text) {
 		for (auto &l : split_lines(text))
 			std::fprintf(out, "# %s\n", l.c_str());
 	};
-	for (auto &h : v.header)
-		comment(h);
+	comment(describe(o));
+	comment(fmt::format("console: {}", (o.dir / "console.log").string()));
 	int n = 0;
 	for (auto &c : v.checks) {
 		for (auto &l : c.comments)

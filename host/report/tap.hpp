@@ -7,7 +7,10 @@
 
 namespace xua {
 
-// Prints the verdict and returns the number of failed checks.
-int print_tap(const Verdict &v, std::FILE *out);
+// A one-line description of the cell: arch, kernel, QEMU CPU, verified guard state.
+std::string describe(const CellOutcome &o);
+
+// Prints the cell's description, where its console is, and the verdict; returns the number of failed checks.
+int print_tap(const CellOutcome &o, const Verdict &v, std::FILE *out);
 
 }  // namespace xua

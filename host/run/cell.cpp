@@ -125,16 +125,4 @@ std::string accel_unusable(const std::string &accel, const Arch &arch)
 	return {};
 }
 
-std::string describe(const CellOutcome &o)
-{
-	const auto &info = o.report.info_json;
-	std::string state = "not verified";
-	if (!info.is_null() && !info.contains("error"))
-		state = fmt::format("{} present={} enabled={}", info.value("guard", "?"), info.value("guard_present", false),
-				    info.value("guard_enabled", false));
-	return fmt::format("{}: kernel {} ({}), qemu {} -cpu {}, accel {}, protection requested {}, seen {}",
-			   o.cell.name(), o.kernel.release, o.kernel.version, o.cell.arch->qemu, o.cell.cpu(),
-			   o.accel == "tcg" ? "tcg (emulated)" : o.accel, o.cell.protection, state);
-}
-
 }  // namespace xua

@@ -60,7 +60,4 @@ std::string accel_unusable(const std::string &accel, const Arch &arch);
 // Any other value is returned as it is.
 std::string resolve_accel(const std::string &accel, const Arch &arch);
 
-// A one-line description of the cell for reports: arch, kernel, QEMU CPU, verified guard state.
-std::string describe(const CellOutcome &o);
-
 }  // namespace xua

@@ -64,7 +64,6 @@ Verdict judge(const CellOutcome &o)
 {
 	Verdict v;
 	const auto name = o.cell.name();
-	v.header = {describe(o), fmt::format("console: {}", (o.dir / "console.log").string())};
 	std::vector<std::string> pending;  // guest comments waiting for the next check
 	auto check = [&](bool ok, Failure f, std::string what, std::string diag = {}) {
 		Check c{name + ": " + std::move(what), ok, false, ok ? Failure::none : f, ok ? "" : std::move(diag),

@@ -37,7 +37,6 @@ struct Check {
 };
 
 struct Verdict {
-	std::vector<std::string> header;  // describe() and where the console is
 	std::vector<Check> checks;
 	std::vector<std::string> trailing_comments;
 	int failed() const;

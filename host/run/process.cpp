@@ -84,7 +84,7 @@ void die_with_parent(int sig)
 	pid_t parent = getppid();
 	prctl(PR_SET_PDEATHSIG, sig);
 	// The parent may have died before prctl: then we were re-parented and nobody will send the signal.
-	if (getppid() != parent || parent == 1)
+	if (getppid() != parent)
 		_exit(128 + sig);
 }
 
@@ -178,7 +178,14 @@ Child::Child(const std::vector<std::string> &argv, const SpawnOptions &opt) : gr
 	}
 	close(errp[0]);
 	if (n == sizeof(err)) {
-		wait();  // it has exited 127 already
+		// It has exited 127 already: reap it and release what this object holds (no destructor runs for an
+		// object whose constructor throws).
+		while (!wait_for(std::chrono::seconds(10))) {
+		}
+		close_output();
+		if (pidfd_ >= 0)
+			close(pidfd_);
+		pidfd_ = -1;
 		static const char *what[] = {"", "cannot open its output file", "cannot enter", "cannot run"};
 		std::string detail = err[0] == 1 ? opt.out_file.string() : err[0] == 2 ? opt.cwd->string() : "";
 		fail("{} {}{}: {}", what[err[0] & 3], err[0] == 3 ? argv[0] : detail,

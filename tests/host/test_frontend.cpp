@@ -12,6 +12,8 @@
 #include "analyze/names.hpp"
 #include "analyze/results.hpp"
 #include "cmd/bench.hpp"
+#include "report/report.hpp"
+#include "report/tap.hpp"
 #include "protocol.hpp"
 #include "run/judge.hpp"
 #include "run/process.hpp"
@@ -319,6 +321,30 @@ TEST(Judge, EachOutcomeHasOneDecision)
 	EXPECT_EQ(judged(not_done), Failure::not_done);
 }
 
+TEST(Judge, TapShowsEveryCheckWithTheGuestsComments)
+{
+	Outcome failed_case;
+	failed_case.job_output = "# a guest comment\nok 1 - A.b\nnot ok 2 - A.c\nok 3 - A.d # SKIP not here\n1..3\n";
+	failed_case.exit = "1";
+	auto o = failed_case.make();
+	auto v = judge(o);
+	std::FILE *f = std::tmpfile();
+	ASSERT_NE(f, nullptr);
+	EXPECT_EQ(print_tap(o, v, f), 2) << "the failed case and the job check";
+	std::rewind(f);
+	std::string tap;
+	for (int ch; (ch = std::fgetc(f)) != EOF;)
+		tap += static_cast<char>(ch);
+	std::fclose(f);
+	EXPECT_NE(tap.find("# a guest comment\nok 4 - x86_64-6.1-on: A.b\n"), std::string::npos) << tap;
+	EXPECT_NE(tap.find("not ok 5 - x86_64-6.1-on: A.c\n"), std::string::npos) << tap;
+	EXPECT_NE(tap.find("ok 6 - x86_64-6.1-on: A.d # SKIP not here\n"), std::string::npos) << tap;
+	EXPECT_NE(tap.find("not ok 7 - x86_64-6.1-on: guest job completed (exit 1, 3 of 3 cases reported)"),
+		  std::string::npos) << tap;
+	EXPECT_NE(tap.find("\n1..9\n"), std::string::npos) << tap;
+	EXPECT_EQ(tap.rfind("# x86_64-6.1-on: kernel", 0), 0u) << "the cell's description heads the stream";
+}
+
 TEST(Judge, BenchNeedsItsJsonIntact)
 {
 	Outcome bench;
@@ -465,6 +491,13 @@ TEST(Results, CorruptCellIsSkippedWithItsPath)
 	EXPECT_EQ(cells[0].protection(), "on");
 	ASSERT_EQ(skipped.size(), 1u);
 	EXPECT_NE(skipped[0].find((dir / "x86_64-6.1-off.json").string()), std::string::npos) << skipped[0];
+	// The report goes on without it, and says so.
+	auto summary = write_report(dir);
+	EXPECT_NE(summary.find("WARNING: skipped " + (dir / "x86_64-6.1-off.json").string()), std::string::npos) << summary;
+	EXPECT_TRUE(fs::exists(dir / "report.md"));
+	fs::remove_all(dir / "plots");
+	for (auto f : {"report.md", "summary.txt"})
+		fs::remove(dir / f);
 	fs::remove(dir / "x86_64-6.1-on.json");
 	EXPECT_THROW(load_results(dir, &skipped), Error) << "nothing readable left";
 	fs::remove_all(dir);
@@ -503,4 +536,30 @@ TEST(Bench, ScheduleInterleavesOnAndOffBySeed)
 		per_cell[x.cell]++;
 	for (auto &[c, n] : per_cell)
 		EXPECT_EQ(n, 8) << cells[c].name();
+}
+
+// A plot gnuplot warns about or cannot draw costs that plot, not the report (nor a 13-minute bench).
+TEST(Report, GnuplotWarningsAndFailuresAreWarnings)
+{
+	auto dir = temp_dir("gnuplot");
+	auto bin = dir / "bin", run_dir = dir / "run";
+	fs::create_directories(bin);
+	fs::create_directories(run_dir);
+	for (auto f : {"x86_64-6.1-off.json", "x86_64-6.1-on.json"})
+		fs::copy_file(fs::path(XUACCESS_SOURCE_DIR) / "tests/fixtures/compare/shift" / f, run_dir / f);
+	const std::string old_path = getenv("PATH");
+	for (std::string behaviour : {"echo 'warning: font not found' >&2; : > \"${1%.gp}.png\"", "echo 'broken' >&2; exit 1"}) {
+		write_file(bin / "gnuplot", "#!/bin/sh\n" + behaviour + "\n");
+		fs::permissions(bin / "gnuplot", fs::perms::owner_all);
+		setenv("PATH", (bin.string() + ":" + old_path).c_str(), 1);
+		testing::internal::CaptureStderr();
+		std::string summary;
+		EXPECT_NO_THROW(summary = write_report(run_dir)) << behaviour;
+		auto err = testing::internal::GetCapturedStderr();
+		setenv("PATH", old_path.c_str(), 1);
+		EXPECT_NE(err.find("xuaccess: warning: gnuplot"), std::string::npos) << err;
+		EXPECT_NE(summary.find("x86_64-6.1-on (B) against x86_64-6.1-off (A)"), std::string::npos);
+		EXPECT_TRUE(fs::exists(run_dir / "report.md"));
+	}
+	fs::remove_all(dir);
 }

@@ -267,6 +267,18 @@ TEST(RunGuest, TimeoutAndWatchdogEndHungGuestAndKeepConsole)
 		EXPECT_NE(log.find("last words"), std::string::npos);
 		EXPECT_EQ(log.rfind("# " + fake.string() + " -M pc", 0), 0u) << "the command line heads the log";
 	}
+	// An exception in a console callback leaves run_guest early: the guest still goes with it.
+	{
+		fs::remove(dir / "pid");
+		GuestRun g{&c, "/nonexistent", "/nonexistent", dir / "console.log", dir / "results.txt"};
+		g.on_line = [](const std::string &line) {
+			if (line.find("last words") != std::string::npos)
+				throw std::runtime_error("callback failed");
+		};
+		EXPECT_THROW(run_guest(g), std::runtime_error);
+		pid_t pid = std::stoi(read_file(dir / "pid"));
+		EXPECT_NE(kill(pid, 0), 0) << "the guest outlived the exception";
+	}
 	// Positive control: a guest that keeps talking and then powers off is not ended by the watchdog.
 	write_file(fake, "#!/bin/sh\nfor i in 1 2 3 4 5 6; do echo tick $i; sleep 0.3; done\n");
 	fs::permissions(fake, fs::perms::owner_all);

@@ -148,3 +148,18 @@ TEST(Workflow, CommittedHelpIsTheFrontEndsAndUsageErrorsExit2)
 		EXPECT_EQ(run(bad).status, 2) << shell_quote(bad);
 	}
 }
+
+// The bootstrap answers --help before it looks at packages or builds anything: with no build tree at all it
+// prints the committed text (and would fail trying to build in a directory that cannot exist otherwise).
+TEST(Workflow, BootstrapHelpNeedsNoBuild)
+{
+	const auto script = (kSource / "xuaccess").string();
+	for (std::string cmd : {"bench", "compare"}) {
+		auto r = run({script, cmd, "--help"}, {.env = {{"XUACCESS_BUILD", "/nonexistent/xua-build"}}});
+		EXPECT_EQ(r.status, 0) << r.output;
+		EXPECT_EQ(r.output, read_file(kSource / "host/cmd/help" / (cmd + ".txt")));
+	}
+	auto top = run({script}, {.env = {{"XUACCESS_BUILD", "/nonexistent/xua-build"}}});
+	EXPECT_EQ(top.output, read_file(kSource / "host/cmd/help/xuaccess.txt"));
+	EXPECT_FALSE(fs::exists("/nonexistent/xua-build"));
+}
