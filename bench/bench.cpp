@@ -15,6 +15,7 @@
 // Output: Google Benchmark JSON on stdout; a progress line per benchmark on /dev/console when it exists
 // ("xua-progress k/N name"). Options of its own: --quick, --xua-filter=REGEX, --xua-min-time=S;
 // every --benchmark_* flag is Google Benchmark's.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -286,7 +287,16 @@ public:
 	// Called once per repetition and once for the aggregates: count each benchmark once.
 	void ReportRuns(const std::vector<Run> &runs) override
 	{
-		JSONReporter::ReportRuns(runs);
+		// The cv aggregate of a counter that is 0 in every repetition (no bookkeeping step, no
+		// preemption) is 0/0: Google Benchmark would write NaN, which is not JSON. There is no
+		// variation to report: 0.
+		std::vector<Run> fixed = runs;
+		for (auto &r : fixed)
+			if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "cv")
+				for (auto &[name, c] : r.counters)
+					if (!std::isfinite(c.value))
+						c.value = 0;
+		JSONReporter::ReportRuns(fixed);
 		if (runs.empty() || !console_)
 			return;
 		const auto &name = runs.front().run_name.function_name;
