@@ -1,6 +1,6 @@
 // Benchmark names, parsed in one place. The suites (bench/bench.cpp) name their rows
 //   transfer/<method>/<dir>/<bytes>, latency/<method>/<dir>/<bytes>, mmap/<kind>/<bytes>, guard/toggle,
-//   batch/<get_user|unsafe>/<words>, baseline/<what>[/<bytes>]
+//   batch/<get_user|user_access>/<words>, baseline/<what>[/<bytes>]
 // with Google Benchmark's "/manual_time" appended to kernel-timed rows.
 #pragma once
 
@@ -16,7 +16,7 @@ namespace xua {
 struct BenchName {
 	std::string name;                // without "/manual_time"
 	std::string family;              // transfer, latency, mmap, guard, batch, baseline
-	std::string method;              // transfer/latency: the method; mmap: the kind; batch: get_user|unsafe;
+	std::string method;              // transfer/latency: the method; mmap: the kind; batch: get_user|user_access;
 	                                 // baseline: kernel_memcpy, user_memcpy, null_ioctl, getppid; guard: toggle
 	std::string direction;           // to_user, from_user, or "" (transfer and latency only)
 	std::optional<uint64_t> size;    // the trailing number: bytes (words for batch), when there is one

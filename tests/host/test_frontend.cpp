@@ -421,7 +421,7 @@ TEST(Names, ParsedInOnePlace)
 	EXPECT_EQ(b.method, "getppid");
 	EXPECT_EQ(row_kind(b, false).unit, "ns");
 	EXPECT_EQ(row_kind(t, true).unit, "MiB/s");
-	EXPECT_EQ(row_kind(parse_bench_name("batch/unsafe/16"), false).unit, "ns/item");
+	EXPECT_EQ(row_kind(parse_bench_name("batch/user_access/16"), false).unit, "ns/item");
 	EXPECT_EQ(row_kind(parse_bench_name("latency/copy/to_user/64"), true).unit, "ns") << "latency is per call";
 }
 
