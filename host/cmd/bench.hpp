@@ -25,6 +25,9 @@ struct BenchOptions {
 	std::string accel = "auto";  // auto: KVM for cells of this machine's arch when /dev/kvm is usable, else TCG
 	std::string clock = "time";  // time, or icount: QEMU's instruction counter (TCG, one boot, exact)
 	uint64_t seed = 0;      // the order of the interleaved boots; 0: drawn at random (and printed)
+	// The module's kernel buffers (its kbuf parameter): vmalloc, linear (the linear map, where real callers'
+	// buffers live), or auto: linear on silicon (KVM, --host), vmalloc under TCG.
+	std::string kbuf = "auto";
 	std::chrono::seconds inactivity{120};  // a guest silent this long is ended (progress records every benchmark)
 };
 
@@ -45,6 +48,9 @@ int resume_bench(const fs::path &dir);
 // --host: the same suites on this machine's running kernel. States what it will do; does nothing more
 // unless `confirmed` (--yes-load-module-into-this-kernel). Never used by the tests.
 int run_host_bench(const BenchOptions &o, bool confirmed);
+
+// The kbuf parameter for a cell run with `accel` (tcg, kvm or host).
+std::string kbuf_for(const BenchOptions &o, const std::string &accel);
 
 // The arguments of xuaccess-bench for these options, after checking them (they travel on the guest's
 // kernel command line, where spaces separate parameters and commas separate arguments).

@@ -62,6 +62,10 @@ int run(int argc, char **argv)
 			      ->check(CLI::IsMember({"time", "icount"}));
 	auto *seed = bench->add_option("--seed", bo.seed, "the order of the interleaved boots (default: drawn and printed)")
 			     ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
+	auto *kbuf = bench->add_option("--kbuf", bo.kbuf,
+				       "the module's kernel buffers: auto (default: linear on KVM and --host, vmalloc under "
+				       "TCG), vmalloc, or linear (the linear map, as kmalloc memory)")
+			     ->check(CLI::IsMember({"auto", "vmalloc", "linear"}));
 	auto *quick = bench->add_flag("--quick", bo.quick,
 				      "smoke run for CI (about 30 s per cell): a few sizes, short min time, 1 boot, 1 repetition");
 	quick->excludes(boots)->excludes(reps);
@@ -78,7 +82,7 @@ int run(int argc, char **argv)
 				      "continue the interrupted run in this results directory with its own options "
 				      "(boots already on disk are kept)")
 			    ->check(CLI::ExistingDirectory);
-	for (auto *o : {filter, boots, reps, quick, out, host_flag, accel, clock, seed})
+	for (auto *o : {filter, boots, reps, quick, out, host_flag, accel, clock, seed, kbuf})
 		res->excludes(o);
 
 	std::string report_dir;
