@@ -92,9 +92,10 @@ std::vector<std::string> bench_args(const BenchOptions &o)
 		fail("--clock must be time or icount, not '{}'", o.clock);
 	std::vector<std::string> args = {"--benchmark_repetitions=" + std::to_string(o.quick ? 1 : o.repetitions),
 					 o.quick ? "--quick"
-						 // icount: guest seconds are instructions and every run gives the same counts,
-						 // so 10 M instructions a benchmark are as good as 50 M and five times faster
-						 : o.clock == "icount" ? "--xua-min-time=0.01" : "--xua-min-time=0.05"};
+						 // icount: guest seconds are instructions, and runs repeat each other to a few
+						 // 1e-4 (README): 20 M instructions a benchmark keep the full icount bench
+						 // under 3 minutes
+						 : o.clock == "icount" ? "--xua-min-time=0.02" : "--xua-min-time=0.05"};
 	if (!o.filter.empty())
 		args.push_back("--xua-filter=" + o.filter);
 	return args;
