@@ -11,7 +11,8 @@
 //                                     (4, 16, 256 words: 1 and 64 words would repeat transfer rows of 8 and 512 B)
 //   baseline/<kernel_memcpy|user_memcpy|null_ioctl|getppid>[/<bytes>]
 //
-// UseManualTime rows carry Google Benchmark's "/manual_time" suffix.
+// Kernel-timed rows carry Google Benchmark's "/manual_time" suffix, wall-clock rows "/real_time" (their rates
+// are per wall-clock second, not per CPU second).
 // Output: Google Benchmark JSON on stdout; a progress line per benchmark on /dev/console when it exists
 // ("xua-progress k/N name"). Options of its own: --quick, --xua-filter=REGEX, --xua-min-time=S;
 // every --benchmark_* flag is Google Benchmark's.
@@ -220,8 +221,12 @@ int register_all(const Options &o, const xua_info &info)
 			return;
 		auto *b = benchmark::RegisterBenchmark(name.c_str(), fn);
 		b->Unit(benchmark::kNanosecond);
+		// Kernel-timed rows take the module's time; the others the wall clock (Google Benchmark would
+		// otherwise divide their bytes and items by the process's CPU time).
 		if (manual)
 			b->UseManualTime();
+		else
+			b->UseRealTime();
 		++n;
 	};
 	// Every user-memory method of the module's table (INFO), the raw copy once per arch mode.

@@ -9,8 +9,9 @@ BenchName parse_bench_name(std::string_view full)
 {
 	BenchName n;
 	std::string s(full);
-	if (auto pos = s.find("/manual_time"); pos != std::string::npos)
-		s.erase(pos);
+	for (const char *suffix : {"/manual_time", "/real_time"})  // Google Benchmark's timing suffixes
+		if (auto pos = s.find(suffix); pos != std::string::npos)
+			s.erase(pos);
 	n.name = s;
 	std::vector<std::string> parts;
 	for (size_t start = 0;;) {

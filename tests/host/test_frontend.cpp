@@ -422,6 +422,7 @@ TEST(Names, ParsedInOnePlace)
 	EXPECT_EQ(row_kind(b, false).unit, "ns");
 	EXPECT_EQ(row_kind(t, true).unit, "MiB/s");
 	EXPECT_EQ(row_kind(parse_bench_name("batch/user_access/16"), false).unit, "ns/item");
+	EXPECT_EQ(parse_bench_name("mmap/produce+read/4096/real_time").name, "mmap/produce+read/4096");
 	EXPECT_EQ(row_kind(parse_bench_name("latency/copy/to_user/64"), true).unit, "ns") << "latency is per call";
 }
 
