@@ -1,5 +1,9 @@
 #include "run/cell.hpp"
 
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+
 #include <cerrno>
 #include <cstring>
 #include <regex>
@@ -120,8 +124,27 @@ std::string accel_unusable(const std::string &accel, const Arch &arch)
 	if (arch.name != host_arch())
 		return fmt::format("KVM runs only guests of this machine's own arch ({}), not {}: use --arch {}",
 				   host_arch(), arch.name, host_arch());
-	if (access("/dev/kvm", R_OK | W_OK) != 0)
+	// /dev/kvm may exist without working: it must open, speak API 12 and create a VM; and on x86 the CPU
+	// must show VMX or SVM. (Seen on this project's sandboxed machines: a /dev/kvm that creates VMs but
+	// has no VMX/SVM, where QEMU then dies setting MSRs.)
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
 		return fmt::format("/dev/kvm is not usable here ({}): use --accel tcg", std::strerror(errno));
+	int api = ioctl(fd, KVM_GET_API_VERSION, 0);
+	int vm = api == KVM_API_VERSION ? ioctl(fd, KVM_CREATE_VM, 0) : -1;
+	int vm_errno = errno;
+	if (vm >= 0)
+		close(vm);
+	close(fd);
+	if (api != KVM_API_VERSION)
+		return fmt::format("/dev/kvm speaks KVM API {}, not {}: use --accel tcg", api, KVM_API_VERSION);
+	if (vm < 0)
+		return fmt::format("/dev/kvm cannot create a VM ({}): use --accel tcg", std::strerror(vm_errno));
+	if (arch.name == "x86_64") {
+		auto cpuinfo = read_file("/proc/cpuinfo");
+		if (cpuinfo.find(" vmx") == std::string::npos && cpuinfo.find(" svm") == std::string::npos)
+			return "this CPU shows neither VMX nor SVM (/proc/cpuinfo), so /dev/kvm cannot run guests: use --accel tcg";
+	}
 	return {};
 }
 
