@@ -16,6 +16,7 @@
 #include "cmd/test.hpp"
 #include "provision/kbuild.hpp"
 #include "provision/kernel.hpp"
+#include "provision/source_kernel.hpp"
 #include "provision/prepare.hpp"
 #include "report/report.hpp"
 #include "report/tap.hpp"
@@ -28,8 +29,14 @@ void add_selection(CLI::App *cmd, xua::Selection &sel)
 {
 	cmd->add_option("--arch", sel.arches, "Guest architectures (x86_64, arm64); repeat or comma-separate")
 		->delimiter(',');
-	cmd->add_option("--protection", sel.protections, "on, off or both (default both)")->delimiter(',');
-	cmd->add_option("--kernel", sel.kernels, "Debian kernel series: 6.1 (default), 6.12")->delimiter(',');
+	cmd->add_option("--protection", sel.protections,
+			"on, off (default both), off-kernel (CPU has the guard, kernel does not use it), sw (arm64 "
+			"software PAN; needs a kernel built from source)")
+		->delimiter(',');
+	cmd->add_option("--kernel", sel.kernels,
+			"Debian kernel series: 6.1 (default), 6.12; built from Debian's source: 6.1-src, 6.12-src, "
+			"6.1-debug, 6.12-debug (lockdep, KASAN, UBSAN, KFENCE, ...)")
+		->delimiter(',');
 }
 
 // Repeated values count once, in the order first given.
@@ -109,11 +116,13 @@ int run(int argc, char **argv)
 	kb->add_option("--stamp", stamp);
 	kb->add_option("--depfile", depfile);
 	kb->add_flag("--sparse", sparse, "check with sparse (C=2) and fail on any warning");
+	kb->add_option("--protection", protection, "for a kernel built from source: the protection's config")
+		->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
 
 	auto *cell = app.add_subcommand("cell", "(plumbing) boot one cell, run the in-guest tests, print TAP");
 	cell->add_option("--arch", arch)->required();
 	cell->add_option("--kernel", kernel)->required();
-	cell->add_option("--protection", protection)->check(CLI::IsMember({"on", "off"}));
+	cell->add_option("--protection", protection)->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
 	cell->add_option("--timeout", timeout, "seconds before the guest is killed")->check(CLI::Range(5, 3600));
 	std::vector<std::string> guest_args;
 	cell->add_option("--guest-args", guest_args, "arguments for the guest program, e.g. --gtest_filter=Mmap*")
@@ -153,6 +162,16 @@ int run(int argc, char **argv)
 			return xua::run_compare(cmp_a, cmp_b, co, cmp_json);
 		if (*kb) {
 			xua::die_with_parent(SIGTERM);  // run by ninja, run by the front end
+			if (xua::is_source_kernel(kernel)) {
+				// Against a kernel built from source (built now if the cache lacks it).
+				auto c = m.select({arch}, {kernel}, {protection}).front();
+				auto k = xua::cell_kernel(c, xua::Resolve::if_missing);
+				xua::kbuild({.arch = c.arch, .series = k.release, .out = kout, .sparse = sparse,
+					     .headers = k.headers});
+				if (sparse)
+					std::printf("%s", xua::read_file(kout).c_str());
+				return 0;
+			}
 			xua::kbuild({.arch = &m.arch(arch), .series = kernel, .out = kout, .stamp = stamp,
 				     .depfile = depfile, .sparse = sparse});
 			if (sparse)

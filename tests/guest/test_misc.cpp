@@ -66,8 +66,13 @@ TEST(Info, ModesMethodsAndBounds)
 		EXPECT_EQ((info.modes[1].flags & XUA_MODE_TOGGLES_GUARD) != 0, live);
 		EXPECT_EQ((info.modes[2].flags & XUA_MODE_TOGGLES_GUARD) != 0, live);
 	}
-	// Debian's kernels use the guard exactly where the CPU has it (no clearcpuid, no config without it).
-	EXPECT_EQ(live, (info.prot_flags & XUA_PROT_PRESENT) != 0);
+	// The kernel uses the guard exactly where the cell asked for it: on (the CPU has it), sw (arm64 software
+	// PAN on a CPU without PAN); not off (the CPU lacks it) nor off-kernel (clearcpuid=smap, ARM64_PAN=n).
+	if (protection().empty())
+		EXPECT_EQ(live, (info.prot_flags & XUA_PROT_PRESENT) != 0) << "outside a cell: a stock kernel";
+	else
+		EXPECT_EQ(live, protection() == "on" || protection() == "sw") << "protection " << protection();
+	EXPECT_EQ((info.prot_flags & XUA_PROT_SOFTWARE) != 0, protection() == "sw");
 	EXPECT_EQ(info.max_len, 4u << 20);
 	EXPECT_GE(info.max_iterations, 1000000u);
 	EXPECT_EQ(info.mmap_max, 4u << 20);
