@@ -30,12 +30,10 @@ void add_selection(CLI::App *cmd, xua::Selection &sel)
 	cmd->add_option("--arch", sel.arches, "Guest architectures (x86_64, arm64); repeat or comma-separate")
 		->delimiter(',');
 	cmd->add_option("--protection", sel.protections,
-			"on, off (default both), off-kernel (CPU has the guard, kernel does not use it), sw (arm64 "
-			"software PAN; needs a kernel built from source)")
+			"on, off (default both), off-kernel, sw (README: Cells)")
 		->delimiter(',');
 	cmd->add_option("--kernel", sel.kernels,
-			"Debian kernel series: 6.1 (default), 6.12; built from Debian's source: 6.1-src, 6.12-src, "
-			"6.1-debug, 6.12-debug (lockdep, KASAN, UBSAN, KFENCE, ...)")
+			"Debian's 6.1 (default), 6.12; built from source: 6.1-src, 6.1-debug, ...")
 		->delimiter(',');
 }
 
