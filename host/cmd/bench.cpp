@@ -17,6 +17,7 @@
 #include "analyze/names.hpp"
 #include "provision/kbuild.hpp"
 #include "provision/prepare.hpp"
+#include "provision/source_kernel.hpp"
 #include "report/report.hpp"
 #include "run/judge.hpp"
 #include "run/process.hpp"
@@ -309,6 +310,7 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 			ctx["xua_host_other_cores"] = oc.guest.host_other_cores;
 			ctx["xua_host_steal"] = oc.guest.host_steal;
 			ctx["xua_kernel_package"] = oc.kernel.image_pkg + " " + oc.kernel.version;
+			ctx.update(kernel_context(c, oc.kernel));  // config hash and fragments of a kernel built from source
 			write_file(boot_file(out, c, k), one.dump(1) + "\n");  // kept even if the run stops now
 			results.push_back(std::move(one));
 		}

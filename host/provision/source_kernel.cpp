@@ -314,6 +314,31 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 		fail("kernel {} built, but {} is missing", label, k.boot_image.string());
 	double secs = seconds_since(t0);
 	auto config_hash = sha256_hex(k.headers / ".config");
+	// With a protection fragment: configure the base (same fragments without it) next to it, so results can
+	// say exactly which options differ from the kernel the "on" cell boots (compare accepts that alone).
+	nlohmann::json base_info = nlohmann::json::object();
+	bool has_prot_frag = frags.size() > (sk->variant == "debug" ? 3u : 2u);
+	if (has_prot_frag) {
+		auto bdir = k.dir / "base-config";
+		fs::remove_all(bdir);
+		fs::create_directories(bdir);
+		std::string bmerged = fmt::format("# source linux-source-{} {}\n# arch {}\n# cc {}\n# fragments {}\n",
+						  sk->series, version, arch.name, compiler_version(arch),
+						  fmt::join(frags.begin(), frags.end() - 1, " "));
+		for (auto it = frags.begin(); it != frags.end() - 1; ++it)
+			bmerged += read_file(kdir / (*it + ".config"));
+		write_file(bdir / "config.fragment", bmerged);
+		std::vector<std::string> bcfg = {"make", "-s", "-C", src.string()};
+		auto bargs = make_args(arch, bdir);
+		bcfg.insert(bcfg.end(), bargs.begin(), bargs.end());
+		bcfg.insert(bcfg.end(), {"KCONFIG_ALLCONFIG=" + (bdir / "config.fragment").string(), "allnoconfig"});
+		run_checked(bcfg, {.env = env});
+		base_info["base_config_sha256"] = sha256_hex(bdir / ".config");
+		base_info["config_diff_from_base"] =
+			kconfig_diff(parse_kconfig(read_file(bdir / ".config")), parse_kconfig(read_file(k.headers / ".config")));
+		fs::copy_file(bdir / ".config", k.dir / "base.config", fs::copy_options::overwrite_existing);
+		fs::remove_all(bdir);
+	}
 	nlohmann::json j = {{"arch", arch.name},
 			    {"name", name},
 			    {"series", sk->series},
@@ -328,6 +353,7 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 			    {"build_seconds", secs},
 			    {"objects", count_objects(k.headers)},
 			    {"boot_image", k.boot_image.string()}};
+	j.update(base_info);
 	write_file(k.stamp, j.dump(2) + "\n");
 	if (!quiet)
 		fmt::print(stderr, "xuaccess: kernel {} ({}) built in {:.0f} s\n", label, k.release, secs);
@@ -355,6 +381,25 @@ fs::path cell_module_path(const Cell &cell)
 	for (size_t i = sk->variant == "debug" ? 3 : 2; i < frags.size(); ++i)
 		name += "-" + frags[i];
 	return Matrix::paths().build / "module" / name / "xuaccess.ko";
+}
+
+nlohmann::json kernel_context(const Cell &cell, const Kernel &k)
+{
+	nlohmann::json ctx = nlohmann::json::object();
+	if (auto it = cell.arch->protection_append.find(cell.protection); it != cell.arch->protection_append.end())
+		ctx["xua_protection_cmdline"] = fmt::format("{}", fmt::join(it->second, " "));
+	if (!is_source_kernel(cell.kernel) || !fs::exists(k.stamp))
+		return ctx;
+	auto j = nlohmann::json::parse(read_file(k.stamp));
+	ctx["xua_kernel_config_sha256"] = j.value("config_sha256", "");
+	ctx["xua_kernel_fragments"] = fmt::format("{}", fmt::join(j.value("fragments", std::vector<std::string>{}), " "));
+	ctx["xua_kernel_protection_fragment"] = j.value("protection_fragment", "");
+	if (j.contains("base_config_sha256")) {
+		ctx["xua_kernel_base_config_sha256"] = j["base_config_sha256"];
+		ctx["xua_kernel_config_diff"] =
+			fmt::format("{}", fmt::join(j.value("config_diff_from_base", std::vector<std::string>{}), ", "));
+	}
+	return ctx;
 }
 
 void build_source_module(const Cell &cell, const Kernel &k, bool quiet)

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "provision/kernel.hpp"
 
 namespace xua {
@@ -64,6 +66,10 @@ Kernel cell_kernel(const Cell &cell, Resolve resolve, bool quiet = false);
 // Where the module for a cell's kernel is built (Debian series: module_path(); source kernels: one
 // directory per built kernel, rebuilt incrementally by prepare()).
 fs::path cell_module_path(const Cell &cell);
+// What a result's context records about the kernel and protection beyond Debian's package: for a kernel
+// built from source its .config hash, fragments and (with a protection fragment) the base config's hash
+// and the difference; the protection's extra kernel parameters. Keys xua_kernel_* / xua_protection_cmdline.
+nlohmann::json kernel_context(const Cell &cell, const Kernel &k);
 // Builds the module against a kernel built from source (kbuild is incremental: ~3 s when nothing changed).
 void build_source_module(const Cell &cell, const Kernel &k, bool quiet);
 
