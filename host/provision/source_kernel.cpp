@@ -109,17 +109,12 @@ std::map<std::string, std::string> build_env()
 		{"KBUILD_BUILD_HOST", "xuaccess"}};
 }
 
-size_t count_objects(const fs::path &dir)
+// Files compiled so far: kbuild's "  CC "/"  AS " lines in the build log (a rebuild recompiles only some).
+size_t files_compiled(const fs::path &log)
 {
 	size_t n = 0;
-	std::error_code ec;
-	for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
-	     it != fs::recursive_directory_iterator(); it.increment(ec)) {
-		if (ec)
-			break;
-		if (it->path().extension() == ".o")
-			++n;
-	}
+	for (auto &line : split_lines(read_file(log)))
+		n += starts_with(line, "  CC ") || starts_with(line, "  AS ");
 	return n;
 }
 
@@ -299,11 +294,16 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 		so.grace = std::chrono::milliseconds(2000);
 		Child make(argv, so);
 		std::optional<ProcessExit> ex;
-		while (!(ex = make.wait_for(kProgressEvery))) {
+		auto next = std::chrono::steady_clock::now() + kProgressEvery;
+		// Polled once a second, so that Ctrl-C ends the build at once (the Child's destructor ends make's
+		// process group).
+		while (!(ex = make.wait_for(std::chrono::seconds(1)))) {
 			throw_if_interrupted();
-			if (!quiet)
-				fmt::print(stderr, "xuaccess: building {}: {} objects compiled, {:.0f} s\n", label,
-					   count_objects(k.headers), seconds_since(t0));
+			if (!quiet && std::chrono::steady_clock::now() >= next) {
+				next += kProgressEvery;
+				fmt::print(stderr, "xuaccess: building {}: {} files compiled, {:.0f} s\n", label,
+					   files_compiled(log), seconds_since(t0));
+			}
 		}
 		if (!ex->ok())
 			fail("building kernel {} failed (exit {}); last lines of {}:\n{}", label, ex->status, log.string(),
@@ -351,7 +351,7 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 			    {"key", key},
 			    {"config_sha256", config_hash},
 			    {"build_seconds", secs},
-			    {"objects", count_objects(k.headers)},
+			    {"files_compiled", files_compiled(log)},
 			    {"boot_image", k.boot_image.string()}};
 	j.update(base_info);
 	write_file(k.stamp, j.dump(2) + "\n");

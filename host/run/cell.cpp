@@ -12,8 +12,9 @@ namespace {
 
 std::string strip_timestamp(const std::string &line)
 {
-	// console: "[    9.16] BUG: ..."; the guest's klogctl dump: "<1>[    9.16] BUG: ..."
-	static const std::regex ts(R"(^(<\d+>)?\[\s*[0-9.]+\]\s*)");
+	// console: "[    9.16] BUG: ..."; the guest's klogctl dump: "<1>[    9.16] BUG: ..." (kernels built from source
+	// have no CONFIG_PRINTK_TIME: "BUG: ..." and "<1>BUG: ...")
+	static const std::regex ts(R"(^(<\d+>)?(\[\s*[0-9.]+\]\s*)?)");
 	return std::regex_replace(line, ts, "");
 }
 

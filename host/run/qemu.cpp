@@ -159,7 +159,7 @@ std::vector<KernelProblem> kernel_problems(const std::string &console, size_t co
 		{std::regex(R"(Kernel panic - not syncing)"), "panic"},
 		{std::regex(R"(BUG: KASAN: )"), "KASAN"},
 		{std::regex(R"(BUG: KFENCE: )"), "KFENCE"},
-		{std::regex(R"((^|\] )UBSAN: )"), "UBSAN"},
+		{std::regex(R"((^|\] |>)UBSAN: )"), "UBSAN"},
 		{std::regex(R"(WARNING: (possible (circular|recursive) locking|inconsistent lock state|bad unlock balance|)"
 			    R"(held lock freed|lock held when returning|suspicious RCU usage|possible irq lock inversion|)"
 			    R"(\S+-safe -> \S+-unsafe lock order)|BUG: (held lock freed|bad unlock balance))"),
@@ -171,7 +171,7 @@ std::vector<KernelProblem> kernel_problems(const std::string &console, size_t co
 		{std::regex(R"(Internal error: Oops)"), "oops"},
 		{std::regex(R"(general protection fault)"), "oops"},
 		{std::regex(R"(kernel BUG at )"), "BUG"},
-		{std::regex(R"((^|\] )BUG: )"), "BUG"},
+		{std::regex(R"((^|\] |>)BUG: )"), "BUG"},
 		{std::regex(R"(WARNING: CPU: \d+ PID: \d+ at )"), "WARNING"},
 		{std::regex(R"(Out of memory: Killed process)"), "OOM kill"},
 	};

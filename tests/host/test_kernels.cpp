@@ -76,6 +76,11 @@ TEST(KernelProblems, RecognisesDebugKernelReports)
 	auto k = kernel_problems(kKasan);
 	EXPECT_EQ(k[0].text.find("job exited"), std::string::npos) << k[0].text;
 	EXPECT_NE(k[0].text.find("belongs to the object"), std::string::npos) << k[0].text;
+	// The guest's kernel log of a kernel without printk timestamps: "<3>UBSAN: ...", "<3>BUG: Bad page state".
+	auto raw = kernel_problems("<3>UBSAN: shift-out-of-bounds in common/x.c:1:2\n<1>BUG: Bad page state in process a\n");
+	ASSERT_EQ(raw.size(), 2u);
+	EXPECT_EQ(raw[0].kind, "UBSAN");
+	EXPECT_EQ(raw[1].kind, "BUG");
 	// Two reports back to back stay two.
 	auto two = kernel_problems(std::string(kUbsan) + kKfence);
 	ASSERT_EQ(two.size(), 2u);
@@ -224,4 +229,18 @@ TEST(Protection, OffKernelAndSoftware)
 	auto detected = panoff;
 	detected["guest"]["dmesg_pan_detected"] = true;
 	EXPECT_NE(protection_mismatch(a[0], detected), "") << "dmesg says the kernel enabled PAN";
+}
+
+TEST(KernelProblems, ConsoleAndKernelLogCountOnceWithoutTimestamps)
+{
+	// The kernels built from source print no timestamps: the console line and the guest's klogctl dump
+	// line ("<1>" prefix) of one oops are still one report (seen: the seed-bug oops counted twice).
+	auto p = merge_problems("BUG: unable to handle page fault for address: 00007fff74fca5b0\n"
+				"#PF: error_code(0x0003) - permissions violation\n",
+				"<1>BUG: unable to handle page fault for address: 00007fff74fca5b0\n"
+				"<1>#PF: error_code(0x0003) - permissions violation\n");
+	EXPECT_EQ(p.size(), 1u);
+	auto two = merge_problems("BUG: unable to handle page fault for address: 1\n",
+				  "<1>BUG: unable to handle page fault for address: 2\n");
+	EXPECT_EQ(two.size(), 2u) << "different reports stay two";
 }
