@@ -244,3 +244,61 @@ TEST(KernelProblems, ConsoleAndKernelLogCountOnceWithoutTimestamps)
 				  "<1>BUG: unable to handle page fault for address: 2\n");
 	EXPECT_EQ(two.size(), 2u) << "different reports stay two";
 }
+
+#include "analyze/compare.hpp"
+
+namespace {
+
+CellResults cell_with(const std::string &name, nlohmann::json ctx)
+{
+	CellResults c;
+	c.name = name;
+	nlohmann::json base = {{"xua_arch", "arm64"},           {"xua_kernel_series", "6.1-src"},
+			       {"xua_kernel_release", "6.1.192"}, {"xua_kernel_package", "linux-source-6.1 6.1.192-2"},
+			       {"xua_accel", "tcg"},              {"xua_kernel_cmdline", "console=ttyAMA0 panic=-1 quiet nokaslr"},
+			       {"xua_cpu_on", "cortex-a76"},      {"xua_cpu_off", "cortex-a72"}};
+	base.update(ctx);
+	c.context = base;
+	return c;
+}
+
+}  // namespace
+
+TEST(Compare, OffKernelIsAcceptedAsItsOneConfigDifference)
+{
+	auto on = cell_with("arm64-6.1-src-on", {{"xua_protection_requested", "on"}, {"xua_qemu_cpu", "cortex-a76"},
+						  {"xua_kernel_config_sha256", "aaa"}});
+	auto offk = cell_with("arm64-6.1-src-off-kernel",
+			      {{"xua_protection_requested", "off-kernel"}, {"xua_qemu_cpu", "cortex-a76"},
+			       {"xua_kernel_config_sha256", "bbb"}, {"xua_kernel_base_config_sha256", "aaa"},
+			       {"xua_kernel_config_diff", "CONFIG_ARM64_EPAN: y -> n, CONFIG_ARM64_PAN: y -> n"},
+			       {"xua_kernel_protection_fragment", "pan-off"}});
+	EXPECT_TRUE(mismatches(offk, on).empty()) << fmt::format("{}", fmt::join(mismatches(offk, on), "\n"));
+	auto acc = accepted_differences(offk, on);
+	ASSERT_EQ(acc.size(), 1u);
+	EXPECT_NE(acc[0].find("CONFIG_ARM64_PAN: y -> n"), std::string::npos) << acc[0];
+	// A kernel whose base is another config (a second difference) is refused.
+	auto other = offk;
+	other.context["xua_kernel_base_config_sha256"] = "ccc";
+	EXPECT_FALSE(mismatches(other, on).empty());
+	EXPECT_TRUE(accepted_differences(other, on).empty());
+	// Two "on" cells on different configs are refused too.
+	auto on2 = on;
+	on2.context["xua_kernel_config_sha256"] = "bbb";
+	EXPECT_FALSE(mismatches(on, on2).empty());
+}
+
+TEST(Compare, X86OffKernelIsAcceptedAsItsOneKernelParameter)
+{
+	auto on = cell_with("x86_64-6.1-on", {{"xua_arch", "x86_64"}, {"xua_protection_requested", "on"},
+					       {"xua_qemu_cpu", "max"}, {"xua_kernel_cmdline", "console=ttyS0 quiet"}});
+	auto offk = cell_with("x86_64-6.1-off-kernel",
+			      {{"xua_arch", "x86_64"}, {"xua_protection_requested", "off-kernel"}, {"xua_qemu_cpu", "max"},
+			       {"xua_kernel_cmdline", "console=ttyS0 quiet clearcpuid=smap"},
+			       {"xua_protection_cmdline", "clearcpuid=smap"}});
+	EXPECT_TRUE(mismatches(on, offk).empty()) << fmt::format("{}", fmt::join(mismatches(on, offk), "\n"));
+	ASSERT_EQ(accepted_differences(on, offk).size(), 1u);
+	auto more = offk;
+	more.context["xua_kernel_cmdline"] = "console=ttyS0 quiet clearcpuid=smap nopti";
+	EXPECT_FALSE(mismatches(on, more).empty()) << "a second parameter is a mismatch";
+}
