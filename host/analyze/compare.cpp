@@ -68,16 +68,24 @@ std::vector<std::string> accepted_differences(const CellResults &a, const CellRe
 	return out;
 }
 
-std::vector<std::string> mismatches(const CellResults &a, const CellResults &b)
+std::vector<std::string> mismatches(const CellResults &a, const CellResults &b, const std::string &across)
 {
 	std::vector<std::string> out;
-	auto accepted = accepted_differences(a, b);
+	// --across kernel: a kernel A/B (same arch, CPU, protection and everything else, two kernels).
+	const bool kernel_ab = across == "kernel";
+	if (kernel_ab && a.protection() != b.protection())
+		out.push_back(fmt::format("protection: '{}' vs '{}' (a kernel A/B compares one protection on two kernels)",
+					  a.protection(), b.protection()));
+	auto accepted = kernel_ab ? std::vector<std::string>{} : accepted_differences(a, b);
 	auto is_accepted = [&](const char *prefix) {
 		return std::any_of(accepted.begin(), accepted.end(), [&](auto &s) { return starts_with(s, prefix); });
 	};
 	auto differ = [&](const std::string &key, const std::string &what) {
 		auto x = a.context_string(key), y = b.context_string(key);
 		if (key == "xua_kernel_cmdline" && is_accepted("kernel command line"))
+			return;
+		if (kernel_ab && (key == "xua_kernel_release" || key == "xua_kernel_package" ||
+				  key == "xua_kernel_config_sha256"))
 			return;
 		if (x != y)
 			out.push_back(fmt::format("{}: '{}' vs '{}' ({})", what, x.empty() ? "?" : x, y.empty() ? "?" : y, key));
@@ -174,12 +182,16 @@ Comparison compare(const CellResults &a, const CellResults &b, const CompareOpti
 	c.a = &a;
 	c.b = &b;
 	c.alpha = o.alpha;
-	c.mismatches = mismatches(a, b);
-	c.accepted = accepted_differences(a, b);
+	c.mismatches = mismatches(a, b, o.across);
+	c.accepted = o.across == "kernel" ? std::vector<std::string>{fmt::format(
+							    "kernel A/B: '{}' ({}) vs '{}' ({})", a.context_string("xua_kernel_package"),
+							    a.context_string("xua_kernel_release"), b.context_string("xua_kernel_package"),
+							    b.context_string("xua_kernel_release"))}
+					  : accepted_differences(a, b);
 	if (!c.mismatches.empty() && !o.allow_mismatch)
-		fail("not comparing {} with {}: they differ in more than the protection:\n  {}\n"
+		fail("not comparing {} with {}: they differ in more than the {}:\n  {}\n"
 		     "(--allow-mismatch compares them anyway; the differences are then printed with the result)",
-		     a.name, b.name, fmt::join(c.mismatches, "\n  "));
+		     a.name, b.name, o.across == "kernel" ? "kernel" : "protection", fmt::join(c.mismatches, "\n  "));
 	for (auto &[name, ra] : a.rows) {
 		auto it = b.rows.find(name);
 		if (it == b.rows.end()) {

@@ -27,6 +27,7 @@ constexpr int kUTestOptimalRepetitions = 9;  // compare.py's UTEST_OPTIMAL_REPET
 struct CompareOptions {
 	double alpha = 0.05;          // compare.py's default
 	bool allow_mismatch = false;  // compare cells that differ in more than the protection
+	std::string across;           // "" (the protection differs) or "kernel" (one protection, two kernels)
 };
 
 struct RowComparison {
@@ -56,7 +57,7 @@ struct Comparison {
 // Everything in the two cells' contexts that differs besides the protection: arch, kernel, CPU (other
 // than the matrix's own on/off pair of CPU models for that arch), accelerator, QEMU, kernel command line
 // (KASLR, KPTI, ...), page-table isolation, benchmark settings. Empty when the two may be compared.
-std::vector<std::string> mismatches(const CellResults &a, const CellResults &b);
+std::vector<std::string> mismatches(const CellResults &a, const CellResults &b, const std::string &across = "");
 // The difference that off-kernel and sw are, when that is all there is besides the CPU pair: one kernel
 // parameter (x86 clearcpuid=smap) or one kernel config fragment (arm64 CONFIG_ARM64_PAN=n, software PAN).
 std::vector<std::string> accepted_differences(const CellResults &a, const CellResults &b);

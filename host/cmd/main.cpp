@@ -102,6 +102,9 @@ int run(int argc, char **argv)
 	cmp->add_option("--alpha", co.alpha, "significance level of the U test (default 0.05)")->check(CLI::Range(1e-9, 0.5));
 	cmp->add_flag("--allow-mismatch", co.allow_mismatch,
 		      "compare cells that differ in more than the protection (arch, kernel, CPU, accel, command line, ...)");
+	cmp->add_option("--across", co.across,
+			"kernel: compare one protection on two kernels (same arch, CPU, everything else), a kernel A/B")
+		->check(CLI::IsMember({"kernel"}));
 	cmp->add_option("--json", cmp_json, "also write the comparison as JSON to this file");
 
 	std::string arch, kernel, protection = "on", kout, stamp, depfile;

@@ -25,7 +25,7 @@ std::string format_comparison(const Comparison &c, const std::vector<std::string
 	for (auto &w : c.warnings)
 		t += fmt::format("  WARNING: {}\n", w);
 	for (auto &d : c.accepted)
-		t += fmt::format("  The one difference besides the protection (accepted): {}\n", d);
+		t += fmt::format("  Accepted difference (the one thing compared besides what was asked): {}\n", d);
 	// The off CPU model's note concerns on vs off only (off-kernel runs on the on CPU model).
 	if (a.protection() != b.protection() && (a.protection() == "off" || b.protection() == "off") &&
 	    a.context_string("xua_qemu_cpu") != b.context_string("xua_qemu_cpu"))

@@ -302,3 +302,24 @@ TEST(Compare, X86OffKernelIsAcceptedAsItsOneKernelParameter)
 	more.context["xua_kernel_cmdline"] = "console=ttyS0 quiet clearcpuid=smap nopti";
 	EXPECT_FALSE(mismatches(on, more).empty()) << "a second parameter is a mismatch";
 }
+
+TEST(Compare, AcrossKernelComparesOneProtectionOnTwoKernels)
+{
+	auto a = cell_with("x86_64-6.1-on", {{"xua_arch", "x86_64"}, {"xua_protection_requested", "on"},
+					      {"xua_qemu_cpu", "max"}, {"xua_kernel_release", "6.1.0-56-amd64"},
+					      {"xua_kernel_package", "linux-image-6.1.0-56-amd64 6.1.192-2"}});
+	auto b = a;
+	b.name = "x86_64-6.12-on";
+	b.context["xua_kernel_release"] = "6.12.57+deb12-amd64";
+	b.context["xua_kernel_package"] = "linux-image-6.12.57+deb12-amd64 6.12.57-1~deb12u1";
+	EXPECT_FALSE(mismatches(a, b).empty()) << "without --across kernel, two kernels are a mismatch";
+	EXPECT_TRUE(mismatches(a, b, "kernel").empty()) << fmt::format("{}", fmt::join(mismatches(a, b, "kernel"), "\n"));
+	auto c = compare(a, b, {.across = "kernel"});
+	ASSERT_EQ(c.accepted.size(), 1u);
+	EXPECT_NE(c.accepted[0].find("kernel A/B"), std::string::npos);
+	auto off = b;
+	off.context["xua_protection_requested"] = "off";
+	off.context["xua_qemu_cpu"] = "max,-smap";
+	EXPECT_FALSE(mismatches(a, off, "kernel").empty()) << "a kernel A/B keeps the protection";
+	EXPECT_THROW(compare(a, off, {.across = "kernel"}), Error);
+}
