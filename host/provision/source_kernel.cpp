@@ -239,8 +239,13 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 	k.version = version;
 	k.image_pkg = "linux-source-" + sk->series;
 	k.headers = k.dir / "obj";
-	k.boot_image = arch.boot_image == "vmlinux" ? k.headers / "vmlinux"
-						    : k.headers / "arch" / arch.kbuild_arch / "boot" / arch.boot_image;
+	// x86 debug kernels boot the bzImage: 6.1's PVH entry calls xen_prepare_pvh(), which is KASAN-instrumented
+	// and touches the KASAN shadow before it exists (#GP, triple fault at once; seen with 6.1.192).
+	bool x86_debug_bzimage = arch.boot_image == "vmlinux" && sk->variant == "debug";
+	auto image_target = x86_debug_bzimage ? std::string("bzImage") : arch.boot_image;
+	k.boot_image = arch.boot_image == "vmlinux" && !x86_debug_bzimage
+			       ? k.headers / "vmlinux"
+			       : k.headers / "arch" / arch.kbuild_arch / "boot" / image_target;
 	FileLock lock(k.dir.string() + ".lock");
 	if (fs::exists(k.stamp)) {
 		try {
@@ -275,7 +280,6 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 
 	// Build: the boot image and modules (Module.symvers + modules_prepare for M= builds), niced, -j2 (the
 	// machine is shared), with a progress line every 30 s.
-	auto image_target = arch.boot_image == "vmlinux" ? std::string("vmlinux") : arch.boot_image;
 	std::vector<std::string> argv = {"nice", "-n", "10", "make", "-C", src.string(), "-j2"};
 	argv.insert(argv.end(), margs.begin(), margs.end());
 	argv.insert(argv.end(), {image_target, "modules", "modules_prepare"});
