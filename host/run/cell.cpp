@@ -67,7 +67,9 @@ std::string protection_mismatch(const Cell &cell, const nlohmann::json &info)
 	const auto &g = info.value("guest", nlohmann::json::object());
 	if (guard == "SMAP" && g.contains("cpuinfo_smap") && g["cpuinfo_smap"].get<bool>() != hw_used)
 		return fmt::format("/proc/cpuinfo smap flag is {}, but {} was requested", g["cpuinfo_smap"].dump(), p);
-	if (guard == "PAN" && g.contains("dmesg_pan_detected") && g["dmesg_pan_detected"].get<bool>() != hw_used)
+	// arm64 announces software PAN too: "CPU features: emulated: Privileged Access Never (PAN) using TTBR0_EL1
+	// switching".
+	if (guard == "PAN" && g.contains("dmesg_pan_detected") && g["dmesg_pan_detected"].get<bool>() != (hw_used || p == "sw"))
 		return fmt::format("dmesg 'Privileged Access Never' detected={}, but {} was requested",
 				   g["dmesg_pan_detected"].dump(), p);
 	return {};

@@ -217,8 +217,11 @@ TEST(Protection, OffKernelAndSoftware)
 	auto a = m.select({"arm64"}, {"6.1-src"}, {"off-kernel", "sw"});
 	nlohmann::json sw = {{"guard", "PAN"},          {"guard_present", false}, {"guard_enabled", true},
 			     {"guard_kernel_uses", true}, {"guard_software", true}, {"window_open", false},
-			     {"guest", {{"dmesg_pan_detected", false}}}};
+			     {"guest", {{"dmesg_pan_detected", true}}}};  // "emulated: Privileged Access Never (PAN) ..."
 	EXPECT_EQ(protection_mismatch(a[1], sw), "");
+	auto silent = sw;
+	silent["guest"]["dmesg_pan_detected"] = false;
+	EXPECT_NE(protection_mismatch(a[1], silent), "") << "the kernel did not say it emulates PAN";
 	auto hw = sw;
 	hw["guard_software"] = false;
 	EXPECT_NE(protection_mismatch(a[1], hw), "") << "sw requested, software PAN not in use";
