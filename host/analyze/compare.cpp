@@ -42,14 +42,81 @@ std::string RowComparison::effect_text() const
 			: fmt::format("{:.3f}", effect.estimate);
 }
 
-std::vector<std::string> mismatches(const CellResults &a, const CellResults &b)
+namespace {
+
+std::vector<std::string> words(const std::string &s)
+{
+	std::vector<std::string> w;
+	std::string cur;
+	for (char ch : s + " ") {
+		if (ch == ' ') {
+			if (!cur.empty())
+				w.push_back(cur);
+			cur.clear();
+		} else {
+			cur += ch;
+		}
+	}
+	std::sort(w.begin(), w.end());
+	return w;
+}
+
+}  // namespace
+
+std::vector<std::string> accepted_differences(const CellResults &a, const CellResults &b)
+{
+	// A protection that is not a CPU model (off-kernel, sw) is one kernel parameter or one kernel config
+	// fragment added to the other cell's kernel: that difference, and only it, is what is compared.
+	std::vector<std::string> out;
+	if (a.protection() == b.protection())
+		return out;
+	for (auto [x, y] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+		auto xc = x->context_string("xua_kernel_cmdline"), yc = y->context_string("xua_kernel_cmdline");
+		auto extra = x->context_string("xua_protection_cmdline");
+		if (!extra.empty() && xc != yc) {
+			auto wx = words(xc), wy = words(yc), we = words(extra);
+			std::vector<std::string> sum = wy;
+			sum.insert(sum.end(), we.begin(), we.end());
+			std::sort(sum.begin(), sum.end());
+			if (sum == wx)
+				out.push_back(fmt::format("kernel command line: {} adds '{}' ({}), nothing else", x->name, extra,
+							  x->protection()));
+		}
+		auto xs = x->context_string("xua_kernel_config_sha256"), ys = y->context_string("xua_kernel_config_sha256");
+		auto base = x->context_string("xua_kernel_base_config_sha256");
+		if (!xs.empty() && !ys.empty() && xs != ys && !base.empty() && base == ys)
+			out.push_back(fmt::format("kernel config: {} ({}) differs from {}'s only in {} (fragment ci/kconfig/{}.config)",
+						  x->name, x->protection(), y->name, x->context_string("xua_kernel_config_diff"),
+						  x->context_string("xua_kernel_protection_fragment")));
+	}
+	return out;
+}
+
+std::vector<std::string> mismatches(const CellResults &a, const CellResults &b, const std::string &across)
 {
 	std::vector<std::string> out;
+	// --across kernel: a kernel A/B (same arch, CPU, protection and everything else, two kernels).
+	const bool kernel_ab = across == "kernel";
+	if (kernel_ab && a.protection() != b.protection())
+		out.push_back(fmt::format("protection: '{}' vs '{}' (a kernel A/B compares one protection on two kernels)",
+					  a.protection(), b.protection()));
+	auto accepted = kernel_ab ? std::vector<std::string>{} : accepted_differences(a, b);
+	auto is_accepted = [&](const char *prefix) {
+		return std::any_of(accepted.begin(), accepted.end(), [&](auto &s) { return starts_with(s, prefix); });
+	};
 	auto differ = [&](const std::string &key, const std::string &what) {
 		auto x = a.context_string(key), y = b.context_string(key);
+		if (key == "xua_kernel_cmdline" && is_accepted("kernel command line"))
+			return;
+		if (kernel_ab && (key == "xua_kernel_release" || key == "xua_kernel_package" ||
+				  key == "xua_kernel_config_sha256"))
+			return;
 		if (x != y)
 			out.push_back(fmt::format("{}: '{}' vs '{}' ({})", what, x.empty() ? "?" : x, y.empty() ? "?" : y, key));
 	};
+	// Kernels built from source: the same config, or configs that differ by the protection's fragment alone.
+	if (!is_accepted("kernel config"))
+		differ("xua_kernel_config_sha256", "kernel config (sha256 of .config)");
 	differ("xua_arch", "architecture");
 	differ("xua_kernel_release", "kernel");
 	differ("xua_kernel_package", "kernel package");
@@ -165,11 +232,16 @@ Comparison compare(const CellResults &a, const CellResults &b, const CompareOpti
 	c.b = &b;
 	c.alpha = o.alpha;
 	c.exact = a.exact_clock() && b.exact_clock();
-	c.mismatches = mismatches(a, b);
+	c.mismatches = mismatches(a, b, o.across);
+	c.accepted = o.across == "kernel" ? std::vector<std::string>{fmt::format(
+							    "kernel A/B: '{}' ({}) vs '{}' ({})", a.context_string("xua_kernel_package"),
+							    a.context_string("xua_kernel_release"), b.context_string("xua_kernel_package"),
+							    b.context_string("xua_kernel_release"))}
+					  : accepted_differences(a, b);
 	if (!c.mismatches.empty() && !o.allow_mismatch)
-		fail("not comparing {} with {}: they differ in more than the protection:\n  {}\n"
+		fail("not comparing {} with {}: they differ in more than the {}:\n  {}\n"
 		     "(--allow-mismatch compares them anyway; the differences are then printed with the result)",
-		     a.name, b.name, fmt::join(c.mismatches, "\n  "));
+		     a.name, b.name, o.across == "kernel" ? "kernel" : "protection", fmt::join(c.mismatches, "\n  "));
 	for (auto &[name, ra] : a.rows) {
 		auto it = b.rows.find(name);
 		if (it == b.rows.end()) {

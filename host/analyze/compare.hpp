@@ -34,6 +34,7 @@ struct CompareOptions {
 	double alpha = 0.05;          // compare.py's default; marks rows at q < alpha
 	double level = 0.95;          // confidence level of the intervals
 	bool allow_mismatch = false;  // compare cells that differ in more than the protection
+	std::string across;           // "" (the protection differs) or "kernel" (one protection, two kernels)
 };
 
 // Under icount, two runs of one cell agree to a few 1e-4 in every row, not bit for bit (measured here: at
@@ -61,6 +62,7 @@ struct Comparison {
 	const CellResults *a = nullptr, *b = nullptr;
 	double alpha = 0.05;
 	std::vector<std::string> mismatches;  // what differs besides the protection (compared anyway if allowed)
+	std::vector<std::string> accepted;    // the one difference a protection like off-kernel or sw is (said so)
 	std::vector<std::string> warnings;    // why the ratios may carry more than the protection (host load, ...)
 	std::vector<std::string> test_notes;  // what limits the U test here (one boot, too few samples)
 	std::vector<RowComparison> rows;      // benchmarks present in both cells
@@ -79,7 +81,10 @@ struct Comparison {
 // Everything in the two cells' contexts that differs besides the protection: arch, kernel, CPU (other
 // than the matrix's own on/off pair of CPU models for that arch), accelerator, QEMU, kernel command line
 // (KASLR, KPTI, ...), page-table isolation, benchmark settings. Empty when the two may be compared.
-std::vector<std::string> mismatches(const CellResults &a, const CellResults &b);
+std::vector<std::string> mismatches(const CellResults &a, const CellResults &b, const std::string &across = "");
+// The difference that off-kernel and sw are, when that is all there is besides the CPU pair: one kernel
+// parameter (x86 clearcpuid=smap) or one kernel config fragment (arm64 CONFIG_ARM64_PAN=n, software PAN).
+std::vector<std::string> accepted_differences(const CellResults &a, const CellResults &b);
 
 // Host load while a cell ran above which compare warns: other work in cores on average, steal share.
 constexpr double kBusyHostCores = 0.3;

@@ -46,9 +46,9 @@ std::string CellResults::group() const
 std::string CellResults::protection() const
 {
 	auto req = context_string("xua_protection_requested");
-	if (req == "on" || req == "off")
+	if (req == "on" || req == "off" || req == "off-kernel" || req == "sw")
 		return req;
-	for (const char *p : {"on", "off"})
+	for (const char *p : {"on", "off", "off-kernel", "sw"})
 		if (name.size() > 3 && name.ends_with(std::string("-") + p))
 			return p;
 	return "";

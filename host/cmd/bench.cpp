@@ -19,6 +19,7 @@
 #include "analyze/names.hpp"
 #include "provision/kbuild.hpp"
 #include "provision/prepare.hpp"
+#include "provision/source_kernel.hpp"
 #include "report/report.hpp"
 #include "run/judge.hpp"
 #include "run/process.hpp"
@@ -409,6 +410,7 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 		ctx["xua_host_steal"] = oc.guest.host_steal;
 		ctx["xua_kernel_package"] = oc.kernel.image_pkg + " " + oc.kernel.version;
 		ctx["xua_run_position"] = fmt::format("{} of {}", n + 1, order.size());
+		ctx.update(kernel_context(c, oc.kernel));  // config hash and fragments of a kernel built from source
 		write_file(boot_file(out, c, k), one.dump(1) + "\n");  // kept even if the run stops now
 		r.boots[static_cast<size_t>(k)] = std::move(one);
 	}

@@ -16,6 +16,7 @@
 #include "cmd/test.hpp"
 #include "provision/kbuild.hpp"
 #include "provision/kernel.hpp"
+#include "provision/source_kernel.hpp"
 #include "provision/prepare.hpp"
 #include "report/report.hpp"
 #include "report/tap.hpp"
@@ -28,8 +29,12 @@ void add_selection(CLI::App *cmd, xua::Selection &sel)
 {
 	cmd->add_option("--arch", sel.arches, "Guest architectures (x86_64, arm64); repeat or comma-separate")
 		->delimiter(',');
-	cmd->add_option("--protection", sel.protections, "on, off or both (default both)")->delimiter(',');
-	cmd->add_option("--kernel", sel.kernels, "Debian kernel series: 6.1 (default), 6.12")->delimiter(',');
+	cmd->add_option("--protection", sel.protections,
+			"on, off (default both), off-kernel, sw (README: Cells)")
+		->delimiter(',');
+	cmd->add_option("--kernel", sel.kernels,
+			"Debian's 6.1 (default), 6.12; built from source: 6.1-src, 6.1-debug, ...")
+		->delimiter(',');
 }
 
 int run(int argc, char **argv)
@@ -100,6 +105,9 @@ int run(int argc, char **argv)
 	cmp->add_option("--alpha", co.alpha, "rows are marked at q < alpha (default 0.05)")->check(CLI::Range(1e-9, 0.5));
 	cmp->add_flag("--allow-mismatch", co.allow_mismatch,
 		      "compare cells that differ in more than the protection (arch, kernel, CPU, accel, command line, ...)");
+	cmp->add_option("--across", co.across,
+			"kernel: compare one protection on two kernels (same arch, CPU, everything else), a kernel A/B")
+		->check(CLI::IsMember({"kernel"}));
 	cmp->add_option("--json", cmp_json, "also write the comparison as JSON to this file");
 	double max_regression = 0;
 	auto *max_reg = cmp->add_option("--max-regression", max_regression,
@@ -117,11 +125,13 @@ int run(int argc, char **argv)
 	kb->add_option("--stamp", stamp);
 	kb->add_option("--depfile", depfile);
 	kb->add_flag("--sparse", sparse, "check with sparse (C=2) and fail on any warning");
+	kb->add_option("--protection", protection, "for a kernel built from source: the protection's config")
+		->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
 
 	auto *cell = app.add_subcommand("cell", "(plumbing) boot one cell, run the in-guest tests, print TAP");
 	cell->add_option("--arch", arch)->required();
 	cell->add_option("--kernel", kernel)->required();
-	cell->add_option("--protection", protection)->check(CLI::IsMember({"on", "off"}));
+	cell->add_option("--protection", protection)->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
 	cell->add_option("--timeout", timeout, "seconds before the guest is killed")->check(CLI::Range(5, 3600));
 	std::vector<std::string> guest_args;
 	cell->add_option("--guest-args", guest_args, "arguments for the guest program, e.g. --gtest_filter=Mmap*")
@@ -170,6 +180,16 @@ int run(int argc, char **argv)
 						max_reg->count() ? std::optional<double>(max_regression) : std::nullopt);
 		if (*kb) {
 			xua::die_with_parent(SIGTERM);  // run by ninja, run by the front end
+			if (xua::is_source_kernel(kernel)) {
+				// Against a kernel built from source (built now if the cache lacks it).
+				auto c = m.select({arch}, {kernel}, {protection}).front();
+				auto k = xua::cell_kernel(c, xua::Resolve::if_missing);
+				xua::kbuild({.arch = c.arch, .series = k.release, .out = kout, .sparse = sparse,
+					     .headers = k.headers});
+				if (sparse)
+					std::printf("%s", xua::read_file(kout).c_str());
+				return 0;
+			}
 			xua::kbuild({.arch = &m.arch(arch), .series = kernel, .out = kout, .stamp = stamp,
 				     .depfile = depfile, .sparse = sparse});
 			if (sparse)

@@ -84,8 +84,10 @@ int run_tests(const Selection &sel)
 	std::vector<std::string> names = {"host-unit"};
 	std::set<std::string> sparse;
 	for (auto &c : cells) {
-		if (sparse.insert(c.arch->name + "-" + c.kernel).second)
-			names.push_back("sparse-" + c.arch->name + "-" + c.kernel);
+		// A protection with its own kernel config (arm64 off-kernel, sw) has its own sparse check.
+		auto k = c.arch->name + "-" + c.kernel + (c.arch->kconfig.count(c.protection) ? "-" + c.protection : "");
+		if (sparse.insert(k).second)
+			names.push_back("sparse-" + k);
 	}
 	for (auto &c : cells)
 		names.push_back("cell-" + c.name());

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <sys/utsname.h>
 
+#include "provision/source_kernel.hpp"
+
 #ifndef XUACCESS_SOURCE_DIR
 #error "XUACCESS_SOURCE_DIR must be defined by the build"
 #endif
@@ -60,6 +62,11 @@ const Matrix &Matrix::get()
 				a.boot_image = v.at("boot_image");
 				a.cpu = v.at("cpu").get<std::map<std::string, std::string>>();
 				a.cpu_off_note = v.value("cpu_off_note", "");
+				if (v.contains("protection_append"))
+					a.protection_append = v["protection_append"]
+								      .get<std::map<std::string, std::vector<std::string>>>();
+				if (v.contains("kconfig"))
+					a.kconfig = v["kconfig"].get<std::map<std::string, std::string>>();
 				a.append = v.at("append").get<std::vector<std::string>>();
 				a.results_qemu = v.at("results").at("qemu").get<std::vector<std::string>>();
 				a.results_tty = v.at("results").at("guest_tty");
@@ -103,9 +110,13 @@ std::vector<std::string> Matrix::kernel_names() const
 
 std::string Matrix::image_meta(const std::string &kernel, const Arch &a) const
 {
+	if (auto sk = parse_source_kernel(kernel))
+		return image_meta(sk->series, a);  // validates the series; the kernel itself is built from source
 	auto it = image_meta_.find(kernel);
 	if (it == image_meta_.end())
-		fail("unknown kernel series '{}' (expected one of: {})", kernel, fmt::join(kernel_names(), ", "));
+		fail("unknown kernel series '{}' (expected one of: {}, or <series>-src / <series>-debug to build it from "
+		     "source)",
+		     kernel, fmt::join(kernel_names(), ", "));
 	std::string s = it->second;
 	auto pos = s.find("{flavour}");
 	if (pos != std::string::npos)
@@ -120,16 +131,40 @@ std::vector<Cell> Matrix::select(const std::vector<std::string> &arches, const s
 	auto ks = kernels.empty() ? std::vector<std::string>{default_kernel_} : kernels;
 	auto ps = protections.empty() ? std::vector<std::string>{"on", "off"} : protections;
 	std::vector<Cell> cells;
+	for (auto &p : ps)
+		if (p != "on" && p != "off" && p != "off-kernel" && p != "sw")
+			fail("unknown protection '{}' (expected on, off, off-kernel or sw)", p);
 	for (auto &k : ks) {
 		image_meta(k, arch(as.front()));  // validates the series name
 		for (auto &an : as)
 			for (auto &p : ps) {
-				if (p != "on" && p != "off")
-					fail("unknown protection '{}' (expected on or off)", p);
-				cells.push_back(Cell{&arch(an), k, p});
+				const Arch &a = arch(an);
+				// A protection the arch does not offer (x86 has no software SMAP) is left out when other
+				// arches were asked for too; asked for alone, it is an error.
+				if (!a.cpu.count(p)) {
+					if (as.size() == 1)
+						fail("{} offers no protection '{}' (it has: {})", an, p,
+						     fmt::join(a.protections(), ", "));
+					continue;
+				}
+				if (a.kconfig.count(p) && !is_source_kernel(k))
+					fail("{} {} needs a kernel built from source (its config has {}): use --kernel "
+					     "{}-src (or {}-debug)",
+					     an, p, a.kconfig.at(p), k, k);
+				cells.push_back(Cell{&a, k, p});
 			}
 	}
+	if (cells.empty())
+		fail("no cell offers protection {} on {}", fmt::join(ps, ","), fmt::join(as, ","));
 	return cells;
+}
+
+std::vector<std::string> Arch::protections() const
+{
+	std::vector<std::string> v;
+	for (auto &[p, _] : cpu)
+		v.push_back(p);
+	return v;
 }
 
 std::string host_arch()

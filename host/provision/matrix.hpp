@@ -20,19 +20,24 @@ struct Arch {
 	std::string guard;          // SMAP, PAN
 	std::string guard_fault_signature;  // in the oops of a plain user dereference under the guard
 	std::string qemu, machine, console, boot_image;
-	std::map<std::string, std::string> cpu;  // protection -> QEMU -cpu
+	std::map<std::string, std::string> cpu;  // protection -> QEMU -cpu (the protections this arch offers)
+	std::map<std::string, std::vector<std::string>> protection_append;  // protection -> extra kernel parameters
+	std::map<std::string, std::string> kconfig;  // protection -> ci/kconfig fragment (needs a source kernel)
 	std::string cpu_off_note;   // what else the "off" CPU model changes besides the guard, if anything
 	std::vector<std::string> append;
 	std::vector<std::string> results_qemu;
 	std::string results_tty;
+	std::vector<std::string> protections() const;  // the keys of cpu
 };
 
 struct Cell {
 	const Arch *arch;
-	std::string kernel;      // series: 6.1, 6.12
-	std::string protection;  // on, off
+	std::string kernel;      // Debian series (6.1, 6.12) or a kernel built from source (6.1-src, 6.1-debug)
+	std::string protection;  // on, off, off-kernel, sw
 	std::string name() const { return fmt::format("{}-{}-{}", arch->name, kernel, protection); }
 	std::string cpu() const { return arch->cpu.at(protection); }
+	// The guard is enforced in this cell (on, and arm64's software PAN).
+	bool guarded() const { return protection == "on" || protection == "sw"; }
 };
 
 struct Paths {

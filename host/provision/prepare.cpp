@@ -4,6 +4,7 @@
 
 #include "provision/initramfs.hpp"
 #include "provision/kbuild.hpp"
+#include "provision/source_kernel.hpp"
 #include "run/process.hpp"
 
 namespace xua {
@@ -48,6 +49,12 @@ void prepare(const std::vector<Cell> &cells)
 	std::vector<std::string> modules;
 	for (auto &c : cells) {
 		auto key = c.arch->name + "-" + c.kernel;
+		if (is_source_kernel(c.kernel)) {
+			// Built from source (cached by config); the module is rebuilt incrementally every time.
+			if (kernels.insert(cell_module_path(c).string()).second)
+				build_source_module(c, cell_kernel(c, Resolve::always), false);
+			continue;
+		}
 		if (!kernels.insert(key).second)
 			continue;
 		ensure_kernel(*c.arch, c.kernel, Resolve::always);
@@ -59,10 +66,14 @@ void prepare(const std::vector<Cell> &cells)
 CellImage provision_cell(const Cell &cell, const std::string &job, const fs::path &dir)
 {
 	const Arch &arch = *cell.arch;
-	CellImage img{ensure_kernel(arch, cell.kernel, Resolve::if_missing, true), dir / "initramfs.cpio"};
-	auto module = module_path(arch, cell.kernel);
-	if (!fs::exists(module))
-		kbuild({.arch = &arch, .series = cell.kernel, .out = module, .quiet = true});
+	CellImage img{cell_kernel(cell, Resolve::if_missing, true), dir / "initramfs.cpio"};
+	auto module = cell_module_path(cell);
+	if (!fs::exists(module)) {
+		if (is_source_kernel(cell.kernel))
+			build_source_module(cell, img.kernel, true);
+		else
+			kbuild({.arch = &arch, .series = cell.kernel, .out = module, .quiet = true});
+	}
 	auto gb = Matrix::paths().guest_build(arch);
 	InitramfsSpec spec{&arch, module, {}, gb / "guest" / "xuaccess-init"};
 	spec.programs.push_back(job == "test" ? gb / "tests" / "guest" / "xuaccess-tests" : gb / "bench" / "xuaccess-bench");

@@ -30,7 +30,11 @@ std::string format_comparison(const Comparison &c, const std::vector<std::string
 		t += fmt::format("  COMPARED DESPITE A MISMATCH: {}\n", m);
 	for (auto &w : c.warnings)
 		t += fmt::format("  WARNING: {}\n", w);
-	if (a.protection() != b.protection() && a.protection().size() && b.protection().size())
+	for (auto &d : c.accepted)
+		t += fmt::format("  Accepted difference (the one thing compared besides what was asked): {}\n", d);
+	// The off CPU model's note concerns on vs off only (off-kernel runs on the on CPU model).
+	if (a.protection() != b.protection() && (a.protection() == "off" || b.protection() == "off") &&
+	    a.context_string("xua_qemu_cpu") != b.context_string("xua_qemu_cpu"))
 		if (auto note = a.context_string("xua_cpu_off_note"); !note.empty())
 			t += fmt::format("  Note ({}): {}\n", a.context_string("xua_arch"), note);
 	std::vector<const RowComparison *> rows;
@@ -73,6 +77,7 @@ nlohmann::json comparison_json(const Comparison &c)
 	j["samples"] = {c.a->samples, c.b->samples};
 	j["test_notes"] = c.test_notes;
 	j["mismatches"] = c.mismatches;
+	j["accepted_differences"] = c.accepted;
 	j["warnings"] = c.warnings;
 	j["significant_rows"] = c.significant();
 	for (auto [key, n] : {std::pair{"noise_a", &c.noise_a}, std::pair{"noise_b", &c.noise_b}})

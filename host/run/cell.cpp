@@ -16,8 +16,9 @@ namespace {
 
 std::string strip_timestamp(const std::string &line)
 {
-	// console: "[    9.16] BUG: ..."; the guest's klogctl dump: "<1>[    9.16] BUG: ..."
-	static const std::regex ts(R"(^(<\d+>)?\[\s*[0-9.]+\]\s*)");
+	// console: "[    9.16] BUG: ..."; the guest's klogctl dump: "<1>[    9.16] BUG: ..." (kernels built from source
+	// have no CONFIG_PRINTK_TIME: "BUG: ..." and "<1>BUG: ...")
+	static const std::regex ts(R"(^(<\d+>)?(\[\s*[0-9.]+\]\s*)?)");
 	return std::regex_replace(line, ts, "");
 }
 
@@ -47,21 +48,34 @@ std::string protection_mismatch(const Cell &cell, const nlohmann::json &info)
 	if (info.is_null() || info.contains("error"))
 		return "no INFO readout from the module: " + (info.is_null() ? std::string("none") : info["error"].dump());
 	const auto &guard = cell.arch->guard;
-	bool want = cell.protection == "on";
+	// What each protection means, as the module reports it: on = the CPU has the guard and the kernel uses
+	// and enforces it; off = the CPU lacks it; off-kernel = the CPU has it and the kernel does not use it
+	// (clearcpuid=smap, CONFIG_ARM64_PAN=n); sw = arm64 software PAN enforced on a CPU without PAN.
+	const auto &p = cell.protection;
+	bool want_present = p == "on" || p == "off-kernel";
+	bool want_uses = p == "on" || p == "sw";
+	bool want_enabled = want_uses;
+	bool want_software = p == "sw";
 	bool present = info.value("guard_present", false), enabled = info.value("guard_enabled", false);
-	if (present != want || enabled != want)
-		return fmt::format("requested {} {} (-cpu {}), the module saw present={} enabled={}", guard,
-				   cell.protection, cell.cpu(), present, enabled);
+	bool uses = info.value("guard_kernel_uses", enabled), software = info.value("guard_software", false);
+	if (present != want_present || enabled != want_enabled || uses != want_uses || software != want_software)
+		return fmt::format("requested {} {} (-cpu {}), the module saw present={} kernel_uses={} enabled={} "
+				   "software={} (expected {} {} {} {})",
+				   guard, p, cell.cpu(), present, uses, enabled, software, want_present, want_uses,
+				   want_enabled, want_software);
 	if (info.value("window_open", true))
 		return fmt::format("{} window reported open inside an ioctl", guard);
-	// Cross-check with what the guest's own kernel interfaces say, where they say anything.
+	// Cross-check with what the guest's own kernel interfaces say, where they say anything: both show the
+	// hardware guard in use by the kernel (clearcpuid=smap hides the cpuinfo flag too).
+	bool hw_used = p == "on";
 	const auto &g = info.value("guest", nlohmann::json::object());
-	if (guard == "SMAP" && g.contains("cpuinfo_smap") && g["cpuinfo_smap"].get<bool>() != want)
-		return fmt::format("/proc/cpuinfo smap flag is {}, but {} was requested", g["cpuinfo_smap"].dump(),
-				   cell.protection);
-	if (guard == "PAN" && g.contains("dmesg_pan_detected") && g["dmesg_pan_detected"].get<bool>() != want)
+	if (guard == "SMAP" && g.contains("cpuinfo_smap") && g["cpuinfo_smap"].get<bool>() != hw_used)
+		return fmt::format("/proc/cpuinfo smap flag is {}, but {} was requested", g["cpuinfo_smap"].dump(), p);
+	// arm64 announces software PAN too: "CPU features: emulated: Privileged Access Never (PAN) using TTBR0_EL1
+	// switching".
+	if (guard == "PAN" && g.contains("dmesg_pan_detected") && g["dmesg_pan_detected"].get<bool>() != (hw_used || p == "sw"))
 		return fmt::format("dmesg 'Privileged Access Never' detected={}, but {} was requested",
-				   g["dmesg_pan_detected"].dump(), cell.protection);
+				   g["dmesg_pan_detected"].dump(), p);
 	return {};
 }
 

@@ -60,6 +60,11 @@ int announced_oopses(const GuestReport &r)
 					      [](auto &l) { return starts_with(l, "# xua-expected-oops"); }));
 }
 
+// Debug kernels add their reports (host/run/qemu.cpp kernel_problems): each fails the cell with its text.
+constexpr const char *kNoProblems =
+	"no unexpected kernel oops, panic, BUG, WARN, OOM kill, lockdep, KASAN, UBSAN, KFENCE, sleep-in-atomic or hung-task "
+	"report";
+
 Verdict judge(const CellOutcome &o)
 {
 	Verdict v;
@@ -157,7 +162,7 @@ Verdict judge(const CellOutcome &o)
 		return kind == "panic" ? Failure::panic : kind == "OOM kill" ? Failure::oom_kill : Failure::unexpected_oops;
 	};
 	if (unexpected.empty()) {
-		check(true, Failure::none, "no unexpected kernel oops, panic, BUG, WARN or OOM kill");
+		check(true, Failure::none, kNoProblems);
 	} else {
 		std::string text;
 		for (auto *p : unexpected)
@@ -167,7 +172,7 @@ Verdict judge(const CellOutcome &o)
 		for (auto *p : unexpected)
 			if (kind_failure(p->kind) == Failure::panic || (kind_failure(p->kind) == Failure::oom_kill && f != Failure::panic))
 				f = kind_failure(p->kind);
-		check(false, f, "no unexpected kernel oops, panic, BUG, WARN or OOM kill", text);
+		check(false, f, kNoProblems, text);
 	}
 	check(r.done && !g.timed_out, g.timed_out ? Failure::timeout : Failure::not_done,
 	      fmt::format("guest powered off cleanly ({:.1f} s)", g.seconds), g.timed_out ? timed_out_tail() : tail());

@@ -29,6 +29,8 @@ std::vector<std::string> qemu_argv(const GuestRun &g)
 	const Arch &a = *g.cell->arch;
 	std::vector<std::string> append = {"console=" + a.console, "panic=-1", "quiet"};
 	append.insert(append.end(), a.append.begin(), a.append.end());
+	if (auto it = a.protection_append.find(g.cell->protection); it != a.protection_append.end())
+		append.insert(append.end(), it->second.begin(), it->second.end());
 	append.insert(append.end(), g.cmdline.begin(), g.cmdline.end());
 	std::string app;
 	for (auto &s : append)
@@ -153,14 +155,25 @@ GuestOutcome run_guest(const GuestRun &g)
 
 std::vector<KernelProblem> kernel_problems(const std::string &console, size_t context)
 {
+	// First match wins: the debug kernels' reports (lockdep, KASAN, UBSAN, KFENCE, sleep in atomic, hung
+	// task) before the generic BUG/WARNING lines they would otherwise fall under.
 	static const std::vector<std::pair<std::regex, std::string>> sigs = {
 		{std::regex(R"(Kernel panic - not syncing)"), "panic"},
+		{std::regex(R"(BUG: KASAN: )"), "KASAN"},
+		{std::regex(R"(BUG: KFENCE: )"), "KFENCE"},
+		{std::regex(R"((^|\] |>)UBSAN: )"), "UBSAN"},
+		{std::regex(R"(WARNING: (possible (circular|recursive) locking|inconsistent lock state|bad unlock balance|)"
+			    R"(held lock freed|lock held when returning|suspicious RCU usage|possible irq lock inversion|)"
+			    R"(\S+-safe -> \S+-unsafe lock order)|BUG: (held lock freed|bad unlock balance))"),
+		 "lockdep"},
+		{std::regex(R"(BUG: sleeping function called from invalid context)"), "sleep in atomic"},
+		{std::regex(R"(INFO: task \S+:\d+ blocked for more than \d+ seconds)"), "hung task"},
 		{std::regex(R"(BUG: (unable to handle|kernel NULL|scheduling while|sleeping function|KASAN|soft lockup))"), "oops"},
 		{std::regex(R"(Unable to handle kernel )"), "oops"},
 		{std::regex(R"(Internal error: Oops)"), "oops"},
 		{std::regex(R"(general protection fault)"), "oops"},
 		{std::regex(R"(kernel BUG at )"), "BUG"},
-		{std::regex(R"((^|\] )BUG: )"), "BUG"},
+		{std::regex(R"((^|\] |>)BUG: )"), "BUG"},
 		{std::regex(R"(WARNING: CPU: \d+ PID: \d+ at )"), "WARNING"},
 		{std::regex(R"(Out of memory: Killed process)"), "OOM kill"},
 	};
@@ -189,7 +202,9 @@ std::vector<KernelProblem> kernel_problems(const std::string &console, size_t co
 			if (l.find("xuaccess-init:") != std::string::npos || (!k.empty() && !continues))
 				break;
 			p.text += l + "\n";
-			if (l.find("---[ end") != std::string::npos) {
+			// WARN/BUG end with "---[ end trace"; KASAN, UBSAN and KFENCE reports close with a line of '='.
+			static const std::regex rule(R"((^|\] )={20,}\s*$)");
+			if (l.find("---[ end") != std::string::npos || std::regex_search(l, rule)) {
 				++j;
 				break;
 			}

@@ -1,0 +1,76 @@
+// Kernels built from Debian's source packages (linux-source-6.1, linux-source-6.12) with a small config
+// made for the QEMU machines: `make allnoconfig` with the fragments in ci/kconfig/ as KCONFIG_ALLCONFIG
+// (base + arch + variant + protection), every fragment line checked in the resulting .config.
+//
+// Names on the command line: <series>-src (the base config) and <series>-debug (lockdep, KASAN, UBSAN,
+// KFENCE, ...). The protections off-kernel (arm64: CONFIG_ARM64_PAN=n) and sw (arm64:
+// CONFIG_ARM64_SW_TTBR0_PAN=y) add one fragment each.
+//
+// Cache, outside the checkout so fresh clones and CI on this machine share it:
+//   ${XDG_CACHE_HOME:-$HOME/.cache}/xuaccess/
+//     kernel-src/<version>/linux-source-<series>/   the unpacked source (apt-get download + dpkg -x + tar)
+//     kernels/<series>-<arch>-<variant>-<key>/      obj/ (the O= tree: image, modules_prepare done),
+//                                                   config.fragment, build.log, kernel.json (written last)
+//     ccache/                                       CCACHE_DIR
+// <key> hashes the source package version, the arch, the compiler version and every fragment's text.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "provision/kernel.hpp"
+
+namespace xua {
+
+struct SourceKernelName {
+	std::string series;   // 6.1, 6.12
+	std::string variant;  // src, debug
+};
+// "6.1-src" -> {6.1, src}; nullopt for anything else (Debian's prebuilt series, paths).
+std::optional<SourceKernelName> parse_source_kernel(const std::string &name);
+bool is_source_kernel(const std::string &name);
+
+// The fragment names (ci/kconfig/<name>.config), in the order they apply, for a cell.
+std::vector<std::string> kconfig_fragments(const Arch &arch, const std::string &variant,
+					   const std::string &protection);
+
+// Kconfig assignments of a fragment or .config: symbol (without CONFIG_) -> value, "n" for "is not set".
+// Later lines win, as in kconfig.
+std::map<std::string, std::string> parse_kconfig(std::string_view text);
+// The assignments `want` asks for that `config` does not hold, as "CONFIG_X=y (got: n)".
+std::vector<std::string> kconfig_unmet(const std::map<std::string, std::string> &want,
+				       const std::map<std::string, std::string> &config);
+// The assignments on which two configs differ, as "CONFIG_X: a -> b" (a symbol absent counts as n).
+std::vector<std::string> kconfig_diff(const std::map<std::string, std::string> &a,
+				      const std::map<std::string, std::string> &b);
+
+// ${XDG_CACHE_HOME:-$HOME/.cache}/xuaccess
+fs::path user_cache();
+
+// Builds (or finds in the cache) the kernel for this arch, source-kernel name and protection, and returns
+// it like ensure_kernel() does for Debian's: headers = the O= tree to build modules in.
+Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std::string &protection,
+			    bool quiet = false);
+
+}  // namespace xua
+
+namespace xua {
+
+// The kernel a cell boots: Debian's prebuilt series, or one built from source (with the protection's
+// fragment, if it has one).
+Kernel cell_kernel(const Cell &cell, Resolve resolve, bool quiet = false);
+// Where the module for a cell's kernel is built (Debian series: module_path(); source kernels: one
+// directory per built kernel, rebuilt incrementally by prepare()).
+fs::path cell_module_path(const Cell &cell);
+// What a result's context records about the kernel and protection beyond Debian's package: for a kernel
+// built from source its .config hash, fragments and (with a protection fragment) the base config's hash
+// and the difference; the protection's extra kernel parameters. Keys xua_kernel_* / xua_protection_cmdline.
+nlohmann::json kernel_context(const Cell &cell, const Kernel &k);
+// Builds the module against a kernel built from source (kbuild is incremental: ~3 s when nothing changed).
+void build_source_module(const Cell &cell, const Kernel &k, bool quiet);
+
+}  // namespace xua
