@@ -29,7 +29,7 @@ struct xua_loop {
 	u64 t0, c0;
 	u64 elapsed_ns, ticks;
 	u64 done, checks, mask;
-	unsigned long nvcsw, nivcsw;
+	unsigned long nvcsw, nivcsw; /* at the start, then (xua_loop_stop) the switches during the loop */
 	u32 out_flags;
 	int err;
 };
@@ -83,7 +83,9 @@ static void xua_loop_stop(struct xua_loop *l)
 	l->elapsed_ns = ktime_get_ns() - l->t0;
 	l->ticks = get_cycles() - l->c0;
 	xua_check_window("the last iteration of a timed loop");
-	if (current->nvcsw != l->nvcsw || current->nivcsw != l->nivcsw)
+	l->nvcsw = current->nvcsw - l->nvcsw;
+	l->nivcsw = current->nivcsw - l->nivcsw;
+	if (l->nvcsw || l->nivcsw)
 		l->out_flags |= XUA_OUT_PREEMPTED;
 }
 
@@ -95,8 +97,8 @@ static void xua_loop_stop(struct xua_loop *l)
 		(t)->iterations_done = (l)->done;					\
 		(t)->checks = (l)->checks;						\
 		(t)->check_interval = (interval);					\
-		(t)->nvcsw = current->nvcsw - (l)->nvcsw;				\
-		(t)->nivcsw = current->nivcsw - (l)->nivcsw;				\
+		(t)->nvcsw = (l)->nvcsw;						\
+		(t)->nivcsw = (l)->nivcsw;						\
 		(t)->out_flags = (l)->out_flags;					\
 		(t)->reserved_out = 0;							\
 	} while (0)
