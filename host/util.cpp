@@ -1,6 +1,7 @@
 #include "util.hpp"
 
 #include <cerrno>
+#include <ctime>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -77,6 +78,24 @@ std::string trim(std::string_view s)
 	return std::string(s.substr(b, e - b + 1));
 }
 
+std::vector<std::string> split_words(std::string_view s)
+{
+	std::vector<std::string> w;
+	std::string cur;
+	for (char ch : s) {
+		if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+			if (!cur.empty())
+				w.push_back(std::move(cur));
+			cur.clear();
+		} else {
+			cur += ch;
+		}
+	}
+	if (!cur.empty())
+		w.push_back(std::move(cur));
+	return w;
+}
+
 std::vector<std::string> split_lines(std::string_view s)
 {
 	std::vector<std::string> lines;
@@ -147,6 +166,16 @@ FileLock::~FileLock()
 double seconds_since(std::chrono::steady_clock::time_point t0)
 {
 	return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string utc_now(const char *fmt)
+{
+	std::time_t t = std::time(nullptr);
+	std::tm tm{};
+	gmtime_r(&t, &tm);
+	char buf[64];
+	std::strftime(buf, sizeof(buf), fmt, &tm);
+	return buf;
 }
 
 }  // namespace xua

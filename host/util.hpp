@@ -32,6 +32,8 @@ std::string read_file(const fs::path &p);
 void write_file(const fs::path &p, std::string_view data);
 std::string trim(std::string_view s);
 std::vector<std::string> split_lines(std::string_view s);
+// Whitespace-separated words, in order.
+std::vector<std::string> split_words(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
 std::string last_lines(const std::string &text, size_t n);  // the last n lines, each ending in \n
 // A command line a POSIX shell reads back as argv: words of safe characters as they are, everything else
@@ -51,5 +53,7 @@ private:
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0);
+// The current UTC time in strftime's format.
+std::string utc_now(const char *fmt);
 
 }  // namespace xua

@@ -44,19 +44,10 @@ std::string RowComparison::effect_text() const
 
 namespace {
 
+// The words of a command line, sorted (the order of kernel parameters does not matter here).
 std::vector<std::string> words(const std::string &s)
 {
-	std::vector<std::string> w;
-	std::string cur;
-	for (char ch : s + " ") {
-		if (ch == ' ') {
-			if (!cur.empty())
-				w.push_back(cur);
-			cur.clear();
-		} else {
-			cur += ch;
-		}
-	}
+	auto w = split_words(s);
 	std::sort(w.begin(), w.end());
 	return w;
 }

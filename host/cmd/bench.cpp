@@ -27,16 +27,6 @@
 namespace xua {
 namespace {
 
-std::string utc_now(const char *fmt)
-{
-	std::time_t t = std::time(nullptr);
-	std::tm tm{};
-	gmtime_r(&t, &tm);
-	char buf[64];
-	std::strftime(buf, sizeof(buf), fmt, &tm);
-	return buf;
-}
-
 std::string qemu_version(const Arch &a)
 {
 	auto r = run({a.qemu, "--version"});
@@ -207,7 +197,7 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 		   "  2. load it into the running kernel: this taints it (out-of-tree, unsigned) and creates /dev/xuaccess\n"
 		   "     (root only); UNSAFE_DEREF stays disabled (allow_unsafe_deref is not set)\n"
 		   "  3. run {} natively: the same suites as in the guests, on real silicon\n"
-		   "  4. unload the module and write {}/host-{}-asbooted.json\n",
+		   "  4. unload the module and write {}/host-{}-<protection as found>.json\n",
 		   release, cpu_model(), headers.string(), bench.string(), out.string(), release);
 	if (!confirmed) {
 		fmt::print(stderr, "xuaccess: not done: loading a module into this machine's kernel needs "
@@ -252,14 +242,30 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 	}
 	annotate_rows(j);
 	auto &ctx = j["context"];
+	// The protection as the module found it (verified, not assumed): on; off-kernel when the CPU has the
+	// guard and the kernel does not use it (x86: clearcpuid=smap); sw for arm64's software PAN; off.
+	auto flag = [&](const char *k) { return ctx.value(k, std::string()) == "true"; };
+	const std::string prot = flag("xua_guard_enabled")  ? (flag("xua_guard_software") ? "sw" : "on")
+				 : flag("xua_guard_present") ? "off-kernel"
+							     : "off";
+	std::vector<std::string> prot_params;
+	for (auto &w : split_words(read_file("/proc/cmdline")))
+		if (w == "clearcpuid=smap" || w == "nosmap" || starts_with(w, "arm64.nopan") || starts_with(w, "id_aa64mmfr1.pan"))
+			prot_params.push_back(w);
+	const auto name = "host-" + release + "-" + prot;
+	ctx["xua_cell"] = name;
 	ctx["xua_emulated"] = "no (real silicon, the running kernel)";
 	ctx["xua_accel"] = "host";
 	ctx["xua_host_cpu"] = cpu_model();
 	ctx["xua_bench_args"] = fmt::format("{}", fmt::join(bench_args(o), " "));
-	ctx["xua_protection_requested"] = "as booted";
+	ctx["xua_protection_requested"] = prot;  // as booted, and verified by the module (INFO)
+	ctx["xua_protection_verified"] = prot;
+	ctx["xua_protection_cmdline"] = fmt::format("{}", fmt::join(prot_params, " "));
 	ctx["xua_date_utc"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
 	fs::create_directories(out);
-	write_file(out / ("host-" + release + "-asbooted.json"), j.dump(2) + "\n");
+	write_file(out / (name + ".json"), j.dump(2) + "\n");
+	fmt::print("xuaccess: the {} guard is {} on this machine (module INFO); wrote {}\n", arch.guard, prot,
+		   (out / (name + ".json")).string());
 	print_report(out);
 	return 0;
 }

@@ -7,12 +7,14 @@
 // Ctrl-C, 143 for SIGTERM). Every child process dies with the front end (run/process.hpp).
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 
 #include <CLI/CLI.hpp>
 
 #include "analyze/compare.hpp"
 #include "cmd/bench.hpp"
 #include "cmd/compare.hpp"
+#include "cmd/machines.hpp"
 #include "cmd/test.hpp"
 #include "provision/kbuild.hpp"
 #include "provision/kernel.hpp"
@@ -20,6 +22,7 @@
 #include "provision/prepare.hpp"
 #include "report/report.hpp"
 #include "report/tap.hpp"
+#include "run/cell.hpp"
 #include "run/judge.hpp"
 #include "run/process.hpp"
 
@@ -46,6 +49,15 @@ int run(int argc, char **argv)
 	xua::Selection sel;
 	auto *test = app.add_subcommand("test", "Build everything, then run host unit tests, sparse and the QEMU cells");
 	add_selection(test, sel);
+	std::string test_accel = "tcg", test_suite = "cells";
+	test->add_option("--suite", test_suite,
+			 "cells (default: host unit tests, sparse and the QEMU cells) or machines (Debian 12 machine "
+			 "images: bench --host and --accel kvm end to end inside them; README: Machines)")
+		->check(CLI::IsMember({"cells", "machines"}));
+	test->add_option("--accel", test_accel,
+			 "tcg (default: every cell emulated, as in CI), kvm (cells of this machine's arch under KVM; "
+			 "refused when /dev/kvm cannot run them), or auto (kvm where usable, else tcg)")
+		->check(CLI::IsMember({"auto", "tcg", "kvm"}));
 
 	xua::BenchOptions bo;
 	std::string bench_out, resume;
@@ -133,6 +145,11 @@ int run(int argc, char **argv)
 	cell->add_option("--kernel", kernel)->required();
 	cell->add_option("--protection", protection)->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
 	cell->add_option("--timeout", timeout, "seconds before the guest is killed")->check(CLI::Range(5, 3600));
+	// `./xuaccess test --accel` reaches its cells (run by Meson) through the environment.
+	const char *accel_env = std::getenv("XUACCESS_ACCEL");
+	std::string cell_accel = accel_env && *accel_env ? accel_env : "tcg";
+	cell->add_option("--accel", cell_accel, "tcg (default, or $XUACCESS_ACCEL), kvm or auto")
+		->check(CLI::IsMember({"auto", "tcg", "kvm"}));
 	std::vector<std::string> guest_args;
 	cell->add_option("--guest-args", guest_args, "arguments for the guest program, e.g. --gtest_filter=Mmap*")
 		->delimiter(',');
@@ -152,8 +169,17 @@ int run(int argc, char **argv)
 
 	try {
 		const auto &m = xua::Matrix::get();
-		if (*test)
-			return xua::run_tests(sel);
+		if (*test) {
+			if (test_suite == "machines") {
+				if (!sel.kernels.empty() || !sel.protections.empty() || test_accel != "tcg") {
+					std::fprintf(stderr, "xuaccess: --suite machines takes only --arch (each machine runs its "
+							     "own fixed steps)\n");
+					return 2;
+				}
+				return xua::run_machine_suite(sel.arches);
+			}
+			return xua::run_tests(sel, test_accel);
+		}
 		if (*bench) {
 			if (!resume.empty())
 				return xua::resume_bench(resume);
@@ -208,6 +234,7 @@ int run(int argc, char **argv)
 				xua::CellJob job;
 				job.timeout = std::chrono::seconds(timeout);
 				job.args = guest_args;
+				job.accel = xua::resolve_accel(cell_accel, *c.arch);
 				auto dir = xua::Matrix::paths().build / "cells" / c.name();
 				auto image = xua::provision_cell(c, job.job, dir);
 				auto o = xua::run_cell(c, image, job, dir);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "provision/prepare.hpp"
+#include "run/cell.hpp"
 #include "run/process.hpp"
 
 namespace xua {
@@ -71,12 +72,20 @@ CaseCounts count_cases(const std::string &testlog)
 	return c;
 }
 
-int run_tests(const Selection &sel)
+int run_tests(const Selection &sel, const std::string &accel)
 {
 	const auto &m = Matrix::get();
 	const auto &p = Matrix::paths();
 	auto t0 = std::chrono::steady_clock::now();
 	auto cells = m.select(sel.arches, sel.kernels, sel.protections);
+	// Refused before anything is built: every cell must be able to run under what was asked.
+	std::set<std::string> accels;
+	for (auto &c : cells) {
+		if (accel == "kvm")
+			if (auto why = accel_unusable("kvm", *c.arch); !why.empty())
+				fail("--accel kvm cannot run the {} cells: {}", c.arch->name, why);
+		accels.insert(resolve_accel(accel, *c.arch));
+	}
 	fmt::print(stderr, "xuaccess: building for {} cell(s)\n", cells.size());
 	prepare(cells);
 	double build_s = seconds_since(t0);
@@ -95,7 +104,9 @@ int run_tests(const Selection &sel)
 	argv.insert(argv.end(), names.begin(), names.end());
 	fmt::print(stderr, "xuaccess: running {}\n", shell_quote(argv));
 	std::fflush(stderr);
-	auto r = run(argv, {.capture = false, .grace = std::chrono::seconds(5)});  // meson ends its tests on SIGTERM
+	auto r = run(argv, {.env = {{"XUACCESS_ACCEL", accel}},  // read by the cell plumbing
+			    .capture = false,
+			    .grace = std::chrono::seconds(5)});  // meson ends its tests on SIGTERM
 	double total_s = seconds_since(t0);
 
 	auto log = p.build / "meson-logs" / "testlog.json";
@@ -104,8 +115,11 @@ int run_tests(const Selection &sel)
 		c = count_cases(read_file(log));
 	else
 		c.failed = 1;
-	fmt::print("\nxuaccess test: {} cells, build/prepare {:.1f} s, total {:.1f} s (emulated under TCG)\n",
-		   cells.size(), build_s, total_s);
+	std::vector<std::string> how;
+	for (auto &a : accels)
+		how.push_back(a == "kvm" ? "under KVM" : "emulated under TCG");
+	fmt::print("\nxuaccess test: {} cells, build/prepare {:.1f} s, total {:.1f} s ({})\n", cells.size(), build_s,
+		   total_s, fmt::format("{}", fmt::join(how, " and ")));
 	fmt::print("Per-case results: {}/meson-logs/testlog.txt; guest consoles: {}/cells/<cell>/console.log\n",
 		   p.build.string(), p.build.string());
 	fmt::print("{} passed, {} failed, {} skipped\n", c.passed, c.failed, c.skipped);

@@ -15,8 +15,9 @@ struct Selection {
 	void dedupe();
 };
 
-// Runs host unit tests, sparse checks and the selected cells; returns the process exit status.
-int run_tests(const Selection &sel);
+// Runs host unit tests, sparse checks and the selected cells under `accel` (tcg, kvm, auto: kvm for the
+// cells it can run); returns the process exit status. kvm is refused (Error) for a cell it cannot run.
+int run_tests(const Selection &sel, const std::string &accel = "tcg");
 
 struct CaseCounts {
 	int passed = 0, failed = 0, skipped = 0;

@@ -77,7 +77,7 @@ CpuTimes host_cpu_times()
 GuestOutcome run_guest(const GuestRun &g)
 {
 	GuestOutcome out;
-	out.argv = qemu_argv(g);
+	out.argv = g.argv.empty() ? qemu_argv(g) : g.argv;
 	fs::create_directories(g.console_log.parent_path());
 	fs::remove(g.results);
 	std::ofstream log(g.console_log, std::ios::trunc | std::ios::binary);

@@ -14,7 +14,7 @@
 namespace xua {
 
 struct GuestRun {
-	const Cell *cell;
+	const Cell *cell;  // null when argv is given
 	fs::path boot_image, initramfs;
 	fs::path console_log, results;  // where the console and the results port are written
 	std::vector<std::string> cmdline;  // extra kernel parameters (xua.* job description)
@@ -32,6 +32,8 @@ struct GuestRun {
 	std::string first_line_marker{protocol::kStarted};  // printed by the guest init
 	// Called for each complete console line as it arrives (progress display). May be empty.
 	std::function<void(const std::string &)> on_line;
+	// A complete QEMU command line (the machine images, run/machine.hpp); empty: built from the cell.
+	std::vector<std::string> argv;
 };
 
 struct GuestOutcome {

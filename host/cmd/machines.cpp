@@ -1,0 +1,162 @@
+#include "cmd/machines.hpp"
+
+#include <functional>
+
+#include "cmd/compare.hpp"
+#include "provision/machine.hpp"
+#include "run/machine.hpp"
+#include "run/process.hpp"
+
+namespace xua {
+namespace {
+
+// TAP on stdout, one case per step; a failed step skips the steps that need it (not ok, with the reason).
+struct Tap {
+	int n = 0, failed = 0;
+	void result(bool ok, const std::string &what, const std::string &detail = {})
+	{
+		++n;
+		failed += !ok;
+		fmt::print("{} {} - {}\n", ok ? "ok" : "not ok", n, what);
+		for (auto &l : split_lines(trim(detail)))
+			fmt::print("  # {}\n", l);
+		std::fflush(stdout);
+	}
+	// Runs a step; an Error fails it with its message. Returns whether it passed.
+	bool step(const std::string &what, const std::function<std::string()> &fn)
+	{
+		auto t0 = std::chrono::steady_clock::now();
+		try {
+			auto detail = fn();
+			result(true, fmt::format("{} ({:.0f} s)", what, seconds_since(t0)), detail);
+			return true;
+		} catch (const Error &e) {
+			result(false, fmt::format("{} ({:.0f} s)", what, seconds_since(t0)), e.what());
+			return false;
+		}
+	}
+};
+
+void progress(const std::string &line)
+{
+	if (starts_with(line, "xua-progress") || starts_with(line, "xuaccess") || starts_with(line, "ok ") ||
+	    starts_with(line, "not ok") || line.find(" passed, ") != std::string::npos)
+		fmt::print(stderr, "  | {}\n", line);
+}
+
+// The guard-off boot of a machine: x86 clears SMAP with a kernel parameter (the same CPU and kernel);
+// arm64 has no such parameter, so the machine boots a CPU model without PAN (another CPU: compare says so).
+MachineJob guard_off(const Arch &a, MachineJob j)
+{
+	if (a.name == "x86_64")
+		j.cmdline.push_back("clearcpuid=smap");
+	else
+		j.cpu = "cortex-a72";
+	return j;
+}
+
+std::string host_bench_script(const std::string &out)
+{
+	return fmt::format(
+		"set -e\necho \"machine: $(uname -r)\"\n"
+		"./xuaccess bench --host --yes-load-module-into-this-kernel --quick --out {}\n"
+		"if grep -q '^xuaccess ' /proc/modules; then echo 'xuaccess-check: module still loaded'; exit 3; fi\n"
+		"echo 'xuaccess-check: module unloaded'\n",
+		out);
+}
+
+fs::path the_json(const fs::path &dir)
+{
+	if (fs::exists(dir))
+		for (auto &e : fs::directory_iterator(dir))
+			if (e.path().extension() == ".json" && starts_with(e.path().filename().string(), "host-"))
+				return e.path();
+	fail("no host-*.json in {}", dir.string());
+}
+
+}  // namespace
+
+int run_machine_suite(const std::vector<std::string> &arches_in)
+{
+	auto arches = arches_in.empty() ? std::vector<std::string>{host_arch()} : arches_in;
+	const auto &m = Matrix::get();
+	const auto runs = Matrix::paths().build / "machines";
+	Tap tap;
+	fmt::print("TAP version 13\n");
+	auto t_all = std::chrono::steady_clock::now();
+	for (auto &name : arches) {
+		const Arch &arch = m.arch(name);
+		const auto series = m.default_kernel();
+		MachineImage img;
+		auto dir = runs / arch.name;
+		bool have_image = tap.step(arch.name + ": Debian 12 machine image built (mmdebstrap, cached)", [&] {
+			img = ensure_machine_image(arch);
+			return fmt::format("{} (kernel {})", img.dir.string(), img.release);
+		});
+		bool built = have_image && tap.step(arch.name + ": this checkout built inside the image (chroot)", [&] {
+			refresh_machine_tree(img, series);
+			return std::string();
+		});
+		auto boot = [&](const std::string &what, const MachineJob &job) {
+			MachineOutcome o;
+			bool ok = tap.step(arch.name + ": " + what, [&] {
+				o = run_machine(img, job, dir / job.name);
+				if (!o.ok())
+					fail("{}", o.why_not());
+				return fmt::format("booted in {:.0f} s to the job; machine ran {:.0f} s",
+						   o.guest.first_output, o.guest.seconds);
+			});
+			return std::pair{ok, o};
+		};
+		MachineJob on{.name = "host-on", .script = host_bench_script("/job/out/host"), .on_line = progress};
+		auto [on_ok, on_o] = built ? boot("bench --host, guard on: module built, loaded, suites run, unloaded", on)
+					   : std::pair{false, MachineOutcome{}};
+		auto off_job = guard_off(arch, on);
+		off_job.name = "host-off";
+		auto [off_ok, off_o] = built ? boot("bench --host, guard off: the same on the guard-off boot", off_job)
+					     : std::pair{false, MachineOutcome{}};
+		fs::path on_json, off_json;
+		tap.step(arch.name + ": the two host results say what they ran with", [&] {
+			if (!on_ok || !off_ok)
+				fail("needs both host boots");
+			on_json = the_json(on_o.out / "host");
+			off_json = the_json(off_o.out / "host");
+			auto ctx = [](const fs::path &p) { return nlohmann::json::parse(read_file(p)).at("context"); };
+			auto a = ctx(on_json), b = ctx(off_json);
+			if (a.value("xua_protection_verified", "") != "on")
+				fail("guard-on boot: the module found '{}', not on", a.value("xua_protection_verified", "?"));
+			if (b.value("xua_protection_verified", "") == "on")
+				fail("guard-off boot: the module found the guard on");
+			return fmt::format("{}: {} | {}: {}", on_json.filename().string(), a.value("xua_emulated", "?"),
+					   off_json.filename().string(), b.value("xua_emulated", "?"));
+		});
+		tap.step(arch.name + ": compare reads the host on/off pair", [&] {
+			if (on_json.empty() || off_json.empty())
+				fail("needs both host results");
+			CompareOptions co;
+			// arm64's guard-off machine is another CPU model: compare refuses it unless told (and says why).
+			co.allow_mismatch = arch.name != "x86_64";
+			auto st = run_compare(on_json, off_json, co, dir / "compare-host.json");
+			if (st != 0)
+				fail("compare exited {}", st);
+			return "compare JSON: " + (dir / "compare-host.json").string();
+		});
+		MachineJob kvm{.name = "kvm",
+			       .script = fmt::format("set -e\nmodprobe kvm_amd 2>/dev/null || modprobe kvm_intel 2>/dev/null || modprobe kvm\n"
+						     "ls -l /dev/kvm\n"
+						     "./xuaccess test --accel kvm --arch {0} --kernel {1} --protection on\n"
+						     "./xuaccess bench --accel kvm --arch {0} --kernel {1} --quick --out /job/out/kvm\n",
+						     arch.name, series),
+			       .on_line = progress};
+		if (built)
+			boot("test and bench --accel kvm inside the machine (KVM nested in the emulated machine)", kvm);
+		else
+			tap.result(false, arch.name + ": --accel kvm inside the machine", "needs the image");
+	}
+	fmt::print("1..{}\n", tap.n);
+	fmt::print("\nxuaccess test --suite machines: {} steps in {:.0f} s\n{} passed, {} failed, 0 skipped\n", tap.n,
+		   seconds_since(t_all), tap.n - tap.failed, tap.failed);
+	return tap.failed == 0 ? 0 : 1;
+}
+
+}  // namespace xua

@@ -1,0 +1,321 @@
+#include "provision/machine.hpp"
+
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "provision/source_kernel.hpp"
+#include "run/process.hpp"
+
+namespace xua {
+namespace {
+
+// Bumped whenever what configure_rootfs() writes changes (part of the image key).
+constexpr int kImageLayout = 1;
+
+// The job unit: runs /job/run from the 9p share "job" (run/machine.cpp writes it) once the machine is up,
+// its output on the console, then powers off. Without the share (a person booting the image) it does nothing.
+constexpr const char *kJobUnit = R"([Unit]
+Description=xuaccess machine job (/job/run from the 9p share "job")
+After=multi-user.target network-online.target
+Wants=network-online.target
+ConditionPathExists=/sys/bus/virtio/drivers/9pnet_virtio
+
+[Service]
+Type=oneshot
+ExecStartPre=/bin/mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 job /job
+ExecStart=/bin/bash -c 'echo "xuaccess-job: start"; /job/run; echo "xuaccess-job: exit $?"'
+ExecStopPost=/bin/systemctl --no-block poweroff
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/console
+TimeoutStartSec=infinity
+
+[Install]
+WantedBy=multi-user.target
+)";
+
+constexpr const char *kNetwork = "[Match]\nName=en* eth*\n[Network]\nDHCP=yes\n";
+constexpr const char *kFstab = "LABEL=xuaccess-root / ext4 defaults,errors=remount-ro 0 1\n"
+			       "LABEL=xuaccess /opt/xuaccess ext4 defaults,nofail 0 2\n";
+
+std::string sha256_text(const std::string &text, const fs::path &scratch)
+{
+	write_file(scratch, text);
+	auto out = run_checked({"sha256sum", scratch.string()});
+	fs::remove(scratch);
+	return out.substr(0, 64);
+}
+
+// Runs a long step with its output in `log`, a progress line every 30 s, ended at once by Ctrl-C.
+void run_step(const std::vector<std::string> &argv, const fs::path &log, const std::string &label, bool quiet,
+	      const std::map<std::string, std::string> &env = {})
+{
+	SpawnOptions so;
+	so.env = env;
+	so.out = SpawnOptions::Out::file;
+	so.out_file = log;
+	so.own_process_group = true;
+	so.grace = std::chrono::milliseconds(2000);
+	auto t0 = std::chrono::steady_clock::now();
+	Child c(argv, so);
+	std::optional<ProcessExit> ex;
+	auto next = t0 + std::chrono::seconds(30);
+	while (!(ex = c.wait_for(std::chrono::seconds(1)))) {
+		throw_if_interrupted();
+		if (!quiet && std::chrono::steady_clock::now() >= next) {
+			next += std::chrono::seconds(30);
+			fmt::print(stderr, "xuaccess: {}: {:.0f} s\n", label, seconds_since(t0));
+		}
+	}
+	if (!ex->ok())
+		fail("{} failed (exit {}); last lines of {}:\n{}", label, ex->status, log.string(),
+		     last_lines(read_file(log), 30));
+}
+
+// /proc, /sys, /dev and the tree mounted into a rootfs for a chroot, unmounted (in reverse) however it ends.
+class ChrootMounts {
+public:
+	ChrootMounts(const fs::path &root, const fs::path &tree)
+	{
+		bind(tree, root / "opt" / "xuaccess");
+		for (const char *m : {"proc", "sys", "dev", "dev/pts"})
+			bind(fs::path("/") / m, root / m);
+	}
+	~ChrootMounts()
+	{
+		for (auto it = mounted_.rbegin(); it != mounted_.rend(); ++it)
+			if (!run({"umount", it->string()}).ok())
+				run({"umount", "-l", it->string()});
+	}
+	ChrootMounts(const ChrootMounts &) = delete;
+	ChrootMounts &operator=(const ChrootMounts &) = delete;
+
+private:
+	void bind(const fs::path &from, const fs::path &to)
+	{
+		fs::create_directories(to);
+		run_checked({"mount", "--bind", from.string(), to.string()});
+		mounted_.push_back(to);
+	}
+	std::vector<fs::path> mounted_;
+};
+
+void configure_rootfs(const fs::path &r)
+{
+	write_file(r / "etc" / "fstab", kFstab);
+	write_file(r / "etc" / "hostname", "xuaccess-machine\n");
+	write_file(r / "etc" / "systemd" / "network" / "20-wired.network", kNetwork);
+	write_file(r / "etc" / "systemd" / "system" / "xuaccess-job.service", kJobUnit);
+	fs::create_directories(r / "job");
+	fs::create_directories(r / "opt" / "xuaccess");
+	run_checked({"chroot", r.string(), "systemctl", "enable", "systemd-networkd", "xuaccess-job.service"});
+	run_checked({"chroot", r.string(), "passwd", "-d", "root"});  // console login for a person debugging it
+}
+
+fs::path newest(const fs::path &dir, const std::string &prefix)
+{
+	fs::path best;
+	for (auto &e : fs::directory_iterator(dir))
+		if (starts_with(e.path().filename().string(), prefix) && (best.empty() || e.path() > best))
+			best = e.path();
+	if (best.empty())
+		fail("no {}* in {}", prefix, dir.string());
+	return best;
+}
+
+// The checkout's files relative to its top: git's tracked and untracked-not-ignored files, or (not a git
+// checkout) every regular file outside build/ and results/.
+std::vector<fs::path> checkout_files(const fs::path &top)
+{
+	std::vector<fs::path> out;
+	if (fs::exists(top / ".git")) {
+		auto r = run_checked({"git", "-C", top.string(), "ls-files", "-z", "--cached", "--others", "--exclude-standard"});
+		for (size_t pos = 0; pos < r.size();) {
+			auto end = r.find('\0', pos);
+			if (end == std::string::npos)
+				end = r.size();
+			if (end > pos)
+				out.emplace_back(r.substr(pos, end - pos));
+			pos = end + 1;
+		}
+		return out;
+	}
+	for (auto it = fs::recursive_directory_iterator(top); it != fs::recursive_directory_iterator(); ++it) {
+		auto rel = fs::relative(it->path(), top);
+		auto first = rel.begin()->string();
+		if (it->is_directory() && (first == "build" || first == "results" || first == ".git")) {
+			it.disable_recursion_pending();
+			continue;
+		}
+		if (it->is_regular_file() || it->is_symlink())
+			out.push_back(rel);
+	}
+	return out;
+}
+
+// Makes `to` hold exactly `files` of `from` (outside to/build), copying only what differs, times kept.
+size_t sync_tree(const fs::path &from, const fs::path &to, const std::vector<fs::path> &files)
+{
+	size_t copied = 0;
+	std::set<fs::path> want;
+	for (auto &rel : files) {
+		auto src = from / rel, dst = to / rel;
+		want.insert(rel);
+		std::error_code ec;
+		auto st = fs::symlink_status(src, ec);
+		if (ec || !fs::exists(st))
+			continue;  // deleted in the working tree but still in git's index
+		fs::create_directories(dst.parent_path());
+		if (fs::is_symlink(st)) {
+			auto target = fs::read_symlink(src);
+			if (!fs::is_symlink(fs::symlink_status(dst, ec)) || fs::read_symlink(dst) != target) {
+				fs::remove(dst);
+				fs::create_symlink(target, dst);
+				++copied;
+			}
+			continue;
+		}
+		if (fs::exists(dst) && fs::file_size(dst) == fs::file_size(src) &&
+		    fs::last_write_time(dst) == fs::last_write_time(src))
+			continue;
+		fs::copy_file(src, dst, fs::copy_options::overwrite_existing);
+		fs::permissions(dst, fs::status(src).permissions());
+		fs::last_write_time(dst, fs::last_write_time(src));
+		++copied;
+	}
+	std::vector<fs::path> stale;
+	for (auto it = fs::recursive_directory_iterator(to); it != fs::recursive_directory_iterator(); ++it) {
+		auto rel = fs::relative(it->path(), to);
+		if (rel.begin()->string() == "build" || rel.begin()->string() == "lost+found") {
+			it.disable_recursion_pending();
+			continue;
+		}
+		if (!it->is_directory() && !want.count(rel))
+			stale.push_back(it->path());
+	}
+	for (auto &p : stale)
+		fs::remove(p);
+	return copied;
+}
+
+}  // namespace
+
+std::vector<std::string> machine_packages(const Arch &arch)
+{
+	std::vector<std::string> pkgs = {"linux-image-" + arch.flavour, "linux-headers-" + arch.flavour,
+					 "systemd-sysv", "udev", "kmod", "iproute2", "build-essential", "git",
+					 "ca-certificates"};
+	auto top = Matrix::paths().source;
+	auto listed = run_checked({"bash", (top / "xuaccess").string(), "--print-packages", arch.debian_arch});
+	for (auto &p : split_lines(listed))
+		if (!trim(p).empty())
+			pkgs.push_back(trim(p));
+	return pkgs;
+}
+
+MachineImage ensure_machine_image(const Arch &arch, bool quiet)
+{
+	if (arch.name != host_arch())
+		fail("a {} machine image cannot be prepared on this {} host yet: its checkout is built in a chroot, "
+		     "which needs the host's own arch",
+		     arch.name, host_arch());
+	const auto pkgs = machine_packages(arch);
+	std::set<std::string> foreign;
+	for (auto &p : pkgs)
+		if (auto c = p.find(':'); c != std::string::npos && p.substr(c + 1) != arch.debian_arch)
+			foreign.insert(p.substr(c + 1));
+	const auto root = user_cache() / "machines";
+	fs::create_directories(root);
+	const auto spec = fmt::format("layout {}\narch {}\nforeign {}\npackages {}\n{}{}{}", kImageLayout,
+				      arch.debian_arch, fmt::join(foreign, ","), fmt::join(pkgs, ","), kJobUnit,
+				      kNetwork, kFstab);
+	MachineImage m;
+	m.arch = &arch;
+	m.key = sha256_text(spec, root / (arch.name + ".spec.tmp")).substr(0, 16);
+	m.dir = root / (arch.name + "-" + m.key);
+	m.rootfs = m.dir / "rootfs";
+	m.base_disk = m.dir / "base.raw";
+	m.tree = m.dir / "tree";
+	m.tree_disk = m.dir / "tree.raw";
+	FileLock lock(m.dir.string() + ".lock");
+	const auto stamp = m.dir / "image.json";
+	if (!fs::exists(stamp)) {
+		auto t0 = std::chrono::steady_clock::now();
+		fs::remove_all(m.dir);
+		fs::create_directories(m.dir);
+		const auto tmp = m.dir / "rootfs.tmp";
+		std::vector<std::string> argv = {"mmdebstrap", "--mode=root", "--variant=important",
+						 "--skip=cleanup/apt/lists",  // apt-cache show works offline in the image
+						 "--architectures=" + arch.debian_arch};
+		for (auto &f : foreign)
+			argv.back() += "," + f;
+		argv.push_back("--include=" + fmt::format("{}", fmt::join(pkgs, ",")));
+		argv.push_back("bookworm");
+		argv.push_back(tmp.string());
+		// The host's own archive list (Debian's mirror, bookworm + updates + security), as apt sees it.
+		for (const char *s : {"/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"})
+			if (fs::exists(s) && !trim(read_file(s)).empty()) {
+				argv.push_back(s);
+				break;
+			}
+		if (!quiet)
+			fmt::print(stderr, "xuaccess: building the {} machine image (mmdebstrap, {} packages) in {}\n",
+				   arch.name, pkgs.size(), m.dir.string());
+		run_step(argv, m.dir / "mmdebstrap.log", "mmdebstrap " + arch.name, quiet);
+		configure_rootfs(tmp);
+		fs::rename(tmp, m.rootfs);
+		run_step({"mke2fs", "-q", "-t", "ext4", "-L", "xuaccess-root", "-d", m.rootfs.string(),
+			  (m.dir / "base.raw.tmp").string(), "12G"},
+			 m.dir / "mke2fs.log", "mke2fs base " + arch.name, quiet);
+		fs::rename(m.dir / "base.raw.tmp", m.base_disk);
+		auto kernel = newest(m.rootfs / "boot", "vmlinuz-");
+		m.release = kernel.filename().string().substr(std::string("vmlinuz-").size());
+		fs::copy_file(kernel, m.dir / kernel.filename(), fs::copy_options::overwrite_existing);
+		fs::copy_file(m.rootfs / "boot" / ("initrd.img-" + m.release), m.dir / ("initrd.img-" + m.release),
+			      fs::copy_options::overwrite_existing);
+		nlohmann::json j = {{"arch", arch.name},
+				    {"release", m.release},
+				    {"packages", pkgs},
+				    {"foreign_architectures", foreign},
+				    {"build_seconds", seconds_since(t0)},
+				    {"built_utc", utc_now("%Y-%m-%dT%H:%M:%SZ")}};
+		write_file(stamp, j.dump(2) + "\n");
+		if (!quiet)
+			fmt::print(stderr, "xuaccess: {} machine image built in {:.0f} s\n", arch.name, seconds_since(t0));
+	}
+	auto j = nlohmann::json::parse(read_file(stamp));
+	m.release = j.at("release");
+	m.kernel = m.dir / ("vmlinuz-" + m.release);
+	m.initrd = m.dir / ("initrd.img-" + m.release);
+	return m;
+}
+
+void refresh_machine_tree(MachineImage &m, const std::string &series, bool quiet)
+{
+	FileLock lock(m.dir.string() + ".lock");
+	const auto top = Matrix::paths().source;
+	fs::create_directories(m.tree);
+	auto copied = sync_tree(top, m.tree, checkout_files(top));
+	if (!quiet)
+		fmt::print(stderr, "xuaccess: {} machine: checkout synced ({} files changed), building it in the image\n",
+			   m.arch->name, copied);
+	{
+		ChrootMounts mounts(m.rootfs, m.tree);
+		// The bootstrap (packages present: it installs nothing), the whole build, the cells' Debian kernel
+		// and its module, all as a person would run them on that machine.
+		auto script = fmt::format("set -e; cd /opt/xuaccess; ./xuaccess fetch-kernel --arch {0} --kernel {1} >/dev/null; "
+					  "ninja -C build --quiet; ninja -C build --quiet host/module-{0}-{1}",
+					  m.arch->name, series);
+		run_step({"chroot", m.rootfs.string(), "/bin/bash", "-c", script}, m.dir / "tree-build.log",
+			 "building the checkout in the " + m.arch->name + " image", quiet,
+			 {{"HOME", "/root"}, {"XUACCESS_TOP", ""}, {"XUACCESS_BUILD", ""}});
+	}
+	fs::remove(m.dir / "tree.raw.tmp");
+	run_step({"mke2fs", "-q", "-t", "ext4", "-L", "xuaccess", "-d", m.tree.string(), (m.dir / "tree.raw.tmp").string(),
+		  "8G"},
+		 m.dir / "mke2fs.log", "mke2fs tree " + m.arch->name, quiet);
+	fs::rename(m.dir / "tree.raw.tmp", m.tree_disk);
+}
+
+}  // namespace xua
