@@ -282,11 +282,18 @@ void describe_cell(nlohmann::json &ctx, const Cell &c, const BenchOptions &o, co
 	ctx["xua_qemu_version"] = qemu_version(*c.arch);
 	ctx["xua_host_cpu"] = cpu_model();  // the machine running QEMU: TCG figures depend on it too
 	ctx["xua_bench_args"] = fmt::format("{}", fmt::join(args, " "));
-	ctx["xua_qemu_cpu"] = c.cpu();
-	ctx["xua_cpu_on"] = c.arch->cpu.at("on");
-	ctx["xua_cpu_off"] = c.arch->cpu.at("off");
+	ctx["xua_qemu_cpu"] = c.cpu(accel);
+	// The arch's on/off pair of models under this accelerator (arm64 KVM: -cpu host, and no off model).
+	auto model = [&](const std::string &p) -> std::string {
+		const auto &k = c.arch->kvm_cpu;
+		if (accel == "kvm" && !k.empty())
+			return k.count(p) ? k.at(p) : "none under KVM";
+		return c.arch->cpu.at(p);
+	};
+	ctx["xua_cpu_on"] = model("on");
+	ctx["xua_cpu_off"] = model("off");
 	ctx["xua_cpu_off_note"] = c.arch->cpu_off_note;
-	ctx["xua_qemu_machine"] = c.arch->machine;
+	ctx["xua_qemu_machine"] = c.machine(accel);
 	ctx["xua_qemu_memory"] = GuestRun{}.memory;
 	ctx["xua_kernel_series"] = c.kernel;
 	ctx["xua_kernel_cmdline_extra"] = fmt::format("{}", fmt::join(c.arch->append, " "));
@@ -330,10 +337,12 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 	auto cells = m.select(o.sel.arches, o.sel.kernels, o.sel.protections);
 	const bool icount = o.clock == "icount";
 	std::vector<CellRun> runs(cells.size());
+	std::map<std::string, std::string> why_tcg;  // arch-kernel -> why --accel auto chose TCG
+	const auto accels = resolve_accels(icount && o.accel == "auto" ? "tcg" : o.accel, cells, kvm_probe, &why_tcg);
 	for (size_t i = 0; i < cells.size(); ++i) {
 		auto &r = runs[i];
-		r.accel = icount && o.accel == "auto" ? "tcg" : resolve_accel(o.accel, *cells[i].arch);
-		if (auto why = accel_unusable(r.accel, *cells[i].arch); !why.empty())
+		r.accel = accels[i];
+		if (auto why = accel_unusable(r.accel, cells[i]); !why.empty())
 			fail("--accel {}: {}", o.accel, why);
 		if (icount && r.accel != "tcg")
 			fail("--clock icount counts instructions under TCG only, not with --accel {}", r.accel);
@@ -344,11 +353,14 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 	progress(fmt::format("xuaccess bench: building for {} cell(s)", cells.size()));
 	prepare(cells);
 	end_progress_line();
-	for (size_t i = 0; i < cells.size(); ++i)
+	for (size_t i = 0; i < cells.size(); ++i) {
+		auto why = why_tcg.find(cells[i].arch->name + "-" + cells[i].kernel);
 		fmt::print(stderr, "xuaccess bench: {} under {}{}\n", cells[i].name(), runs[i].accel == "kvm" ? "KVM" : "TCG",
-			   icount ? " with the icount clock (instructions)" : o.accel == "auto" && runs[i].accel == "tcg"
-										   ? " (--accel auto: no usable KVM for this arch here)"
-										   : "");
+			   icount ? std::string(" with the icount clock (instructions)")
+			   : o.accel == "auto" && runs[i].accel == "tcg" && why != why_tcg.end()
+				   ? fmt::format(" (--accel auto: {})", why->second)
+				   : std::string());
+	}
 
 	const int boots = o.quick || icount ? 1 : o.boots;
 	if (boots > 1)
