@@ -21,6 +21,7 @@
 #include "provision/prepare.hpp"
 #include "provision/source_kernel.hpp"
 #include "report/report.hpp"
+#include "run/host_machine.hpp"
 #include "run/judge.hpp"
 #include "run/process.hpp"
 
@@ -78,6 +79,15 @@ struct HostModule {
 			fmt::print(stderr, "xuaccess: could not unload the module: {} (rmmod xuaccess)\n", std::strerror(errno));
 	}
 };
+
+// Where the figures come from: the machine running the guests (or, with --host, the suites themselves).
+void describe_host_machine(nlohmann::json &ctx)
+{
+	const auto &m = this_machine();
+	ctx["xua_host_machine"] = m.description;
+	ctx["xua_host_machine_evidence"] = m.evidence;
+	ctx["xua_host_arch"] = Matrix::get().host();
+}
 
 }  // namespace
 
@@ -206,9 +216,14 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 		   "  1. build xuaccess.ko against {}\n"
 		   "  2. load it into the running kernel: this taints it (out-of-tree, unsigned) and creates /dev/xuaccess\n"
 		   "     (root only); UNSAFE_DEREF stays disabled (allow_unsafe_deref is not set)\n"
-		   "  3. run {} natively: the same suites as in the guests, on real silicon\n"
+		   "  3. run {} natively: the same suites as in the guests, on this machine ({})\n"
 		   "  4. unload the module and write {}/host-{}-asbooted.json\n",
-		   release, cpu_model(), headers.string(), bench.string(), out.string(), release);
+		   release, cpu_model(), headers.string(), bench.string(), this_machine().description, out.string(),
+		   release);
+	if (this_machine().virtualised())
+		fmt::print("  Note: this machine is itself a {} ({}): its figures say what that machine costs, not what "
+			   "silicon does\n",
+			   this_machine().description, this_machine().evidence);
 	if (!confirmed) {
 		fmt::print(stderr, "xuaccess: not done: loading a module into this machine's kernel needs "
 				   "--yes-load-module-into-this-kernel\n");
@@ -252,8 +267,11 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 	}
 	annotate_rows(j);
 	auto &ctx = j["context"];
-	ctx["xua_emulated"] = "no (real silicon, the running kernel)";
+	ctx["xua_emulated"] = this_machine().virtualised()
+				      ? "yes: the running kernel of a " + this_machine().description + ", not silicon"
+				      : "no (real silicon, the running kernel)";
 	ctx["xua_accel"] = "host";
+	describe_host_machine(ctx);
 	ctx["xua_host_cpu"] = cpu_model();
 	ctx["xua_bench_args"] = fmt::format("{}", fmt::join(bench_args(o), " "));
 	ctx["xua_protection_requested"] = "as booted";
@@ -273,9 +291,12 @@ void describe_cell(nlohmann::json &ctx, const Cell &c, const BenchOptions &o, co
 	ctx["xua_emulated"] = o.clock == "icount"
 				      ? "icount (TCG): instructions counted by QEMU, one ns of guest time per instruction; not "
 					"time, and blind to what SMAP/PAN cost a CPU"
-				      : accel == "tcg" ? "emulated (TCG): guard costs are emulator costs, not silicon"
-						       : "no (KVM: the guest runs on this CPU)";
+				      : accel == "tcg"             ? "emulated (TCG): guard costs are emulator costs, not silicon"
+				      : this_machine().virtualised() ? "yes: " + machine_label("kvm", this_machine().description) +
+									 ", not silicon"
+								     : "no (KVM on real silicon: the guest runs on this CPU)";
 	ctx["xua_accel"] = accel;
+	describe_host_machine(ctx);
 	ctx["xua_clock"] = o.clock;
 	ctx["xua_order"] = fmt::format("boots of on and off interleaved per arch and kernel, order seed {}", o.seed);
 	ctx["xua_seed"] = o.seed;
