@@ -26,6 +26,7 @@
 
 #include "device.hpp"
 #include "kernel.hpp"
+#include "machine.hpp"
 #include "protocol.hpp"
 
 namespace {
@@ -108,6 +109,13 @@ nlohmann::json guest_facts()
 	auto log = xua::kernel_log();
 	j["dmesg_pan_detected"] = log.find("Privileged Access Never") != std::string::npos;
 	j["dmesg_smap_detected"] = log.find("Supervisor Mode Access Prevention") != std::string::npos;
+	// What a guest shows of being virtual (CPUID, DMI, device tree): the host's detection of an emulated
+	// machine is checked against it.
+	auto facts = xua::read_machine_facts();
+	auto kind = xua::describe_machine(facts);
+	j["machine"] = {{"description", kind.description}, {"evidence", kind.evidence}};
+	if (facts.cpuid)
+		j["machine"]["cpuid_max_leaf_40000000"] = facts.cpuid->max_leaf;
 	return j;
 }
 

@@ -2,6 +2,7 @@
 
 #include "analyze/names.hpp"
 #include "analyze/stats.hpp"
+#include "run/host_machine.hpp"
 
 namespace xua {
 
@@ -20,13 +21,30 @@ std::string CellResults::sampling() const
 	return fmt::format("{} repetition(s) in 1 boot", repetitions);
 }
 
+std::string machine_label(const std::string &accel, const std::string &machine)
+{
+	const bool silicon = machine == "real silicon";
+	const bool emulated = machine.find("emulated") != std::string::npos;
+	if (accel == "kvm") {
+		if (machine.empty())
+			return "KVM (host machine not recorded)";
+		if (silicon)
+			return "KVM on real silicon";
+		return emulated ? "KVM inside an emulated machine (" + machine + ")" : "KVM inside a " + machine;
+	}
+	if (accel == "host") {
+		if (machine.empty())
+			return "host kernel (machine not recorded)";
+		return silicon ? "host kernel on real silicon" : "host kernel on a " + machine;
+	}
+	return "emulated (TCG)";
+}
+
 std::string CellResults::accel_label() const
 {
 	auto accel = context_string("xua_accel");
-	if (accel == "kvm")
-		return "KVM (this CPU, virtualised)";
-	if (accel == "host")
-		return "real silicon (the running kernel)";
+	if (accel == "kvm" || accel == "host")
+		return machine_label(accel, context_string("xua_host_machine"));
 	if (exact_clock())
 		return "icount (instructions counted by QEMU TCG, not time)";
 	return "emulated (TCG)";

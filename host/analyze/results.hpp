@@ -47,7 +47,9 @@ struct CellResults {
 	// "5 boots x 2 repetitions" or "9 repetitions in 1 boot": what the samples are.
 	std::string sampling() const;
 	std::string context_string(const std::string &key) const;
-	std::string accel_label() const;    // "emulated (TCG)", "KVM", "real silicon"
+	// "emulated (TCG)", "icount (...)", "KVM on real silicon", "KVM inside an emulated machine (...)",
+	// "host kernel on real silicon", "host kernel on a QEMU TCG-emulated machine" (machine_label)
+	std::string accel_label() const;
 	// Cells are paired by what their context says, not by file names: group() is <arch>-<kernel series>
 	// (same arch, kernel and accelerator), protection() the protection requested. Files without those
 	// keys fall back to the name <arch>-<kernel>-<on|off>.

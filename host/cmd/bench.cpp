@@ -21,6 +21,7 @@
 #include "provision/prepare.hpp"
 #include "provision/source_kernel.hpp"
 #include "report/report.hpp"
+#include "run/host_machine.hpp"
 #include "run/judge.hpp"
 #include "run/process.hpp"
 
@@ -68,6 +69,15 @@ struct HostModule {
 			fmt::print(stderr, "xuaccess: could not unload the module: {} (rmmod xuaccess)\n", std::strerror(errno));
 	}
 };
+
+// Where the figures come from: the machine running the guests (or, with --host, the suites themselves).
+void describe_host_machine(nlohmann::json &ctx)
+{
+	const auto &m = this_machine();
+	ctx["xua_host_machine"] = m.description;
+	ctx["xua_host_machine_evidence"] = m.evidence;
+	ctx["xua_host_arch"] = Matrix::get().host();
+}
 
 }  // namespace
 
@@ -196,9 +206,14 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 		   "  1. build xuaccess.ko against {}\n"
 		   "  2. load it into the running kernel: this taints it (out-of-tree, unsigned) and creates /dev/xuaccess\n"
 		   "     (root only); UNSAFE_DEREF stays disabled (allow_unsafe_deref is not set)\n"
-		   "  3. run {} natively: the same suites as in the guests, on real silicon\n"
-		   "  4. unload the module and write {}/host-{}-<protection as found>.json\n",
-		   release, cpu_model(), headers.string(), bench.string(), out.string(), release);
+		   "  3. run {} natively: the same suites as in the guests, on this machine ({})\n"
+		   "  4. unload the module and write {}/host-{}-<protection as the module finds it>.json\n",
+		   release, cpu_model(), headers.string(), bench.string(), this_machine().description, out.string(),
+		   release);
+	if (this_machine().virtualised())
+		fmt::print("  Note: this machine is itself a {} ({}): its figures say what that machine costs, not what "
+			   "silicon does\n",
+			   this_machine().description, this_machine().evidence);
 	if (!confirmed) {
 		fmt::print(stderr, "xuaccess: not done: loading a module into this machine's kernel needs "
 				   "--yes-load-module-into-this-kernel\n");
@@ -254,8 +269,11 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 			prot_params.push_back(w);
 	const auto name = "host-" + release + "-" + prot;
 	ctx["xua_cell"] = name;
-	ctx["xua_emulated"] = "no (real silicon, the running kernel)";
+	ctx["xua_emulated"] = this_machine().virtualised()
+				      ? "yes: the running kernel of a " + this_machine().description + ", not silicon"
+				      : "no (real silicon, the running kernel)";
 	ctx["xua_accel"] = "host";
+	describe_host_machine(ctx);
 	ctx["xua_host_cpu"] = cpu_model();
 	ctx["xua_bench_args"] = fmt::format("{}", fmt::join(bench_args(o), " "));
 	ctx["xua_protection_requested"] = prot;  // as booted, and verified by the module (INFO)
@@ -279,20 +297,30 @@ void describe_cell(nlohmann::json &ctx, const Cell &c, const BenchOptions &o, co
 	ctx["xua_emulated"] = o.clock == "icount"
 				      ? "icount (TCG): instructions counted by QEMU, one ns of guest time per instruction; not "
 					"time, and blind to what SMAP/PAN cost a CPU"
-				      : accel == "tcg" ? "emulated (TCG): guard costs are emulator costs, not silicon"
-						       : "no (KVM: the guest runs on this CPU)";
+				      : accel == "tcg"             ? "emulated (TCG): guard costs are emulator costs, not silicon"
+				      : this_machine().virtualised() ? "yes: " + machine_label("kvm", this_machine().description) +
+									 ", not silicon"
+								     : "no (KVM on real silicon: the guest runs on this CPU)";
 	ctx["xua_accel"] = accel;
+	describe_host_machine(ctx);
 	ctx["xua_clock"] = o.clock;
 	ctx["xua_order"] = fmt::format("boots of on and off interleaved per arch and kernel, order seed {}", o.seed);
 	ctx["xua_seed"] = o.seed;
 	ctx["xua_qemu_version"] = qemu_version(*c.arch);
 	ctx["xua_host_cpu"] = cpu_model();  // the machine running QEMU: TCG figures depend on it too
 	ctx["xua_bench_args"] = fmt::format("{}", fmt::join(args, " "));
-	ctx["xua_qemu_cpu"] = c.cpu();
-	ctx["xua_cpu_on"] = c.arch->cpu.at("on");
-	ctx["xua_cpu_off"] = c.arch->cpu.at("off");
+	ctx["xua_qemu_cpu"] = c.cpu(accel);
+	// The arch's on/off pair of models under this accelerator (arm64 KVM: -cpu host, and no off model).
+	auto model = [&](const std::string &p) -> std::string {
+		const auto &k = c.arch->kvm_cpu;
+		if (accel == "kvm" && !k.empty())
+			return k.count(p) ? k.at(p) : "none under KVM";
+		return c.arch->cpu.at(p);
+	};
+	ctx["xua_cpu_on"] = model("on");
+	ctx["xua_cpu_off"] = model("off");
 	ctx["xua_cpu_off_note"] = c.arch->cpu_off_note;
-	ctx["xua_qemu_machine"] = c.arch->machine;
+	ctx["xua_qemu_machine"] = c.machine(accel);
 	ctx["xua_qemu_memory"] = GuestRun{}.memory;
 	ctx["xua_kernel_series"] = c.kernel;
 	ctx["xua_kernel_cmdline_extra"] = fmt::format("{}", fmt::join(c.arch->append, " "));
@@ -336,10 +364,12 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 	auto cells = m.select(o.sel.arches, o.sel.kernels, o.sel.protections);
 	const bool icount = o.clock == "icount";
 	std::vector<CellRun> runs(cells.size());
+	std::map<std::string, std::string> why_tcg;  // arch-kernel -> why --accel auto chose TCG
+	const auto accels = resolve_accels(icount && o.accel == "auto" ? "tcg" : o.accel, cells, kvm_probe, &why_tcg);
 	for (size_t i = 0; i < cells.size(); ++i) {
 		auto &r = runs[i];
-		r.accel = icount && o.accel == "auto" ? "tcg" : resolve_accel(o.accel, *cells[i].arch);
-		if (auto why = accel_unusable(r.accel, *cells[i].arch); !why.empty())
+		r.accel = accels[i];
+		if (auto why = accel_unusable(r.accel, cells[i]); !why.empty())
 			fail("--accel {}: {}", o.accel, why);
 		if (icount && r.accel != "tcg")
 			fail("--clock icount counts instructions under TCG only, not with --accel {}", r.accel);
@@ -350,11 +380,14 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 	progress(fmt::format("xuaccess bench: building for {} cell(s)", cells.size()));
 	prepare(cells);
 	end_progress_line();
-	for (size_t i = 0; i < cells.size(); ++i)
+	for (size_t i = 0; i < cells.size(); ++i) {
+		auto why = why_tcg.find(cells[i].arch->name + "-" + cells[i].kernel);
 		fmt::print(stderr, "xuaccess bench: {} under {}{}\n", cells[i].name(), runs[i].accel == "kvm" ? "KVM" : "TCG",
-			   icount ? " with the icount clock (instructions)" : o.accel == "auto" && runs[i].accel == "tcg"
-										   ? " (--accel auto: no usable KVM for this arch here)"
-										   : "");
+			   icount ? std::string(" with the icount clock (instructions)")
+			   : o.accel == "auto" && runs[i].accel == "tcg" && why != why_tcg.end()
+				   ? fmt::format(" (--accel auto: {})", why->second)
+				   : std::string());
+	}
 
 	const int boots = o.quick || icount ? 1 : o.boots;
 	if (boots > 1)

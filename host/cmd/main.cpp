@@ -89,11 +89,12 @@ int run(int argc, char **argv)
 	auto *out = bench->add_option("--out", bench_out, "results directory (default results/<UTC timestamp>)");
 	bool host = false, host_yes = false;
 	auto *host_flag = bench->add_flag("--host", host,
-					  "run on this machine's own kernel instead of QEMU (real silicon; loads the module)");
+					  "run on this machine's own kernel instead of QEMU (loads the module; results say whether "
+					  "this machine is real silicon or itself virtual or emulated)");
 	bench->add_flag("--yes-load-module-into-this-kernel", host_yes, "the confirmation --host requires")->needs(host_flag);
 	auto *accel = bench->add_option("--accel", bo.accel,
-					"auto (default: kvm for cells of this machine's arch when /dev/kvm is usable, else tcg), "
-					"tcg, or kvm")
+					"auto (default: kvm for cells of this machine's own arch, x86_64 or arm64, when /dev/kvm is "
+					"usable and every cell of that arch and kernel can run under it, else tcg), tcg, or kvm")
 			      ->check(CLI::IsMember({"auto", "tcg", "kvm"}));
 	auto *res = bench->add_option("--resume", resume,
 				      "continue the interrupted run in this results directory with its own options "
@@ -116,7 +117,8 @@ int run(int argc, char **argv)
 	cmp->add_option("B", cmp_b, "compared against A, e.g. results/<run>/x86_64-6.1-on.json")->required()->check(CLI::ExistingFile);
 	cmp->add_option("--alpha", co.alpha, "rows are marked at q < alpha (default 0.05)")->check(CLI::Range(1e-9, 0.5));
 	cmp->add_flag("--allow-mismatch", co.allow_mismatch,
-		      "compare cells that differ in more than the protection (arch, kernel, CPU, accel, command line, ...)");
+		      "compare cells that differ in more than the protection (arch, kernel, CPU, accel, host machine, command "
+		      "line, ...)");
 	cmp->add_option("--across", co.across,
 			"kernel: compare one protection on two kernels (same arch, CPU, everything else), a kernel A/B")
 		->check(CLI::IsMember({"kernel"}));

@@ -54,7 +54,7 @@ std::vector<GuestFile> shared_library_closure(const Arch &arch, const fs::path &
 {
 	// First match wins, for the loader as for the libraries: ld.so and libc.so.6 must come from the same
 	// glibc build (their private ABI differs between Debian revisions: a mixed pair hangs in fork()).
-	// Multiarch (:arm64) packages first, then the cross toolchain's own libraries.
+	// Multiarch (:arm64 or :amd64) packages first, then the cross toolchain's own libraries.
 	const std::vector<fs::path> dirs = {"/lib/" + arch.gnu_triplet, "/usr/lib/" + arch.gnu_triplet,
 					    "/usr/" + arch.gnu_triplet + "/lib"};
 	static const std::regex needed_re(R"(\(NEEDED\)\s+Shared library: \[([^\]]+)\])");

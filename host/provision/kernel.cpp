@@ -10,9 +10,10 @@
 namespace xua {
 namespace {
 
+// Always qualified: which arch is the machine's own depends on the machine (an arm64 host fetches :amd64).
 std::string pkg_arch(const std::string &pkg, const Arch &a)
 {
-	return a.debian_arch == "amd64" ? pkg : pkg + ":" + a.debian_arch;
+	return pkg + ":" + a.debian_arch;
 }
 
 // The concrete image package and its exact version, from the meta package's "Depends: X (= V)" (one
@@ -170,8 +171,8 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 			   arch.name);
 	std::string headers_pkg = "linux-headers-" + k.release;
 	std::vector<std::string> pkgs = {pkg_arch(k.image_pkg, arch), pkg_arch(headers_pkg, arch)};
-	// The flavour headers depend on their -common headers and on linux-kbuild (Multi-Arch: foreign, so
-	// the host's amd64 kbuild tools also build arm64 modules).
+	// The flavour headers depend on their -common headers and on linux-kbuild (Multi-Arch: foreign, fetched
+	// unqualified: the machine's own kbuild tools build modules for either arch).
 	for (auto &dep : depends_of(pkg_arch(headers_pkg, arch))) {
 		if (starts_with(dep, "linux-headers-") && dep.find("-common") != std::string::npos)
 			pkgs.push_back(dep);

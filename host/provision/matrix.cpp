@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <ranges>
 
 #include <nlohmann/json.hpp>
 #include <sys/utsname.h>
@@ -19,7 +20,7 @@ namespace xua {
 
 fs::path Paths::guest_build(const Arch &a) const
 {
-	return a.name == host_arch() ? build : build / ("cross-" + a.name);
+	return a.native ? build : build / ("cross-" + a.name);
 }
 
 const Paths &Matrix::paths()
@@ -37,49 +38,60 @@ const Paths &Matrix::paths()
 
 const Matrix &Matrix::get()
 {
-	static const Matrix m = [] {
-		Matrix r;
-		auto file = paths().source / "ci" / "matrix.json";
-		nlohmann::json j;
-		try {
-			j = nlohmann::json::parse(read_file(file));
-			r.default_kernel_ = j.at("default_kernel");
-			for (auto &[k, v] : j.at("kernels").items())
-				r.image_meta_[k] = v.at("image_meta");
-			for (auto &[name, v] : j.at("arches").items()) {
-				Arch a;
-				a.name = name;
-				a.debian_arch = v.at("debian_arch");
-				a.flavour = v.at("flavour");
-				a.kbuild_arch = v.at("kbuild_arch");
-				a.cross_compile = v.at("cross_compile");
-				a.gnu_triplet = v.at("gnu_triplet");
-				a.guard = v.at("guard");
-				a.guard_fault_signature = v.at("guard_fault_signature");
-				a.qemu = v.at("qemu");
-				a.machine = v.at("machine");
-				a.console = v.at("console");
-				a.boot_image = v.at("boot_image");
-				a.cpu = v.at("cpu").get<std::map<std::string, std::string>>();
-				a.cpu_off_note = v.value("cpu_off_note", "");
-				if (v.contains("protection_append"))
-					a.protection_append = v["protection_append"]
-								      .get<std::map<std::string, std::vector<std::string>>>();
-				if (v.contains("kconfig"))
-					a.kconfig = v["kconfig"].get<std::map<std::string, std::string>>();
-				a.append = v.at("append").get<std::vector<std::string>>();
-				a.results_qemu = v.at("results").at("qemu").get<std::vector<std::string>>();
-				a.results_tty = v.at("results").at("guest_tty");
-				if (!a.cpu.count("on") || !a.cpu.count("off"))
-					fail("{}: arch {} needs cpu.on and cpu.off", file.string(), name);
-				r.arches_[name] = std::move(a);
-			}
-		} catch (const nlohmann::json::exception &e) {
-			fail("{} is malformed: {}", file.string(), e.what());
-		}
-		return r;
-	}();
+	static const Matrix m = load(paths().source / "ci" / "matrix.json", host_arch());
 	return m;
+}
+
+Matrix Matrix::load(const fs::path &file, const std::string &host)
+{
+	Matrix r;
+	r.host_ = host;
+	nlohmann::json j;
+	try {
+		j = nlohmann::json::parse(read_file(file));
+		r.default_kernel_ = j.at("default_kernel");
+		for (auto &[k, v] : j.at("kernels").items())
+			r.image_meta_[k] = v.at("image_meta");
+		for (auto &[name, v] : j.at("arches").items()) {
+			Arch a;
+			a.name = name;
+			a.debian_arch = v.at("debian_arch");
+			a.flavour = v.at("flavour");
+			a.kbuild_arch = v.at("kbuild_arch");
+			a.gnu_triplet = v.at("gnu_triplet");
+			a.host = host;
+			a.native = name == host;
+			a.cross_compile = a.native ? "" : a.gnu_triplet + "-";
+			a.guard = v.at("guard");
+			a.guard_fault_signature = v.at("guard_fault_signature");
+			a.qemu = v.at("qemu");
+			a.machine = v.at("machine");
+			a.console = v.at("console");
+			a.boot_image = v.at("boot_image");
+			a.cpu = v.at("cpu").get<std::map<std::string, std::string>>();
+			a.cpu_off_note = v.value("cpu_off_note", "");
+			if (v.contains("protection_append"))
+				a.protection_append = v["protection_append"]
+							      .get<std::map<std::string, std::vector<std::string>>>();
+			if (v.contains("kvm")) {
+				a.kvm_cpu = v["kvm"].at("cpu").get<std::map<std::string, std::string>>();
+				a.kvm_machine = v["kvm"].value("machine", "");
+			}
+			if (v.contains("kconfig"))
+				a.kconfig = v["kconfig"].get<std::map<std::string, std::string>>();
+			a.append = v.at("append").get<std::vector<std::string>>();
+			a.results_qemu = v.at("results").at("qemu").get<std::vector<std::string>>();
+			a.results_tty = v.at("results").at("guest_tty");
+			if (!a.cpu.count("on") || !a.cpu.count("off"))
+				fail("{}: arch {} needs cpu.on and cpu.off", file.string(), name);
+			r.arches_[name] = std::move(a);
+		}
+	} catch (const nlohmann::json::exception &e) {
+		fail("{} is malformed: {}", file.string(), e.what());
+	}
+	if (!r.arches_.count(host))
+		fail("{}: this machine's arch {} is not in the matrix", file.string(), host);
+	return r;
 }
 
 const Arch &Matrix::arch(const std::string &name) const
@@ -96,7 +108,7 @@ std::vector<std::string> Matrix::arch_names() const
 	for (auto &[k, _] : arches_)
 		v.push_back(k);
 	// The host's own architecture first: it boots quickest and reports first.
-	std::stable_partition(v.begin(), v.end(), [](const std::string &a) { return a == host_arch(); });
+	std::stable_partition(v.begin(), v.end(), [this](const std::string &a) { return a == host_; });
 	return v;
 }
 
@@ -167,12 +179,43 @@ std::vector<std::string> Arch::protections() const
 	return v;
 }
 
+std::string arch_of_machine(const std::string &m)
+{
+	if (m == "x86_64")
+		return "x86_64";
+	if (m == "aarch64" || m == "arm64")
+		return "arm64";
+	return "";
+}
+
 std::string host_arch()
 {
-	utsname u{};
-	uname(&u);
-	std::string m = u.machine;
-	return m == "aarch64" ? "arm64" : m;
+	static const std::string arch = [] {
+		utsname u{};
+		uname(&u);
+		auto a = arch_of_machine(u.machine);
+		if (a.empty())
+			fail("this machine is {}: xuaccess runs on x86_64 and arm64 (aarch64) Debian 12", u.machine);
+		return a;
+	}();
+	return arch;
+}
+
+std::string Cell::cpu(const std::string &accel) const
+{
+	if (accel != "kvm" || arch->kvm_cpu.empty())
+		return cpu();
+	auto it = arch->kvm_cpu.find(protection);
+	if (it == arch->kvm_cpu.end())
+		fail("{}: KVM cannot run {} {}: the guest gets this machine's CPU (-cpu {}), and no QEMU property "
+		     "removes {} from it; use --accel tcg",
+		     name(), arch->guard, protection, fmt::join(arch->kvm_cpu | std::views::values, "/"), arch->guard);
+	return it->second;
+}
+
+std::string Cell::machine(const std::string &accel) const
+{
+	return accel == "kvm" && !arch->kvm_machine.empty() ? arch->kvm_machine : arch->machine;
 }
 
 }  // namespace xua

@@ -15,12 +15,21 @@ struct Arch {
 	std::string debian_arch;    // amd64, arm64
 	std::string flavour;        // Debian kernel flavour
 	std::string kbuild_arch;    // ARCH= for kbuild, also the arch/ directory name
-	std::string cross_compile;  // CROSS_COMPILE= for kbuild ("" when native)
 	std::string gnu_triplet;
+	// Set by the matrix for the machine it was loaded for (Matrix::load's `host`), never by matrix.json:
+	std::string host;           // the machine's arch (x86_64, arm64)
+	bool native = false;        // this arch is the machine's own: built by the native Meson build, KVM-eligible
+	std::string cross_compile;  // CROSS_COMPILE= for kbuild and the kernel build: "" when native, else
+				    // "<gnu_triplet>-" (Debian's cross toolchain)
 	std::string guard;          // SMAP, PAN
 	std::string guard_fault_signature;  // in the oops of a plain user dereference under the guard
 	std::string qemu, machine, console, boot_image;
 	std::map<std::string, std::string> cpu;  // protection -> QEMU -cpu (the protections this arch offers)
+	// Under KVM the guest gets the host's CPU: where the TCG models cannot run under KVM (arm64 accepts only
+	// -cpu host), kvm_cpu names the model for the protections KVM can give, and a protection missing from
+	// it cannot run under KVM. Empty: KVM uses `cpu` (x86_64: max and max,-smap are CPUID masks).
+	std::map<std::string, std::string> kvm_cpu;
+	std::string kvm_machine;    // -M under KVM when it differs from `machine` (arm64: the host's GIC version)
 	std::map<std::string, std::vector<std::string>> protection_append;  // protection -> extra kernel parameters
 	std::map<std::string, std::string> kconfig;  // protection -> ci/kconfig fragment (needs a source kernel)
 	std::string cpu_off_note;   // what else the "off" CPU model changes besides the guard, if anything
@@ -36,6 +45,9 @@ struct Cell {
 	std::string protection;  // on, off, off-kernel, sw
 	std::string name() const { return fmt::format("{}-{}-{}", arch->name, kernel, protection); }
 	std::string cpu() const { return arch->cpu.at(protection); }
+	// The -cpu and -M for a guest of this cell under `accel` (tcg or kvm).
+	std::string cpu(const std::string &accel) const;
+	std::string machine(const std::string &accel) const;
 	// The guard is enforced in this cell (on, and arm64's software PAN).
 	bool guarded() const { return protection == "on" || protection == "sw"; }
 };
@@ -43,15 +55,22 @@ struct Cell {
 struct Paths {
 	fs::path source;  // the repository
 	fs::path build;   // the native Meson build directory
-	fs::path guest_build(const Arch &a) const;  // where the guest programs for this arch are built
+	// Where the guest programs for this arch are built: the native build for the machine's own arch,
+	// build/cross-<arch> (ci/cross/<arch>.ini) for the other.
+	fs::path guest_build(const Arch &a) const;
 	fs::path cache() const { return build / "cache"; }
 };
 
 class Matrix {
 public:
+	// The matrix of ci/matrix.json for this machine (host_arch()).
 	static const Matrix &get();
 	static const Paths &paths();
+	// The matrix in `file` as seen from a machine of arch `host` (x86_64, arm64): which arch is native and
+	// which is cross-built follows it. Tests pass another host; everything else uses get().
+	static Matrix load(const fs::path &file, const std::string &host);
 
+	const std::string &host() const { return host_; }
 	const Arch &arch(const std::string &name) const;
 	std::vector<std::string> arch_names() const;
 	std::vector<std::string> kernel_names() const;
@@ -65,9 +84,14 @@ private:
 	std::map<std::string, Arch> arches_;
 	std::map<std::string, std::string> image_meta_;
 	std::string default_kernel_;
+	std::string host_;
 };
 
-// The machine's own architecture in the matrix's naming (x86_64 or arm64).
+// The machine's own architecture in the matrix's naming (x86_64 or arm64), from the running kernel
+// (uname). The one place the front end asks; everything else takes it from Matrix::host() or, in tests,
+// as a parameter. Fails on an architecture the project does not run on.
 std::string host_arch();
+// uname's machine name in the matrix's naming: x86_64 -> x86_64, aarch64/arm64 -> arm64, else "".
+std::string arch_of_machine(const std::string &uname_machine);
 
 }  // namespace xua

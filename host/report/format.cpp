@@ -20,10 +20,11 @@ std::string size_label(uint64_t bytes)
 std::string banner(const CellResults &c)
 {
 	auto accel = c.context_string("xua_accel");
-	if (accel == "kvm")
-		return "KVM guest on this host's CPU";
-	if (accel == "host")
-		return "real silicon, the running kernel";
+	if (accel == "kvm" || accel == "host") {
+		auto m = c.context_string("xua_host_machine");
+		auto label = c.accel_label();
+		return m.empty() || m == "real silicon" ? label : label + ": NOT silicon";
+	}
 	return "EMULATED (QEMU TCG), not silicon";
 }
 

@@ -27,14 +27,17 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 			c0.context_string("xua_qemu_version"));
 	if (any_tcg)
 		m += fmt::format(
-			"> **Emulated.** These figures were measured inside QEMU TCG guests ({}) on one x86_64 host ({}). "
+			"> **Emulated.** These figures were measured inside QEMU TCG guests ({}) on one {} host ({}; {}). "
 			"TCG translates guest code and charges per translated instruction; it ends a translation block at "
 			"every `stac`/`clac` and `msr pan`, so a guard's cost here is the emulator's, not a CPU's. Use them to "
 			"compare paths with each other and to see whether a cost exists; measure on silicon "
-			"(`./xuaccess bench --host`, or `--accel kvm` for x86_64 cells on an x86_64 host) before quoting "
-			"nanoseconds.\n\n",
+			"(`./xuaccess bench --host`, or `--accel kvm` for the cells of the host's own arch) on a machine "
+			"that is not itself virtual before quoting nanoseconds.\n\n",
 			c0.context_string("xua_qemu_version"),
-			c0.context_string("xua_host_cpu").empty() ? "CPU not recorded" : c0.context_string("xua_host_cpu"));
+			c0.context_string("xua_host_arch").empty() ? "x86_64" : c0.context_string("xua_host_arch"),
+			c0.context_string("xua_host_cpu").empty() ? "CPU not recorded" : c0.context_string("xua_host_cpu"),
+			c0.context_string("xua_host_machine").empty() ? "machine kind not recorded"
+								       : c0.context_string("xua_host_machine"));
 	m += fmt::format("Made by `./xuaccess report {}` from the JSON files in this directory (one Google Benchmark "
 			 "JSON per cell); `summary.txt` is what the bench printed, `compare-*.txt` compares every row.\n\n",
 			 dir.string());

@@ -99,7 +99,7 @@ std::vector<KernelProblem> merge_problems(const std::string &console, const std:
 CellOutcome run_cell(const Cell &cell, const CellImage &image, const CellJob &job, const fs::path &dir)
 {
 	CellOutcome o{cell, job.accel, image.kernel, job.job, {}, {}, {}, dir};
-	if (auto why = accel_unusable(job.accel, *cell.arch); !why.empty())
+	if (auto why = accel_unusable(job.accel, cell); !why.empty())
 		fail("{}: {}", cell.name(), why);
 	const Arch &arch = *cell.arch;
 	GuestRun g{&o.cell, image.kernel.boot_image, image.initramfs, dir / "console.log", dir / "results.txt"};
@@ -122,22 +122,78 @@ CellOutcome run_cell(const Cell &cell, const CellImage &image, const CellJob &jo
 	return o;
 }
 
-std::string resolve_accel(const std::string &accel, const Arch &arch)
+std::string kvm_ineligible(const Arch &arch)
+{
+	if (!arch.native)
+		return fmt::format("KVM runs only guests of this machine's own arch ({}), not {}: use --arch {}", arch.host,
+				   arch.name, arch.host);
+	return {};
+}
+
+std::string kvm_ineligible(const Cell &cell)
+{
+	if (auto why = kvm_ineligible(*cell.arch); !why.empty())
+		return why;
+	const auto &k = cell.arch->kvm_cpu;
+	if (!k.empty() && !k.count(cell.protection))
+		return fmt::format("{} {} cannot run under KVM: the guest gets this machine's CPU (-cpu {}), and no "
+				   "QEMU property removes {} from it",
+				   cell.arch->name, cell.protection, k.begin()->second, cell.arch->guard);
+	return {};
+}
+
+std::string resolve_accel(const std::string &accel, const Arch &arch, const KvmProbe &probe)
 {
 	if (accel != "auto")
 		return accel;
-	return accel_unusable("kvm", arch).empty() ? "kvm" : "tcg";
+	return accel_unusable("kvm", arch, probe).empty() ? "kvm" : "tcg";
 }
 
-std::string accel_unusable(const std::string &accel, const Arch &arch)
+std::vector<std::string> resolve_accels(const std::string &accel, const std::vector<Cell> &cells,
+					const KvmProbe &probe, std::map<std::string, std::string> *why_tcg)
+{
+	std::vector<std::string> out(cells.size(), accel);
+	if (accel != "auto")
+		return out;
+	std::map<std::string, std::string> why;  // group -> why not KVM ("" = KVM)
+	for (auto &c : cells) {
+		auto g = c.arch->name + "-" + c.kernel;
+		if (why.count(g) && !why[g].empty())
+			continue;
+		why[g] = accel_unusable("kvm", c, probe);
+	}
+	for (size_t i = 0; i < cells.size(); ++i) {
+		const auto &w = why[cells[i].arch->name + "-" + cells[i].kernel];
+		out[i] = w.empty() ? "kvm" : "tcg";
+	}
+	if (why_tcg)
+		for (auto &[g, w] : why)
+			if (!w.empty())
+				(*why_tcg)[g] = w;
+	return out;
+}
+
+std::string accel_unusable(const std::string &accel, const Cell &cell, const KvmProbe &probe)
+{
+	if (accel == "kvm")
+		if (auto why = kvm_ineligible(cell); !why.empty())
+			return why;
+	return accel_unusable(accel, *cell.arch, probe);
+}
+
+std::string accel_unusable(const std::string &accel, const Arch &arch, const KvmProbe &probe)
 {
 	if (accel == "tcg")
 		return {};
 	if (accel != "kvm")
 		return fmt::format("unknown accelerator '{}' (expected tcg or kvm)", accel);
-	if (arch.name != host_arch())
-		return fmt::format("KVM runs only guests of this machine's own arch ({}), not {}: use --arch {}",
-				   host_arch(), arch.name, host_arch());
+	if (auto why = kvm_ineligible(arch); !why.empty())
+		return why;
+	return probe(arch);
+}
+
+std::string kvm_probe(const Arch &arch)
+{
 	// /dev/kvm may exist without working: it must open, speak API 12 and create a VM; and on x86 the CPU
 	// must show VMX or SVM. (Seen on this project's sandboxed machines: a /dev/kvm that creates VMs but
 	// has no VMX/SVM, where QEMU then dies setting MSRs.)

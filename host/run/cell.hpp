@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -54,10 +55,26 @@ struct CellOutcome {
 // Boots the cell once. `dir` receives console.log and results.txt.
 CellOutcome run_cell(const Cell &cell, const CellImage &image, const CellJob &job, const fs::path &dir);
 
-// Empty when `accel` can run a guest of this arch here, else why not (kvm: /dev/kvm usable, same arch).
-std::string accel_unusable(const std::string &accel, const Arch &arch);
+// Why /dev/kvm cannot run guests on this machine (it must open, speak API 12, create a VM; x86: the CPU
+// shows VMX or SVM); empty when it can. Asks the kernel: tests pass a probe of their own instead.
+std::string kvm_probe(const Arch &arch);
+using KvmProbe = std::function<std::string(const Arch &)>;
+// Why KVM cannot run this guest, before asking /dev/kvm: an arch other than the machine's own (Arch::native),
+// or (cell) a protection the KVM CPU model cannot give (Arch::kvm_cpu). Empty when eligible.
+std::string kvm_ineligible(const Arch &arch);
+std::string kvm_ineligible(const Cell &cell);
+// Empty when `accel` can run a guest of this arch (cell) here, else why not.
+std::string accel_unusable(const std::string &accel, const Arch &arch, const KvmProbe &probe = kvm_probe);
+std::string accel_unusable(const std::string &accel, const Cell &cell, const KvmProbe &probe = kvm_probe);
 // "auto": kvm when usable for this arch here (same arch as this machine, /dev/kvm usable), else tcg.
 // Any other value is returned as it is.
-std::string resolve_accel(const std::string &accel, const Arch &arch);
+std::string resolve_accel(const std::string &accel, const Arch &arch, const KvmProbe &probe = kvm_probe);
+// The accelerator of each cell (same order) for a bench or test run. "auto" decides per arch x kernel: kvm
+// when every cell of that group can run under KVM here, else tcg for all of them (the cells of a group are
+// compared with each other, and compare refuses two accelerators). `why_tcg`, when given, receives per
+// group name why auto chose TCG. Other values are kept as they are (accel_unusable says if they cannot run).
+std::vector<std::string> resolve_accels(const std::string &accel, const std::vector<Cell> &cells,
+					const KvmProbe &probe = kvm_probe,
+					std::map<std::string, std::string> *why_tcg = nullptr);
 
 }  // namespace xua

@@ -36,7 +36,7 @@ std::vector<std::string> qemu_argv(const GuestRun &g)
 	for (auto &s : append)
 		app += (app.empty() ? "" : " ") + s;
 
-	std::vector<std::string> argv = {a.qemu, "-M", a.machine, "-accel", g.accel, "-cpu", g.cell->cpu(),
+	std::vector<std::string> argv = {a.qemu, "-M", g.cell->machine(g.accel), "-accel", g.accel, "-cpu", g.cell->cpu(g.accel),
 					 "-smp", "1", "-m", g.memory, "-nodefaults", "-no-reboot", "-nographic",
 					 "-serial", "stdio"};
 	if (g.icount)
