@@ -26,7 +26,7 @@
 
 #include "device.hpp"
 #include "kernel.hpp"
-#include "machine.hpp"
+#include "machine_kind.hpp"
 #include "protocol.hpp"
 
 namespace {

@@ -1,8 +1,8 @@
-// The machine the front end runs on, as guest/machine.hpp describes it: real silicon, or itself a virtual
+// The machine the front end runs on, as guest/machine_kind.hpp describes it: real silicon, or itself a virtual
 // or emulated machine. Recorded in every result (xua_host_machine) and used in the labels.
 #pragma once
 
-#include "machine.hpp"
+#include "machine_kind.hpp"
 
 namespace xua {
 
