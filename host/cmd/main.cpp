@@ -16,6 +16,7 @@
 #include "cmd/test.hpp"
 #include "provision/kbuild.hpp"
 #include "provision/kernel.hpp"
+#include "provision/own_kernel.hpp"
 #include "provision/source_kernel.hpp"
 #include "provision/prepare.hpp"
 #include "report/report.hpp"
@@ -33,7 +34,8 @@ void add_selection(CLI::App *cmd, xua::Selection &sel)
 			"on, off (default both), off-kernel, sw (README: Cells)")
 		->delimiter(',');
 	cmd->add_option("--kernel", sel.kernels,
-			"Debian's 6.1 (default), 6.12; built from source: 6.1-src, 6.1-debug, ...")
+			"Debian's 6.1 (default), 6.12; built from source: 6.1-src, 6.1-debug, ...; or your own, as a path "
+			"(with a '/'): a build tree (O= dir, image built, modules_prepare done) or a directory of .debs")
 		->delimiter(',');
 }
 
@@ -120,17 +122,19 @@ int run(int argc, char **argv)
 	int timeout = 240;
 	auto *kb = app.add_subcommand("kbuild", "(plumbing) build the module for one arch and kernel series");
 	kb->add_option("--arch", arch)->required();
-	kb->add_option("--kernel", kernel)->required();
+	kb->add_option("--kernel", kernel, "a kernel series, <series>-src/-debug, or a path (a build tree or .deb directory)")
+		->required();
 	kb->add_option("--out", kout, "the .ko to write (with --sparse: the report)")->required();
 	kb->add_option("--stamp", stamp);
 	kb->add_option("--depfile", depfile);
 	kb->add_flag("--sparse", sparse, "check with sparse (C=2) and fail on any warning");
-	kb->add_option("--protection", protection, "for a kernel built from source: the protection's config")
+	kb->add_option("--protection", protection, "for a kernel built from source or given as a path: the protection's config")
 		->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
 
 	auto *cell = app.add_subcommand("cell", "(plumbing) boot one cell, run the in-guest tests, print TAP");
 	cell->add_option("--arch", arch)->required();
-	cell->add_option("--kernel", kernel)->required();
+	cell->add_option("--kernel", kernel, "a kernel series, <series>-src/-debug, or a path (a build tree or .deb directory)")
+		->required();
 	cell->add_option("--protection", protection)->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
 	cell->add_option("--timeout", timeout, "seconds before the guest is killed")->check(CLI::Range(5, 3600));
 	std::vector<std::string> guest_args;
@@ -180,8 +184,8 @@ int run(int argc, char **argv)
 						max_reg->count() ? std::optional<double>(max_regression) : std::nullopt);
 		if (*kb) {
 			xua::die_with_parent(SIGTERM);  // run by ninja, run by the front end
-			if (xua::is_source_kernel(kernel)) {
-				// Against a kernel built from source (built now if the cache lacks it).
+			if (xua::is_source_kernel(kernel) || xua::is_kernel_path(kernel)) {
+				// Against a kernel built from source (built now if the cache lacks it) or given as a path.
 				auto c = m.select({arch}, {kernel}, {protection}).front();
 				auto k = xua::cell_kernel(c, xua::Resolve::if_missing);
 				xua::kbuild({.arch = c.arch, .series = k.release, .out = kout, .sparse = sparse,
@@ -217,6 +221,9 @@ int run(int argc, char **argv)
 				throw;
 			}
 		}
+	} catch (const xua::Refused &e) {
+		std::fprintf(stderr, "xuaccess: %s\n", e.what());
+		return 2;
 	} catch (const xua::Error &e) {
 		std::fprintf(stderr, "xuaccess: %s\n", e.what());
 		return 1;
