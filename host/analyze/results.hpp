@@ -48,6 +48,9 @@ struct CellResults {
 	std::string sampling() const;
 	std::string context_string(const std::string &key) const;
 	std::string accel_label() const;    // "emulated (TCG)", "KVM", "real silicon"
+	// The kernel, as truthfully as the context says: "'<package> <version>' (<release>)", and for a kernel given
+	// as a path "<label> (<form> <path>, release <release>, <git describe or package>)".
+	std::string kernel_description() const;
 	// Cells are paired by what their context says, not by file names: group() is <arch>-<kernel series>
 	// (same arch, kernel and accelerator), protection() the protection requested. Files without those
 	// keys fall back to the name <arch>-<kernel>-<on|off>.

@@ -163,7 +163,7 @@ std::vector<Cell> Matrix::select(const std::vector<std::string> &arches, const s
 		if (is_kernel_path(k)) {
 			// A kernel given as a path runs on its own arch (its .config says which) with the protections asked
 			// for; one that needs a config of its own (arm64 off-kernel, sw) needs that config in the tree.
-			auto ok = inspect_own_kernel(k);
+			auto ok = own_kernel(k);
 			const Arch &a = *ok.arch;
 			if (!arches.empty() && std::find(as.begin(), as.end(), a.name) == as.end())
 				refuse("--kernel {} is an {} kernel (its .config sets CONFIG_{}), not one for --arch {}", k, a.name,

@@ -172,7 +172,6 @@ void inspect_debs(OwnKernel &ok, const std::vector<fs::path> &all)
 					 images.empty() ? "no" : "more than one", fmt::join(names, ", "))});
 	ok.image_pkg = deb_package(images.front());
 	ok.release = image_release(ok.image_pkg);
-	ok.version = deb_field(images.front(), "Version");
 	ok.debs = {images.front()};
 	auto headers_pkg = "linux-headers-" + ok.release;
 	auto h = by_pkg.find(headers_pkg);
@@ -180,6 +179,7 @@ void inspect_debs(OwnKernel &ok, const std::vector<fs::path> &all)
 		refuse_with(ok.path, ok.form,
 			    {fmt::format("no {}_*.deb: the module is built against the image's headers (the directory holds: {})",
 					 headers_pkg, fmt::join(names, ", "))});
+	ok.version = deb_field(images.front(), "Version");
 	ok.debs.push_back(h->second);
 	for (auto &dep : header_deps(h->second)) {
 		auto d = by_pkg.find(dep);
@@ -245,11 +245,6 @@ std::string own_kernel_label(OwnKernel::Form form, const std::string &release)
 
 OwnKernel inspect_own_kernel(const fs::path &path)
 {
-	// Once per path and process: a run works on one snapshot of the tree (and inspecting hashes the .config).
-	static std::map<fs::path, OwnKernel> seen;
-	auto abs = fs::absolute(path).lexically_normal();
-	if (auto it = seen.find(abs); it != seen.end())
-		return it->second;
 	OwnKernel ok;
 	if (!fs::is_directory(path))
 		refuse("--kernel {}: no such directory (a kernel given as a path is a build tree or a directory of .deb "
@@ -259,14 +254,23 @@ OwnKernel inspect_own_kernel(const fs::path &path)
 	if (fs::exists(ok.path / ".config")) {
 		ok.form = OwnKernel::Form::tree;
 		inspect_tree(ok);
-		return seen[abs] = ok;
+		return ok;
 	}
 	auto debs = deb_files(ok.path);
 	if (debs.empty())
 		refuse("--kernel {}: neither a kernel build tree (no .config) nor a directory of .deb files", path.string());
 	ok.form = OwnKernel::Form::debs;
 	inspect_debs(ok, debs);
-	return seen[abs] = ok;
+	return ok;
+}
+
+const OwnKernel &own_kernel(const fs::path &path)
+{
+	static std::map<fs::path, OwnKernel> seen;
+	auto abs = fs::absolute(path).lexically_normal();
+	if (auto it = seen.find(abs); it != seen.end())
+		return it->second;
+	return seen[abs] = inspect_own_kernel(abs);
 }
 
 Kernel ensure_own_kernel(const OwnKernel &ok, Resolve resolve, bool quiet)
@@ -297,10 +301,11 @@ Kernel ensure_own_kernel(const OwnKernel &ok, Resolve resolve, bool quiet)
 			    {"config_sha256", ok.config_sha256},
 			    {"boot_image", ok.boot_image.string()}};
 	if (ok.form == OwnKernel::Form::tree) {
-		k.image_pkg = "kernel tree " + ok.path.string();
+		// Results say "kernel tree /path: git v6.1-rc1-2-gabc" (xua_kernel_package is image_pkg + " " + version).
+		k.image_pkg = "kernel tree " + ok.path.string() + ":";
 		std::string describe = !cached.is_null() && resolve == Resolve::if_missing ? cached.value("git_describe", "")
 											     : git_describe(ok.path);
-		k.version = describe.empty() ? "(not a git tree)" : "git " + describe;
+		k.version = describe.empty() ? "not a git tree" : "git " + describe;
 		j["git_describe"] = describe;
 	} else {
 		k.image_pkg = ok.image_pkg;

@@ -62,6 +62,8 @@ std::string own_kernel_label(OwnKernel::Form form, const std::string &release);
 // neither a tree nor packages, no arch in the .config, the image or modules_prepare missing, a package missing,
 // options the guest needs.
 OwnKernel inspect_own_kernel(const fs::path &path);
+// inspect_own_kernel() once per path and process: a run works on one snapshot of the tree.
+const OwnKernel &own_kernel(const fs::path &path);
 
 // The kernel for a cell. Packages are unpacked into the cache the first time; kernel.json is written when
 // missing and, with Resolve::always (set-up time), again (the tree's git describe may have changed).

@@ -42,7 +42,7 @@ void ensure_guest_build(const Arch &arch)
 Kernel cell_kernel(const Cell &cell, Resolve resolve, bool quiet)
 {
 	if (!cell.kernel_path.empty())
-		return ensure_own_kernel(inspect_own_kernel(cell.kernel_path), resolve, quiet);
+		return ensure_own_kernel(own_kernel(cell.kernel_path), resolve, quiet);
 	if (is_source_kernel(cell.kernel))
 		return ensure_source_kernel(*cell.arch, cell.kernel, cell.protection, quiet);
 	return ensure_kernel(*cell.arch, cell.kernel, resolve, quiet);
@@ -52,7 +52,7 @@ fs::path cell_module_path(const Cell &cell)
 {
 	auto dir = Matrix::paths().build / "module";
 	if (!cell.kernel_path.empty())
-		return dir / (cell.arch->name + "-" + cell.kernel + "-" + inspect_own_kernel(cell.kernel_path).key) /
+		return dir / (cell.arch->name + "-" + cell.kernel + "-" + own_kernel(cell.kernel_path).key) /
 		       "xuaccess.ko";
 	if (!is_source_kernel(cell.kernel))
 		return module_path(*cell.arch, cell.kernel);
