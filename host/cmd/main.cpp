@@ -43,7 +43,8 @@ int run(int argc, char **argv)
 {
 	CLI::App app{"xuaccess: kernel/user data transfer under x86 SMAP and arm64 PAN, measured in QEMU guests", "xuaccess"};
 	app.require_subcommand(1);
-	app.footer("Exit status: 0 ok, 1 failure, 2 usage error or refused comparison, 130 interrupted (143 on SIGTERM).");
+	app.footer("Exit status: 0 ok, 1 failure, 2 usage error, refused comparison or refused kernel, 130 interrupted (143 "
+		   "on SIGTERM).");
 
 	xua::Selection sel;
 	auto *test = app.add_subcommand("test", "Build everything, then run host unit tests, sparse and the QEMU cells");
