@@ -7,6 +7,7 @@
 #include "analyze/compare.hpp"
 #include "provision/own_kernel.hpp"
 #include "provision/source_kernel.hpp"
+#include "run/process.hpp"
 
 using namespace xua;
 
@@ -163,6 +164,42 @@ TEST_F(OwnKernelTest, RebuiltTreeIsAnotherKernel)
 	EXPECT_NE(k2.dir, k1.dir);
 	write_file(t / ".config", read_file(t / ".config") + "CONFIG_FOO=y\n");
 	EXPECT_NE(inspect_own_kernel(t).key, k2.key) << "the config changed";
+}
+
+// What a cell records: the tree's git describe when its `source` link is the top of a git work tree (not when
+// it merely lies inside one), and nothing to unpack.
+TEST_F(OwnKernelTest, GitDescribeOfTheSourceTree)
+{
+	auto src = root_ / "linux";
+	fs::create_directories(src);
+	write_file(src / "Makefile", "# top\n");
+	auto git = [&](std::vector<std::string> args) {
+		std::vector<std::string> argv = {"git", "-C", src.string(), "-c", "user.name=t", "-c", "user.email=t@t"};
+		argv.insert(argv.end(), args.begin(), args.end());
+		return run_checked(argv);
+	};
+	git({"init", "-q"});
+	git({"add", "Makefile"});
+	git({"commit", "-q", "-m", "v"});
+	git({"tag", "v6.1.99"});
+	auto t = tree("obj", "x86_64");
+	fs::create_directory_symlink(src, t / "source");
+	auto k = ensure_own_kernel(inspect_own_kernel(t), Resolve::always, true);
+	EXPECT_EQ(k.version, "git v6.1.99");
+	EXPECT_EQ(k.image_pkg, "kernel tree " + fs::canonical(t).string() + ":");
+	EXPECT_EQ(k.boot_image, fs::canonical(t) / "vmlinux");
+	auto ctx = own_kernel_context(k);
+	EXPECT_EQ(ctx["xua_kernel_git_describe"], "v6.1.99");
+	EXPECT_EQ(ctx["xua_kernel_form"], "build tree");
+	EXPECT_EQ(ctx["xua_kernel_config_sha256"], sha256_file(t / ".config"));
+	write_file(src / "Makefile", "# edited\n");
+	EXPECT_EQ(ensure_own_kernel(inspect_own_kernel(t), Resolve::always, true).version, "git v6.1.99-dirty");
+	// A tree inside the git work tree but not its top: not described (it would be another project's history).
+	auto inside = src / "sub";
+	fs::create_directories(inside);
+	fs::remove(t / "source");
+	fs::create_directory_symlink(inside, t / "source");
+	EXPECT_EQ(ensure_own_kernel(inspect_own_kernel(t), Resolve::always, true).version, "not a git tree");
 }
 
 TEST_F(OwnKernelTest, TreeLackingWhatTheGuestNeedsIsRefusedWithTheList)
