@@ -20,6 +20,18 @@ struct Error : std::runtime_error {
 	using std::runtime_error::runtime_error;
 };
 
+// A request refused as given, before anything ran (a kernel tree that lacks what a guest needs, ...): the
+// front end exits 2, like for a usage error.
+struct Refused : Error {
+	using Error::Error;
+};
+
+template <typename... Args>
+[[noreturn]] void refuse(fmt::format_string<Args...> f, Args &&...args)
+{
+	throw Refused(fmt::format(f, std::forward<Args>(args)...));
+}
+
 template <typename... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> f, Args &&...args)
 {

@@ -100,7 +100,7 @@ std::vector<std::string> mismatches(const CellResults &a, const CellResults &b, 
 		if (key == "xua_kernel_cmdline" && is_accepted("kernel command line"))
 			return;
 		if (kernel_ab && (key == "xua_kernel_release" || key == "xua_kernel_package" ||
-				  key == "xua_kernel_config_sha256"))
+				  key == "xua_kernel_config_sha256" || key == "xua_kernel_path"))
 			return;
 		if (x != y)
 			out.push_back(fmt::format("{}: '{}' vs '{}' ({})", what, x.empty() ? "?" : x, y.empty() ? "?" : y, key));
@@ -111,6 +111,7 @@ std::vector<std::string> mismatches(const CellResults &a, const CellResults &b, 
 	differ("xua_arch", "architecture");
 	differ("xua_kernel_release", "kernel");
 	differ("xua_kernel_package", "kernel package");
+	differ("xua_kernel_path", "kernel given as a path");
 	differ("xua_accel", "accelerator");
 	if (a.clock() != b.clock())
 		out.push_back(fmt::format("clock: '{}' vs '{}' (xua_clock): instructions and time are not comparable", a.clock(),
@@ -225,10 +226,8 @@ Comparison compare(const CellResults &a, const CellResults &b, const CompareOpti
 	c.alpha = o.alpha;
 	c.exact = a.exact_clock() && b.exact_clock();
 	c.mismatches = mismatches(a, b, o.across);
-	c.accepted = o.across == "kernel" ? std::vector<std::string>{fmt::format(
-							    "kernel A/B: '{}' ({}) vs '{}' ({})", a.context_string("xua_kernel_package"),
-							    a.context_string("xua_kernel_release"), b.context_string("xua_kernel_package"),
-							    b.context_string("xua_kernel_release"))}
+	c.accepted = o.across == "kernel" ? std::vector<std::string>{fmt::format("kernel A/B: {} vs {}", a.kernel_description(),
+										       b.kernel_description())}
 					  : accepted_differences(a, b);
 	if (!c.mismatches.empty() && !o.allow_mismatch)
 		fail("not comparing {} with {}: they differ in more than the {}:\n  {}\n"

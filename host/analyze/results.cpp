@@ -50,6 +50,21 @@ std::string CellResults::accel_label() const
 	return "emulated (TCG)";
 }
 
+std::string CellResults::kernel_description() const
+{
+	auto package = context_string("xua_kernel_package"), release = context_string("xua_kernel_release");
+	auto path = context_string("xua_kernel_path");
+	if (path.empty())
+		return fmt::format("'{}' ({})", package, release);
+	std::string origin = package;  // packages: the image package and its version
+	if (context.contains("xua_kernel_git_describe")) {
+		auto d = context_string("xua_kernel_git_describe");
+		origin = d.empty() ? "not a git tree" : "git " + d;
+	}
+	return fmt::format("{} ({} {}, release {}, {})", context_string("xua_kernel_series"),
+			   context_string("xua_kernel_form"), path, release, origin);
+}
+
 std::string CellResults::group() const
 {
 	auto arch = context_string("xua_arch"), series = context_string("xua_kernel_series");

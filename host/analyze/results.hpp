@@ -50,6 +50,9 @@ struct CellResults {
 	// "emulated (TCG)", "icount (...)", "KVM on real silicon", "KVM inside an emulated machine (...)",
 	// "host kernel on real silicon", "host kernel on a QEMU TCG-emulated machine" (machine_label)
 	std::string accel_label() const;
+	// The kernel, as truthfully as the context says: "'<package> <version>' (<release>)", and for a kernel given
+	// as a path "<label> (<form> <path>, release <release>, <git describe or package>)".
+	std::string kernel_description() const;
 	// Cells are paired by what their context says, not by file names: group() is <arch>-<kernel series>
 	// (same arch, kernel and accelerator), protection() the protection requested. Files without those
 	// keys fall back to the name <arch>-<kernel>-<on|off>.

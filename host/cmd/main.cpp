@@ -18,6 +18,7 @@
 #include "cmd/test.hpp"
 #include "provision/kbuild.hpp"
 #include "provision/kernel.hpp"
+#include "provision/own_kernel.hpp"
 #include "provision/source_kernel.hpp"
 #include "provision/prepare.hpp"
 #include "report/report.hpp"
@@ -36,7 +37,8 @@ void add_selection(CLI::App *cmd, xua::Selection &sel)
 			"on, off (default both), off-kernel, sw (README: Cells)")
 		->delimiter(',');
 	cmd->add_option("--kernel", sel.kernels,
-			"Debian's 6.1 (default), 6.12; built from source: 6.1-src, 6.1-debug, ...")
+			"Debian's 6.1 (default), 6.12; built from source: 6.1-src, 6.1-debug, ...; or your own, as a path "
+			"(with a '/'): a build tree (O= dir, image built, modules_prepare done) or a directory of .debs")
 		->delimiter(',');
 }
 
@@ -44,7 +46,8 @@ int run(int argc, char **argv)
 {
 	CLI::App app{"xuaccess: kernel/user data transfer under x86 SMAP and arm64 PAN, measured in QEMU guests", "xuaccess"};
 	app.require_subcommand(1);
-	app.footer("Exit status: 0 ok, 1 failure, 2 usage error or refused comparison, 130 interrupted (143 on SIGTERM).");
+	app.footer("Exit status: 0 ok, 1 failure, 2 usage error, refused comparison or refused kernel, 130 interrupted (143 "
+		   "on SIGTERM).");
 
 	xua::Selection sel;
 	auto *test = app.add_subcommand("test", "Build everything, then run host unit tests, sparse and the QEMU cells");
@@ -134,17 +137,19 @@ int run(int argc, char **argv)
 	int timeout = 240;
 	auto *kb = app.add_subcommand("kbuild", "(plumbing) build the module for one arch and kernel series");
 	kb->add_option("--arch", arch)->required();
-	kb->add_option("--kernel", kernel)->required();
+	kb->add_option("--kernel", kernel, "a kernel series, <series>-src/-debug, or a path (a build tree or .deb directory)")
+		->required();
 	kb->add_option("--out", kout, "the .ko to write (with --sparse: the report)")->required();
 	kb->add_option("--stamp", stamp);
 	kb->add_option("--depfile", depfile);
 	kb->add_flag("--sparse", sparse, "check with sparse (C=2) and fail on any warning");
-	kb->add_option("--protection", protection, "for a kernel built from source: the protection's config")
+	kb->add_option("--protection", protection, "for a kernel built from source or given as a path: the protection's config")
 		->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
 
 	auto *cell = app.add_subcommand("cell", "(plumbing) boot one cell, run the in-guest tests, print TAP");
 	cell->add_option("--arch", arch)->required();
-	cell->add_option("--kernel", kernel)->required();
+	cell->add_option("--kernel", kernel, "a kernel series, <series>-src/-debug, or a path (a build tree or .deb directory)")
+		->required();
 	cell->add_option("--protection", protection)->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
 	cell->add_option("--timeout", timeout, "seconds before the guest is killed")->check(CLI::Range(5, 3600));
 	// `./xuaccess test --accel` reaches its cells (run by Meson) through the environment.
@@ -208,8 +213,8 @@ int run(int argc, char **argv)
 						max_reg->count() ? std::optional<double>(max_regression) : std::nullopt);
 		if (*kb) {
 			xua::die_with_parent(SIGTERM);  // run by ninja, run by the front end
-			if (xua::is_source_kernel(kernel)) {
-				// Against a kernel built from source (built now if the cache lacks it).
+			if (xua::is_source_kernel(kernel) || xua::is_kernel_path(kernel)) {
+				// Against a kernel built from source (built now if the cache lacks it) or given as a path.
 				auto c = m.select({arch}, {kernel}, {protection}).front();
 				auto k = xua::cell_kernel(c, xua::Resolve::if_missing);
 				xua::kbuild({.arch = c.arch, .series = k.release, .out = kout, .sparse = sparse,
@@ -236,7 +241,7 @@ int run(int argc, char **argv)
 				xua::CellJob job;
 				job.timeout = std::chrono::seconds(timeout);
 				job.args = guest_args;
-				job.accel = xua::resolve_accel(cell_accel, *c.arch);
+				job.accel = xua::resolve_accels(cell_accel, {c}).front();
 				auto dir = xua::Matrix::paths().build / "cells" / c.name();
 				auto image = xua::provision_cell(c, job.job, dir);
 				auto o = xua::run_cell(c, image, job, dir);
@@ -246,6 +251,9 @@ int run(int argc, char **argv)
 				throw;
 			}
 		}
+	} catch (const xua::Refused &e) {
+		std::fprintf(stderr, "xuaccess: %s\n", e.what());
+		return 2;
 	} catch (const xua::Error &e) {
 		std::fprintf(stderr, "xuaccess: %s\n", e.what());
 		return 1;

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "provision/own_kernel.hpp"
 #include "provision/prepare.hpp"
 #include "run/cell.hpp"
 #include "run/process.hpp"
@@ -14,6 +15,9 @@
 namespace xua {
 void Selection::dedupe()
 {
+	for (auto &k : kernels)
+		if (is_kernel_path(k))
+			k = fs::absolute(k).lexically_normal().string();
 	for (auto *v : {&arches, &kernels, &protections}) {
 		std::vector<std::string> out;
 		for (auto &s : *v)
@@ -23,54 +27,100 @@ void Selection::dedupe()
 	}
 }
 
-CaseCounts count_cases(const std::string &testlog)
+CaseCounts count_test_output(const std::string &out, bool test_ok)
 {
 	static const std::regex tap_re(R"(^(not ok|ok)\b[^#]*(#\s*(SKIP|skip|TODO))?)");
 	static const std::regex gtest_pass(R"(^\[  PASSED  \] (\d+) test)");
 	static const std::regex gtest_fail(R"(^\[  FAILED  \] (\d+) test)");
 	static const std::regex gtest_skip(R"(^\[  SKIPPED \] (\d+) test)");
+	// Meson 1.0's testlog.json does not record the protocol: recognise it from the output.
+	static const std::regex tap_plan(R"((^|\n)1\.\.\d+(\n|$))");
+	std::string proto = out.find("[==========]") != std::string::npos ? "gtest"
+			    : std::regex_search(out, tap_plan)              ? "tap"
+									    : "exitcode";
+	CaseCounts t;
+	std::smatch m;
+	for (auto &l : split_lines(out)) {
+		if (proto == "tap" && std::regex_search(l, m, tap_re)) {
+			if (m[3].matched)
+				++t.skipped;
+			else if (m[1] == "ok")
+				++t.passed;
+			else
+				++t.failed;
+		} else if (proto == "gtest") {
+			if (std::regex_search(l, m, gtest_pass))
+				t.passed += std::stoi(m[1]);
+			else if (std::regex_search(l, m, gtest_fail))
+				t.failed += std::stoi(m[1]);
+			else if (std::regex_search(l, m, gtest_skip))
+				t.skipped += std::stoi(m[1]);
+		}
+	}
+	if (t.passed + t.failed + t.skipped == 0)
+		(test_ok ? t.passed : t.failed) = 1;
+	else if (!test_ok && t.failed == 0)
+		t.failed = 1;  // e.g. crashed or timed out after reporting only passes
+	return t;
+}
+
+CaseCounts count_cases(const std::string &testlog)
+{
 	CaseCounts c;
 	for (auto &line : split_lines(testlog)) {
 		if (trim(line).empty())
 			continue;
 		auto j = nlohmann::json::parse(line);
-		// Meson 1.0's testlog.json does not record the protocol: recognise it from the output.
-		std::string out = j.value("stdout", "");
-		static const std::regex tap_plan(R"((^|\n)1\.\.\d+(\n|$))");
-		std::string proto = out.find("[==========]") != std::string::npos ? "gtest"
-				    : std::regex_search(out, tap_plan)              ? "tap"
-										    : "exitcode";
 		std::string result = j.value("result", "");
-		CaseCounts t;
-		std::smatch m;
-		for (auto &l : split_lines(out)) {
-			if (proto == "tap" && std::regex_search(l, m, tap_re)) {
-				if (m[3].matched)
-					++t.skipped;
-				else if (m[1] == "ok")
-					++t.passed;
-				else
-					++t.failed;
-			} else if (proto == "gtest") {
-				if (std::regex_search(l, m, gtest_pass))
-					t.passed += std::stoi(m[1]);
-				else if (std::regex_search(l, m, gtest_fail))
-					t.failed += std::stoi(m[1]);
-				else if (std::regex_search(l, m, gtest_skip))
-					t.skipped += std::stoi(m[1]);
-			}
-		}
 		bool test_ok = result == "OK" || result == "EXPECTEDFAIL" || result == "SKIP";
-		if (t.passed + t.failed + t.skipped == 0)
-			(test_ok ? t.passed : t.failed) = 1;
-		else if (!test_ok && t.failed == 0)
-			t.failed = 1;  // e.g. crashed or timed out after reporting only passes
-		c.passed += t.passed;
-		c.failed += t.failed;
-		c.skipped += t.skipped;
+		c += count_test_output(j.value("stdout", ""), test_ok);
 	}
 	return c;
 }
+
+namespace {
+
+// Cells of a kernel given as a path have no Meson test (Meson's tests are fixed when the build is configured):
+// their sparse check and their cells run here, one at a time after Meson's, through the plumbing commands
+// Meson's tests run (kbuild --sparse, cell). Each one's output is kept in build/cells/<cell>/.
+CaseCounts run_path_cells(const std::vector<Cell> &cells, const std::string &accel)
+{
+	const auto &p = Matrix::paths();
+	const auto host = (p.build / "host" / "xuaccess-host").string();
+	CaseCounts total;
+	std::set<std::string> sparse_done;
+	auto one = [&](const std::string &name, const std::vector<std::string> &argv, const fs::path &log) {
+		auto t0 = std::chrono::steady_clock::now();
+		fmt::print("xuaccess: {}: {}\n", name, shell_quote(argv));
+		std::fflush(stdout);
+		auto r = run(argv);
+		fs::create_directories(log.parent_path());
+		write_file(log, r.output);
+		auto c = count_test_output(r.output, r.ok());
+		fmt::print("{:<40} {} {:.1f}s ({} passed, {} failed, {} skipped; output: {})\n", name, r.ok() ? "OK  " : "FAIL",
+			   seconds_since(t0), c.passed, c.failed, c.skipped, log.string());
+		if (!r.ok())
+			fmt::print("{}\n", r.output);
+		total += c;
+	};
+	for (auto &c : cells) {
+		auto key = c.arch->name + "-" + c.kernel + (c.arch->kconfig.count(c.protection) ? "-" + c.protection : "");
+		if (sparse_done.insert(key).second) {
+			auto out = cell_module_path(c).parent_path() / "sparse.txt";
+			one("sparse-" + key,
+			    {host, "kbuild", "--arch", c.arch->name, "--kernel", c.kernel_path.string(), "--protection", c.protection,
+			     "--sparse", "--out", out.string()},
+			    p.build / "cells" / ("sparse-" + key + ".log"));
+		}
+		one("cell-" + c.name(),
+		    {host, "cell", "--arch", c.arch->name, "--kernel", c.kernel_path.string(), "--protection", c.protection,
+		     "--accel", accel},
+		    p.build / "cells" / c.name() / "tap.txt");
+	}
+	return total;
+}
+
+}  // namespace
 
 int run_tests(const Selection &sel, const std::string &accel)
 {
@@ -79,27 +129,33 @@ int run_tests(const Selection &sel, const std::string &accel)
 	auto t0 = std::chrono::steady_clock::now();
 	auto cells = m.select(sel.arches, sel.kernels, sel.protections);
 	// Refused before anything is built: every cell must be able to run under what was asked.
+	if (accel == "kvm")
+		for (auto &c : cells)
+			if (auto why = accel_unusable("kvm", c); !why.empty())
+				fail("--accel kvm cannot run cell {}: {}", c.name(), why);
 	std::set<std::string> accels;
-	for (auto &c : cells) {
-		if (accel == "kvm")
-			if (auto why = accel_unusable("kvm", *c.arch); !why.empty())
-				fail("--accel kvm cannot run the {} cells: {}", c.arch->name, why);
-		accels.insert(resolve_accel(accel, *c.arch));
-	}
+	for (auto &c : cells)  // as the cell plumbing decides it, one cell at a time
+		accels.insert(resolve_accels(accel, {c}).front());
 	fmt::print(stderr, "xuaccess: building for {} cell(s)\n", cells.size());
 	prepare(cells);
 	double build_s = seconds_since(t0);
 
 	std::vector<std::string> names = {"host-unit"};
 	std::set<std::string> sparse;
+	std::vector<Cell> path_cells;
 	for (auto &c : cells) {
+		if (!c.kernel_path.empty()) {
+			path_cells.push_back(c);
+			continue;
+		}
 		// A protection with its own kernel config (arm64 off-kernel, sw) has its own sparse check.
 		auto k = c.arch->name + "-" + c.kernel + (c.arch->kconfig.count(c.protection) ? "-" + c.protection : "");
 		if (sparse.insert(k).second)
 			names.push_back("sparse-" + k);
 	}
 	for (auto &c : cells)
-		names.push_back("cell-" + c.name());
+		if (c.kernel_path.empty())
+			names.push_back("cell-" + c.name());
 	std::vector<std::string> argv = {"meson", "test", "-C", p.build.string(), "--no-rebuild", "--print-errorlogs"};
 	argv.insert(argv.end(), names.begin(), names.end());
 	fmt::print(stderr, "xuaccess: running {}\n", shell_quote(argv));
@@ -107,14 +163,15 @@ int run_tests(const Selection &sel, const std::string &accel)
 	auto r = run(argv, {.env = {{"XUACCESS_ACCEL", accel}},  // read by the cell plumbing
 			    .capture = false,
 			    .grace = std::chrono::seconds(5)});  // meson ends its tests on SIGTERM
-	double total_s = seconds_since(t0);
-
 	auto log = p.build / "meson-logs" / "testlog.json";
 	CaseCounts c;
 	if (fs::exists(log))
 		c = count_cases(read_file(log));
 	else
 		c.failed = 1;
+	if (!path_cells.empty())
+		c += run_path_cells(path_cells, accel);
+	double total_s = seconds_since(t0);
 	std::vector<std::string> how;
 	for (auto &a : accels)
 		how.push_back(a == "kvm" ? "under KVM" : "emulated under TCG");

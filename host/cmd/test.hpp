@@ -11,7 +11,8 @@ namespace xua {
 
 struct Selection {
 	std::vector<std::string> arches, kernels, protections;
-	// Repeated values count once, in the order first given (--arch x86_64,x86_64 is one arch).
+	// Repeated values count once, in the order first given (--arch x86_64,x86_64 is one arch); kernels given as
+	// paths become absolute (bench saves them for --resume).
 	void dedupe();
 };
 
@@ -21,7 +22,16 @@ int run_tests(const Selection &sel, const std::string &accel = "tcg");
 
 struct CaseCounts {
 	int passed = 0, failed = 0, skipped = 0;
+	CaseCounts &operator+=(const CaseCounts &o)
+	{
+		passed += o.passed;
+		failed += o.failed;
+		skipped += o.skipped;
+		return *this;
+	}
 };
+// Counts the cases in one test's output (TAP cases, GoogleTest cases, or the test itself by its exit status).
+CaseCounts count_test_output(const std::string &output, bool test_ok);
 // Counts the individual cases in Meson's testlog.json (TAP cases, GoogleTest cases, or the test itself).
 CaseCounts count_cases(const std::string &testlog_jsonl);
 

@@ -74,17 +74,6 @@ void extract_vmlinux(const fs::path &bzimage, const fs::path &out)
 		fail("extracting vmlinux from {} with {} failed: {}", bzimage.string(), p.compression, trim(r.output));
 }
 
-// The flavour headers are usable when the -common Makefile they include and the kbuild scripts exist.
-bool headers_complete(const fs::path &headers)
-{
-	auto mk = headers / "Makefile";
-	if (!fs::exists(mk) || !fs::exists(headers / "scripts" / "Makefile.build"))
-		return false;
-	auto text = read_file(mk);
-	auto pos = text.find("include ");
-	return pos != std::string::npos && fs::exists(trim(text.substr(pos + 8, text.find('\n', pos) - pos - 8)));
-}
-
 }  // namespace
 
 BzPayload bzimage_payload(std::string_view img)
@@ -118,6 +107,59 @@ BzPayload bzimage_payload(std::string_view img)
 	else if (m.substr(0, 3) == std::string_view("\x5d\x00\x00", 3))
 		p.compression = "lzma";
 	return p;
+}
+
+bool headers_complete(const fs::path &headers)
+{
+	auto mk = headers / "Makefile";
+	if (!fs::exists(mk) || !fs::exists(headers / "scripts" / "Makefile.build"))
+		return false;
+	auto text = read_file(mk);
+	auto pos = text.find("include ");
+	return pos != std::string::npos && fs::exists(trim(text.substr(pos + 8, text.find('\n', pos) - pos - 8)));
+}
+
+void unpack_debian_kernel(const Arch &arch, const std::string &release, const std::vector<fs::path> &debs,
+			  const fs::path &root, const fs::path &final_root, const fs::path &boot_image)
+{
+	fs::create_directories(root);
+	for (auto &deb : debs) {
+		auto name = deb.filename().string();
+		if (starts_with(name, "linux-image-")) {
+			// Only /boot is needed from the image: skip the ~400 MB of modules.
+			auto tar = root.parent_path() / "image.tar";
+			run_checked({"dpkg-deb", "--fsys-tarfile", deb.string()}, {.stdout_file = tar});
+			run_checked({"tar", "-xf", tar.string(), "-C", root.string(), "./boot"});
+			fs::remove(tar);
+		} else {
+			run_checked({"dpkg-deb", "-x", deb.string(), root.string()});
+		}
+	}
+
+	// The flavour Makefile includes the -common Makefile by an absolute /usr/src path; point it at ours (the
+	// final place, after the caller moved root there).
+	auto mk = root / "usr/src" / ("linux-headers-" + release) / "Makefile";
+	if (!fs::exists(mk))
+		fail("the packages hold no {} (linux-headers-{} missing?)", fs::relative(mk, root).string(), release);
+	auto text = read_file(mk);
+	auto pos = text.find("include /usr/src/");
+	if (pos == std::string::npos)
+		fail("{}: unexpected content, no 'include /usr/src/': {}", mk.string(), text);
+	text.replace(pos, std::strlen("include /usr/src/"), "include " + (final_root / "usr/src").string() + "/");
+	write_file(mk, text);
+
+	auto vmlinuz = root / "boot" / ("vmlinuz-" + release);
+	if (!fs::exists(vmlinuz))
+		fail("the image package holds no {}", fs::relative(vmlinuz, root).string());
+	if (arch.boot_image == "vmlinux") {
+		extract_vmlinux(vmlinuz, boot_image);
+	} else {
+		auto img = read_file(vmlinuz);
+		if (starts_with(img, "\x1f\x8b"))
+			run_checked({"gzip", "-dc", vmlinuz.string()}, {.stdout_file = boot_image});
+		else
+			fs::copy_file(vmlinuz, boot_image, fs::copy_options::overwrite_existing);
+	}
 }
 
 Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolve, bool quiet)
@@ -188,49 +230,18 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 	auto debs = staging / "debs";
 	fs::create_directories(debs);
 	fs::create_directories(sroot);
+	const auto boot_image = staging / arch.boot_image;
 	std::vector<std::string> dl = {"apt-get", "download", "-q"};
 	dl.insert(dl.end(), pkgs.begin(), pkgs.end());
 	auto r = run(dl, {.cwd = debs});
 	if (!r.ok())
 		fail("apt-get download failed for {}:\n{}\n(is Debian's archive reachable?)", fmt::join(pkgs, " "),
 		     trim(r.output));
-	for (auto &deb : fs::directory_iterator(debs)) {
-		auto name = deb.path().filename().string();
-		if (starts_with(name, "linux-image-")) {
-			// Only /boot is needed from the image: skip the ~400 MB of modules.
-			auto tar = staging / "image.tar";
-			run_checked({"dpkg-deb", "--fsys-tarfile", deb.path().string()}, {.stdout_file = tar});
-			run_checked({"tar", "-xf", tar.string(), "-C", sroot.string(), "./boot"});
-			fs::remove(tar);
-		} else {
-			run_checked({"dpkg-deb", "-x", deb.path().string(), sroot.string()});
-		}
-	}
+	std::vector<fs::path> files;
+	for (auto &deb : fs::directory_iterator(debs))
+		files.push_back(deb.path());
+	unpack_debian_kernel(arch, k.release, files, sroot, root, boot_image);
 	fs::remove_all(debs);
-
-	// The flavour Makefile includes the -common Makefile by an absolute /usr/src path; point it at ours (the
-	// final place, after the swap below).
-	auto mk = sroot / fs::relative(k.headers, root) / "Makefile";
-	auto text = read_file(mk);
-	auto pos = text.find("include /usr/src/");
-	if (pos == std::string::npos)
-		fail("{}: unexpected content, no 'include /usr/src/': {}", mk.string(), text);
-	text.replace(pos, std::strlen("include /usr/src/"), "include " + (root / "usr/src").string() + "/");
-	write_file(mk, text);
-
-	auto vmlinuz = sroot / "boot" / ("vmlinuz-" + k.release);
-	auto boot_image = staging / arch.boot_image;
-	if (!fs::exists(vmlinuz))
-		fail("{} holds no {}", k.image_pkg, vmlinuz.string());
-	if (arch.boot_image == "vmlinux") {
-		extract_vmlinux(vmlinuz, boot_image);
-	} else {
-		auto img = read_file(vmlinuz);
-		if (starts_with(img, "\x1f\x8b"))
-			run_checked({"gzip", "-dc", vmlinuz.string()}, {.stdout_file = boot_image});
-		else
-			fs::copy_file(vmlinuz, boot_image, fs::copy_options::overwrite_existing);
-	}
 	nlohmann::json j = {{"arch", arch.name},       {"series", series},     {"release", k.release},
 			    {"version", k.version},      {"image_pkg", k.image_pkg}, {"packages", pkgs},
 			    {"boot_image", k.boot_image.string()}};

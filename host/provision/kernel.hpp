@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "provision/matrix.hpp"
 
@@ -25,6 +26,15 @@ enum class Resolve { always, if_missing };
 // Fetches and unpacks the kernel when the cache does not hold that exact version, and returns where
 // everything is. Safe to call concurrently (file lock).
 Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolve, bool quiet = false);
+
+// Unpacks a Debian kernel's packages (linux-image-<release>: /boot only; the headers, -common headers and
+// linux-kbuild: whole) into `root`, points the flavour headers' Makefile at the -common headers under
+// `final_root` (where the caller moves root afterwards; may be root itself), and writes what QEMU boots to
+// `boot_image` (x86: the ELF vmlinux extracted from the bzImage; arm64: the Image).
+void unpack_debian_kernel(const Arch &arch, const std::string &release, const std::vector<fs::path> &debs,
+			  const fs::path &root, const fs::path &final_root, const fs::path &boot_image);
+// Flavour headers are usable when the -common Makefile they include and the kbuild scripts exist.
+bool headers_complete(const fs::path &headers);
 
 // Extracts the ELF vmlinux from an x86 bzImage (setup header payload_offset/payload_length).
 // Exposed for the unit tests.

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <ranges>
+#include <regex>
 
 #include <nlohmann/json.hpp>
 #include <sys/utsname.h>
 
+#include "provision/own_kernel.hpp"
 #include "provision/source_kernel.hpp"
 
 #ifndef XUACCESS_SOURCE_DIR
@@ -36,6 +38,23 @@ const Paths &Matrix::paths()
 	return p;
 }
 
+namespace {
+
+std::vector<KconfigNeed> parse_needs(const nlohmann::json &j, const fs::path &file)
+{
+	static const std::regex need_re(R"(^CONFIG_([A-Za-z0-9_]+)(>=|=)(.+)$)");
+	std::vector<KconfigNeed> v;
+	for (auto &[text, why] : j.items()) {
+		std::smatch m;
+		if (!std::regex_match(text, m, need_re))
+			fail("{}: kernel_needs '{}' is not CONFIG_X=value or CONFIG_X>=number", file.string(), text);
+		v.push_back({m[1], m[2], m[3], why.get<std::string>()});
+	}
+	return v;
+}
+
+}  // namespace
+
 const Matrix &Matrix::get()
 {
 	static const Matrix m = load(paths().source / "ci" / "matrix.json", host_arch());
@@ -50,6 +69,7 @@ Matrix Matrix::load(const fs::path &file, const std::string &host)
 	try {
 		j = nlohmann::json::parse(read_file(file));
 		r.default_kernel_ = j.at("default_kernel");
+		auto common_needs = parse_needs(j.at("kernel_needs"), file);
 		for (auto &[k, v] : j.at("kernels").items())
 			r.image_meta_[k] = v.at("image_meta");
 		for (auto &[name, v] : j.at("arches").items()) {
@@ -82,6 +102,10 @@ Matrix Matrix::load(const fs::path &file, const std::string &host)
 			a.append = v.at("append").get<std::vector<std::string>>();
 			a.results_qemu = v.at("results").at("qemu").get<std::vector<std::string>>();
 			a.results_tty = v.at("results").at("guest_tty");
+			a.kconfig_arch = v.at("kconfig_arch");
+			a.kernel_needs = common_needs;
+			for (auto &n : parse_needs(v.at("kernel_needs"), file))
+				a.kernel_needs.push_back(n);
 			if (!a.cpu.count("on") || !a.cpu.count("off"))
 				fail("{}: arch {} needs cpu.on and cpu.off", file.string(), name);
 			r.arches_[name] = std::move(a);
@@ -146,7 +170,34 @@ std::vector<Cell> Matrix::select(const std::vector<std::string> &arches, const s
 	for (auto &p : ps)
 		if (p != "on" && p != "off" && p != "off-kernel" && p != "sw")
 			fail("unknown protection '{}' (expected on, off, off-kernel or sw)", p);
+	std::map<std::string, fs::path> labels;  // kernels given as paths: label -> path
 	for (auto &k : ks) {
+		if (is_kernel_path(k)) {
+			// A kernel given as a path runs on its own arch (its .config says which) with the protections asked
+			// for; one that needs a config of its own (arm64 off-kernel, sw) needs that config in the tree.
+			auto ok = own_kernel(k);
+			const Arch &a = *ok.arch;
+			if (!arches.empty() && std::find(as.begin(), as.end(), a.name) == as.end())
+				refuse("--kernel {} is an {} kernel (its .config sets CONFIG_{}), not one for --arch {}", k, a.name,
+				       a.kconfig_arch, fmt::join(as, ","));
+			if (auto [it, fresh] = labels.emplace(ok.label, ok.path); !fresh && it->second != ok.path)
+				refuse("--kernel {} and {} are both {}: give one of them per run", it->second.string(),
+				       ok.path.string(), ok.label);
+			for (auto &p : ps) {
+				if (!a.cpu.count(p))
+					refuse("{} offers no protection '{}' (it has: {})", a.name, p, fmt::join(a.protections(), ", "));
+				if (auto f = a.kconfig.find(p); f != a.kconfig.end()) {
+					auto frag = paths().source / "ci" / "kconfig" / (f->second + ".config");
+					auto unmet = kconfig_unmet(parse_kconfig(read_file(frag)), ok.config);
+					if (!unmet.empty())
+						refuse("--kernel {}: protection {} on {} needs a kernel configured as ci/kconfig/{}.config "
+						       "says; its .config lacks:\n  {}",
+						       k, p, a.name, f->second, fmt::join(unmet, "\n  "));
+				}
+				cells.push_back(Cell{&a, ok.label, p, ok.path});
+			}
+			continue;
+		}
 		image_meta(k, arch(as.front()));  // validates the series name
 		for (auto &an : as)
 			for (auto &p : ps) {

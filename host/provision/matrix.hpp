@@ -10,6 +10,14 @@
 
 namespace xua {
 
+// One thing a guest kernel's .config must hold for a cell to run (ci/matrix.json "kernel_needs", checked in a
+// kernel given as a path before it boots): CONFIG_<symbol> <op> <value>, op "=" (absent counts as n) or ">="
+// (a number), and why the guest needs it.
+struct KconfigNeed {
+	std::string symbol, op, value, why;
+	std::string text() const { return "CONFIG_" + symbol + op + value; }
+};
+
 struct Arch {
 	std::string name;           // x86_64, arm64
 	std::string debian_arch;    // amd64, arm64
@@ -36,13 +44,18 @@ struct Arch {
 	std::vector<std::string> append;
 	std::vector<std::string> results_qemu;
 	std::string results_tty;
+	std::string kconfig_arch;   // the symbol a .config of this arch sets (X86_64, ARM64)
+	std::vector<KconfigNeed> kernel_needs;  // every arch's and this arch's
 	std::vector<std::string> protections() const;  // the keys of cpu
 };
 
 struct Cell {
 	const Arch *arch;
-	std::string kernel;      // Debian series (6.1, 6.12) or a kernel built from source (6.1-src, 6.1-debug)
+	// Debian series (6.1, 6.12), a kernel built from source (6.1-src, 6.1-debug), or the label of a kernel given
+	// as a path (tree-<release>, deb-<release>; provision/own_kernel.hpp)
+	std::string kernel;
 	std::string protection;  // on, off, off-kernel, sw
+	fs::path kernel_path;    // a kernel given as a path: the tree or .deb directory (canonical), else empty
 	std::string name() const { return fmt::format("{}-{}-{}", arch->name, kernel, protection); }
 	std::string cpu() const { return arch->cpu.at(protection); }
 	// The -cpu and -M for a guest of this cell under `accel` (tcg or kvm).

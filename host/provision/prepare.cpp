@@ -4,6 +4,7 @@
 
 #include "provision/initramfs.hpp"
 #include "provision/kbuild.hpp"
+#include "provision/own_kernel.hpp"
 #include "provision/source_kernel.hpp"
 #include "run/process.hpp"
 
@@ -38,6 +39,60 @@ void ensure_guest_build(const Arch &arch)
 
 }  // namespace
 
+Kernel cell_kernel(const Cell &cell, Resolve resolve, bool quiet)
+{
+	if (!cell.kernel_path.empty())
+		return ensure_own_kernel(own_kernel(cell.kernel_path), resolve, quiet);
+	if (is_source_kernel(cell.kernel))
+		return ensure_source_kernel(*cell.arch, cell.kernel, cell.protection, quiet);
+	return ensure_kernel(*cell.arch, cell.kernel, resolve, quiet);
+}
+
+fs::path cell_module_path(const Cell &cell)
+{
+	auto dir = Matrix::paths().build / "module";
+	if (!cell.kernel_path.empty())
+		return dir / (cell.arch->name + "-" + cell.kernel + "-" + own_kernel(cell.kernel_path).key) /
+		       "xuaccess.ko";
+	if (!is_source_kernel(cell.kernel))
+		return module_path(*cell.arch, cell.kernel);
+	auto sk = parse_source_kernel(cell.kernel);
+	auto frags = kconfig_fragments(*cell.arch, sk->variant, cell.protection);
+	std::string name = cell.arch->name + "-" + cell.kernel;
+	for (size_t i = sk->variant == "debug" ? 3 : 2; i < frags.size(); ++i)
+		name += "-" + frags[i];
+	return dir / name / "xuaccess.ko";
+}
+
+nlohmann::json kernel_context(const Cell &cell, const Kernel &k)
+{
+	nlohmann::json ctx = nlohmann::json::object();
+	if (auto it = cell.arch->protection_append.find(cell.protection); it != cell.arch->protection_append.end())
+		ctx["xua_protection_cmdline"] = fmt::format("{}", fmt::join(it->second, " "));
+	if (!cell.kernel_path.empty()) {
+		ctx.update(own_kernel_context(k));
+		return ctx;
+	}
+	if (!is_source_kernel(cell.kernel) || !fs::exists(k.stamp))
+		return ctx;
+	auto j = nlohmann::json::parse(read_file(k.stamp));
+	ctx["xua_kernel_config_sha256"] = j.value("config_sha256", "");
+	ctx["xua_kernel_fragments"] = fmt::format("{}", fmt::join(j.value("fragments", std::vector<std::string>{}), " "));
+	ctx["xua_kernel_protection_fragment"] = j.value("protection_fragment", "");
+	if (j.contains("base_config_sha256")) {
+		ctx["xua_kernel_base_config_sha256"] = j["base_config_sha256"];
+		ctx["xua_kernel_config_diff"] =
+			fmt::format("{}", fmt::join(j.value("config_diff_from_base", std::vector<std::string>{}), ", "));
+	}
+	return ctx;
+}
+
+void build_cell_module(const Cell &cell, const Kernel &k, bool quiet)
+{
+	kbuild({.arch = cell.arch, .series = k.release, .out = cell_module_path(cell), .headers = k.headers,
+		.quiet = quiet});
+}
+
 void prepare(const std::vector<Cell> &cells)
 {
 	const auto &p = Matrix::paths();
@@ -49,10 +104,11 @@ void prepare(const std::vector<Cell> &cells)
 	std::vector<std::string> modules;
 	for (auto &c : cells) {
 		auto key = c.arch->name + "-" + c.kernel;
-		if (is_source_kernel(c.kernel)) {
-			// Built from source (cached by config); the module is rebuilt incrementally every time.
+		if (is_source_kernel(c.kernel) || !c.kernel_path.empty()) {
+			// Built from source (cached by config) or given as a path (cached by its key); the module is
+			// rebuilt incrementally every time.
 			if (kernels.insert(cell_module_path(c).string()).second)
-				build_source_module(c, cell_kernel(c, Resolve::always), false);
+				build_cell_module(c, cell_kernel(c, Resolve::always), false);
 			continue;
 		}
 		if (!kernels.insert(key).second)
@@ -69,8 +125,8 @@ CellImage provision_cell(const Cell &cell, const std::string &job, const fs::pat
 	CellImage img{cell_kernel(cell, Resolve::if_missing, true), dir / "initramfs.cpio"};
 	auto module = cell_module_path(cell);
 	if (!fs::exists(module)) {
-		if (is_source_kernel(cell.kernel))
-			build_source_module(cell, img.kernel, true);
+		if (is_source_kernel(cell.kernel) || !cell.kernel_path.empty())
+			build_cell_module(cell, img.kernel, true);
 		else
 			kbuild({.arch = &arch, .series = cell.kernel, .out = module, .quiet = true});
 	}

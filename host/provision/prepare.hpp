@@ -5,9 +5,27 @@
 
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "provision/kernel.hpp"
 
 namespace xua {
+
+// The kernel a cell boots: Debian's prebuilt series (kernel.hpp), one built from source with the protection's
+// fragment if it has one (source_kernel.hpp), or one given as a path (own_kernel.hpp).
+Kernel cell_kernel(const Cell &cell, Resolve resolve, bool quiet = false);
+// Where the module for a cell's kernel is built: Debian series: module_path() (Meson's targets); a kernel built
+// from source or given as a path: one directory per kernel (a rebuilt tree is another), rebuilt incrementally
+// by prepare().
+fs::path cell_module_path(const Cell &cell);
+// What a result's context records about the kernel and protection beyond its package: for a kernel built
+// from source its .config hash, fragments and (with a protection fragment) the base config's hash and the
+// difference; for one given as a path its path, form, .config hash and git describe; the protection's extra
+// kernel parameters. Keys xua_kernel_* / xua_protection_cmdline.
+nlohmann::json kernel_context(const Cell &cell, const Kernel &k);
+// Builds the module against a kernel built from source or given as a path (kbuild is incremental: ~3 s when
+// nothing changed).
+void build_cell_module(const Cell &cell, const Kernel &k, bool quiet);
 
 void prepare(const std::vector<Cell> &cells);
 

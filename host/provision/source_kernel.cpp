@@ -13,12 +13,6 @@ namespace {
 
 constexpr auto kProgressEvery = std::chrono::seconds(30);
 
-std::string sha256_hex(const fs::path &file)
-{
-	auto out = run_checked({"sha256sum", file.string()});
-	return out.substr(0, 64);
-}
-
 // The newest version of linux-source-<series> the package lists know, or "" when apt cannot say.
 std::string source_version(const std::string &series)
 {
@@ -194,6 +188,53 @@ std::vector<std::string> kconfig_diff(const std::map<std::string, std::string> &
 	return out;
 }
 
+std::vector<std::string> kconfig_needs_unmet(const std::vector<KconfigNeed> &needs,
+					     const std::map<std::string, std::string> &config)
+{
+	std::vector<std::string> out;
+	for (auto &n : needs) {
+		auto it = config.find(n.symbol);
+		auto got = it == config.end() ? std::string("n") : it->second;
+		bool ok = n.op == "=" ? got == n.value : false;
+		if (n.op == ">=") {
+			char *end = nullptr;
+			long v = std::strtol(got.c_str(), &end, 0);
+			ok = end && *end == '\0' && end != got.c_str() && v >= std::stol(n.value);
+		}
+		if (!ok)
+			out.push_back(fmt::format("{} (got: {}): {}", n.text(), got, n.why));
+	}
+	return out;
+}
+
+fs::path tree_boot_image(const Arch &arch, const fs::path &obj, const std::map<std::string, std::string> &config)
+{
+	auto on = [&](const char *sym) {
+		auto it = config.find(sym);
+		return it != config.end() && it->second == "y";
+	};
+	if (arch.boot_image == "vmlinux")
+		return on("PVH") && !on("KASAN") ? obj / "vmlinux" : obj / "arch" / arch.kbuild_arch / "boot" / "bzImage";
+	return obj / "arch" / arch.kbuild_arch / "boot" / arch.boot_image;
+}
+
+std::string sha256_file(const fs::path &file)
+{
+	auto out = run_checked({"sha256sum", file.string()});
+	return out.substr(0, 64);
+}
+
+std::string sha256_text(std::string_view text)
+{
+	auto dir = user_cache();
+	fs::create_directories(dir);
+	auto tmp = dir / fmt::format(".sha256.{}", getpid());
+	write_file(tmp, text);
+	auto h = sha256_file(tmp);
+	fs::remove(tmp);
+	return h;
+}
+
 fs::path user_cache()
 {
 	const char *xdg = std::getenv("XDG_CACHE_HOME");
@@ -225,10 +266,7 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 	}
 	auto cache = user_cache() / "kernels";
 	fs::create_directories(cache);
-	auto tmp = cache / fmt::format(".fragment.{}", getpid());
-	write_file(tmp, merged);
-	auto key = sha256_hex(tmp).substr(0, 16);
-	fs::remove(tmp);
+	auto key = sha256_text(merged).substr(0, 16);
 	std::string label = fmt::format("{}-{}", sk->series, arch.name);
 	for (size_t i = 2; i < frags.size(); ++i)
 		label += "-" + frags[i];
@@ -239,13 +277,9 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 	k.version = version;
 	k.image_pkg = "linux-source-" + sk->series;
 	k.headers = k.dir / "obj";
-	// x86 debug kernels boot the bzImage: 6.1's PVH entry calls xen_prepare_pvh(), which is KASAN-instrumented
-	// and touches the KASAN shadow before it exists (#GP, triple fault at once; seen with 6.1.192).
-	bool x86_debug_bzimage = arch.boot_image == "vmlinux" && sk->variant == "debug";
-	auto image_target = x86_debug_bzimage ? std::string("bzImage") : arch.boot_image;
-	k.boot_image = arch.boot_image == "vmlinux" && !x86_debug_bzimage
-			       ? k.headers / "vmlinux"
-			       : k.headers / "arch" / arch.kbuild_arch / "boot" / image_target;
+	// The fragments decide the image (x86 debug kernels, KASAN, boot the bzImage: tree_boot_image).
+	k.boot_image = tree_boot_image(arch, k.headers, parse_kconfig(merged));
+	auto image_target = k.boot_image.filename().string();
 	FileLock lock(k.dir.string() + ".lock");
 	if (fs::exists(k.stamp)) {
 		try {
@@ -317,7 +351,7 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 	if (!fs::exists(k.boot_image))
 		fail("kernel {} built, but {} is missing", label, k.boot_image.string());
 	double secs = seconds_since(t0);
-	auto config_hash = sha256_hex(k.headers / ".config");
+	auto config_hash = sha256_file(k.headers / ".config");
 	// With a protection fragment: configure the base (same fragments without it) next to it, so results can
 	// say exactly which options differ from the kernel the "on" cell boots (compare accepts that alone).
 	nlohmann::json base_info = nlohmann::json::object();
@@ -337,7 +371,7 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 		bcfg.insert(bcfg.end(), bargs.begin(), bargs.end());
 		bcfg.insert(bcfg.end(), {"KCONFIG_ALLCONFIG=" + (bdir / "config.fragment").string(), "allnoconfig"});
 		run_checked(bcfg, {.env = env});
-		base_info["base_config_sha256"] = sha256_hex(bdir / ".config");
+		base_info["base_config_sha256"] = sha256_file(bdir / ".config");
 		base_info["config_diff_from_base"] =
 			kconfig_diff(parse_kconfig(read_file(bdir / ".config")), parse_kconfig(read_file(k.headers / ".config")));
 		fs::copy_file(bdir / ".config", k.dir / "base.config", fs::copy_options::overwrite_existing);
@@ -362,54 +396,6 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 	if (!quiet)
 		fmt::print(stderr, "xuaccess: kernel {} ({}) built in {:.0f} s\n", label, k.release, secs);
 	return k;
-}
-
-}  // namespace xua
-
-namespace xua {
-
-Kernel cell_kernel(const Cell &cell, Resolve resolve, bool quiet)
-{
-	if (is_source_kernel(cell.kernel))
-		return ensure_source_kernel(*cell.arch, cell.kernel, cell.protection, quiet);
-	return ensure_kernel(*cell.arch, cell.kernel, resolve, quiet);
-}
-
-fs::path cell_module_path(const Cell &cell)
-{
-	if (!is_source_kernel(cell.kernel))
-		return module_path(*cell.arch, cell.kernel);
-	auto sk = parse_source_kernel(cell.kernel);
-	auto frags = kconfig_fragments(*cell.arch, sk->variant, cell.protection);
-	std::string name = cell.arch->name + "-" + cell.kernel;
-	for (size_t i = sk->variant == "debug" ? 3 : 2; i < frags.size(); ++i)
-		name += "-" + frags[i];
-	return Matrix::paths().build / "module" / name / "xuaccess.ko";
-}
-
-nlohmann::json kernel_context(const Cell &cell, const Kernel &k)
-{
-	nlohmann::json ctx = nlohmann::json::object();
-	if (auto it = cell.arch->protection_append.find(cell.protection); it != cell.arch->protection_append.end())
-		ctx["xua_protection_cmdline"] = fmt::format("{}", fmt::join(it->second, " "));
-	if (!is_source_kernel(cell.kernel) || !fs::exists(k.stamp))
-		return ctx;
-	auto j = nlohmann::json::parse(read_file(k.stamp));
-	ctx["xua_kernel_config_sha256"] = j.value("config_sha256", "");
-	ctx["xua_kernel_fragments"] = fmt::format("{}", fmt::join(j.value("fragments", std::vector<std::string>{}), " "));
-	ctx["xua_kernel_protection_fragment"] = j.value("protection_fragment", "");
-	if (j.contains("base_config_sha256")) {
-		ctx["xua_kernel_base_config_sha256"] = j["base_config_sha256"];
-		ctx["xua_kernel_config_diff"] =
-			fmt::format("{}", fmt::join(j.value("config_diff_from_base", std::vector<std::string>{}), ", "));
-	}
-	return ctx;
-}
-
-void build_source_module(const Cell &cell, const Kernel &k, bool quiet)
-{
-	kbuild({.arch = cell.arch, .series = k.release, .out = cell_module_path(cell), .headers = k.headers,
-		.quiet = quiet});
 }
 
 }  // namespace xua

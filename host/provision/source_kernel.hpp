@@ -48,6 +48,20 @@ std::vector<std::string> kconfig_unmet(const std::map<std::string, std::string> 
 std::vector<std::string> kconfig_diff(const std::map<std::string, std::string> &a,
 				      const std::map<std::string, std::string> &b);
 
+// The needs (ci/matrix.json kernel_needs) that `config` does not meet, as "CONFIG_X=y (got: n): why".
+std::vector<std::string> kconfig_needs_unmet(const std::vector<KconfigNeed> &needs,
+					     const std::map<std::string, std::string> &config);
+
+// What QEMU boots from a kernel's O= tree with this config: arm64 arch/arm64/boot/Image; x86_64 the ELF
+// vmlinux through its PVH entry (no decompression under TCG) when the config has CONFIG_PVH and no KASAN
+// (6.1's PVH entry, xen_prepare_pvh(), is KASAN-instrumented and triple-faults on the shadow that does not
+// exist yet), else arch/x86/boot/bzImage.
+fs::path tree_boot_image(const Arch &arch, const fs::path &obj, const std::map<std::string, std::string> &config);
+
+// SHA-256 in hex of a file and of a text (sha256sum).
+std::string sha256_file(const fs::path &file);
+std::string sha256_text(std::string_view text);
+
 // ${XDG_CACHE_HOME:-$HOME/.cache}/xuaccess
 fs::path user_cache();
 
@@ -55,22 +69,5 @@ fs::path user_cache();
 // it like ensure_kernel() does for Debian's: headers = the O= tree to build modules in.
 Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std::string &protection,
 			    bool quiet = false);
-
-}  // namespace xua
-
-namespace xua {
-
-// The kernel a cell boots: Debian's prebuilt series, or one built from source (with the protection's
-// fragment, if it has one).
-Kernel cell_kernel(const Cell &cell, Resolve resolve, bool quiet = false);
-// Where the module for a cell's kernel is built (Debian series: module_path(); source kernels: one
-// directory per built kernel, rebuilt incrementally by prepare()).
-fs::path cell_module_path(const Cell &cell);
-// What a result's context records about the kernel and protection beyond Debian's package: for a kernel
-// built from source its .config hash, fragments and (with a protection fragment) the base config's hash
-// and the difference; the protection's extra kernel parameters. Keys xua_kernel_* / xua_protection_cmdline.
-nlohmann::json kernel_context(const Cell &cell, const Kernel &k);
-// Builds the module against a kernel built from source (kbuild is incremental: ~3 s when nothing changed).
-void build_source_module(const Cell &cell, const Kernel &k, bool quiet);
 
 }  // namespace xua

@@ -36,6 +36,8 @@ std::string guard_name(const CellResults &c)
 
 std::string kernel_of(const CellResults &c)
 {
+	if (!c.context_string("xua_kernel_path").empty())  // tree-<release>, deb-<release>: says where it came from
+		return c.context_string("xua_kernel_series");
 	auto k = c.context_string("xua_kernel_release");
 	return k.empty() ? "?" : k;
 }

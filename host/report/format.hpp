@@ -12,7 +12,7 @@ namespace xua {
 std::string size_label(uint64_t bytes);           // "4 KiB", "1 MiB", "24 B"
 std::string banner(const CellResults &c);          // "EMULATED (QEMU TCG), not silicon" and the like
 std::string guard_name(const CellResults &c);      // SMAP, PAN ("guard" when unknown)
-std::string kernel_of(const CellResults &c);       // the kernel release ("?" when unknown)
+std::string kernel_of(const CellResults &c);       // the kernel release ("?" when unknown); a path kernel's label
 std::string prot_title(const CellResults &c);      // "SMAP on", "PAN as booted"
 std::string direction_title(const std::string &dir);
 std::string md_escape(const std::string &s);

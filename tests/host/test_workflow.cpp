@@ -143,7 +143,8 @@ TEST(Workflow, CommittedHelpIsTheFrontEndsAndUsageErrorsExit2)
 					     {"bench", "--yes-load-module-into-this-kernel"},
 					     {"bench", "--boots", "0"},
 					     {"no-such-command"},
-					     {"compare", "/nonexistent.json", "/nonexistent2.json"}}) {
+					     {"compare", "/nonexistent.json", "/nonexistent2.json"},
+					     {"test", "--kernel", "/nonexistent/xua-kernel-tree"}}) {
 		bad.insert(bad.begin(), host);
 		EXPECT_EQ(run(bad).status, 2) << shell_quote(bad);
 	}
