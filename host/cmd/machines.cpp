@@ -142,7 +142,8 @@ int run_machine_suite(const std::vector<std::string> &arches_in)
 			return "compare JSON: " + (dir / "compare-host.json").string();
 		});
 		MachineJob kvm{.name = "kvm",
-			       .script = fmt::format("set -e\nmodprobe kvm_amd 2>/dev/null || modprobe kvm_intel 2>/dev/null || modprobe kvm\n"
+			       .script = fmt::format("set -e\ntrap 'mkdir -p /job/out/inner; cp -r build/cells build/meson-logs /job/out/inner/ 2>/dev/null' EXIT\n"
+						     "modprobe kvm_amd 2>/dev/null || modprobe kvm_intel 2>/dev/null || modprobe kvm\n"
 						     "ls -l /dev/kvm\n"
 						     "./xuaccess test --accel kvm --arch {0} --kernel {1} --protection on\n"
 						     "./xuaccess bench --accel kvm --arch {0} --kernel {1} --quick --out /job/out/kvm\n",

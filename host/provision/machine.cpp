@@ -176,8 +176,9 @@ size_t sync_tree(const fs::path &from, const fs::path &to, const std::vector<fs:
 			}
 			continue;
 		}
+		// Same content keeps the old file and its time (a fresh clone's new mtimes rebuild nothing).
 		if (fs::exists(dst) && fs::file_size(dst) == fs::file_size(src) &&
-		    fs::last_write_time(dst) == fs::last_write_time(src))
+		    (fs::last_write_time(dst) == fs::last_write_time(src) || read_file(dst) == read_file(src)))
 			continue;
 		fs::copy_file(src, dst, fs::copy_options::overwrite_existing);
 		fs::permissions(dst, fs::status(src).permissions());

@@ -63,8 +63,11 @@ MachineOutcome run_machine(const MachineImage &m, const MachineJob &job, const f
 	for (auto [disk, overlay] : {std::pair{m.base_disk, "root.qcow2"}, std::pair{m.tree_disk, "tree.qcow2"}})
 		run_checked({"qemu-img", "create", "-q", "-f", "qcow2", "-b", disk.string(), "-F", "raw",
 			     (dir / overlay).string()});
+	// The job's output goes through a pipe: on the console (a tty) Meson and the front end would draw
+	// progress spinners into the log.
 	write_file(dir / "job" / "run", fmt::format("#!/bin/bash\n# {}: written by xuaccess (host/run/machine.cpp)\n"
-						    "set -o pipefail\ncd /opt/xuaccess || exit 1\n{}\n",
+						    "job() {{\n{}\n}}\ncd /opt/xuaccess || exit 1\n"
+						    "(job) 2>&1 | cat\nexit ${{PIPESTATUS[0]}}\n",
 						    job.name, job.script));
 	fs::permissions(dir / "job" / "run", fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
 
