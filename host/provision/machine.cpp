@@ -1,6 +1,9 @@
 #include "provision/machine.hpp"
 
+#include <fstream>
 #include <set>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -200,6 +203,38 @@ size_t sync_tree(const fs::path &from, const fs::path &to, const std::vector<fs:
 	return copied;
 }
 
+// An image of another arch runs its maintainer scripts (mmdebstrap) and its checkout's build (chroot) through
+// qemu-user: Debian's qemu-user-static, registered with binfmt_misc (fix-binary flag, so it works inside the
+// chroot). Installed and registered on demand, with a notice: the registration lasts until the host reboots.
+void ensure_foreign_chroot(const Arch &arch, bool quiet)
+{
+	const std::string qarch = arch.name == "arm64" ? "aarch64" : arch.name;
+	const fs::path misc = "/proc/sys/fs/binfmt_misc";
+	if (fs::exists(misc / ("qemu-" + qarch)))
+		return;
+	const fs::path conf = "/usr/lib/binfmt.d/qemu-" + qarch + ".conf";
+	if (!fs::exists(conf)) {
+		if (geteuid() != 0)
+			fail("a {} machine image on this {} host needs qemu-user-static (apt-get install qemu-user-static)",
+			     arch.name, host_arch());
+		if (!quiet)
+			fmt::print(stderr, "xuaccess: installing qemu-user-static (for the {} image's chroot)\n", arch.name);
+		run_checked({"apt-get", "install", "-y", "-qq", "--no-install-recommends", "qemu-user-static"});
+	}
+	if (!fs::exists(misc / "register"))
+		run_checked({"mount", "-t", "binfmt_misc", "binfmt_misc", misc.string()});
+	if (!fs::exists(misc / ("qemu-" + qarch))) {
+		if (!quiet)
+			fmt::print(stderr, "xuaccess: registering qemu-{} with binfmt_misc ({}; until the host reboots)\n", qarch,
+				   conf.string());
+		std::ofstream reg(misc / "register");
+		reg << trim(read_file(conf)) << "\n";
+		reg.close();
+		if (!reg || !fs::exists(misc / ("qemu-" + qarch)))
+			fail("registering {} with binfmt_misc failed", conf.string());
+	}
+}
+
 }  // namespace
 
 std::vector<std::string> machine_packages(const Arch &arch)
@@ -218,9 +253,7 @@ std::vector<std::string> machine_packages(const Arch &arch)
 MachineImage ensure_machine_image(const Arch &arch, bool quiet)
 {
 	if (arch.name != host_arch())
-		fail("a {} machine image cannot be prepared on this {} host yet: its checkout is built in a chroot, "
-		     "which needs the host's own arch",
-		     arch.name, host_arch());
+		ensure_foreign_chroot(arch, quiet);
 	const auto pkgs = machine_packages(arch);
 	std::set<std::string> foreign;
 	for (auto &p : pkgs)

@@ -11,7 +11,7 @@
 //     image.json   written last: what the image holds
 // Prebuilt, and why: the checkout's build (C++ front end, tests, benchmarks, guest programs) and the cells'
 // Debian kernels are built/fetched in a chroot of the image on this host at native speed for the host's own
-// arch (a TCG-emulated machine compiles the C++ front end in tens of minutes); the kernel module is NOT
+// arch, through qemu-user for another arch (a TCG-emulated machine compiles the C++ front end far slower); the kernel module is NOT
 // prebuilt: `bench --host` builds it inside the machine against its running kernel, as on a user's machine.
 #pragma once
 
@@ -35,8 +35,9 @@ struct MachineImage {
 // every package `./xuaccess` installs on a machine of that arch (the bootstrap's own list).
 std::vector<std::string> machine_packages(const Arch &arch);
 
-// Builds the image's Debian system (mmdebstrap, cached by key) and returns where it is. Only a machine of
-// the host's own arch can be prepared here (the checkout is built in a chroot of it).
+// Builds the image's Debian system (mmdebstrap, cached by key) and returns where it is. An image of another
+// arch than the host's runs its maintainer scripts and its checkout's build through qemu-user (installed and
+// registered with binfmt_misc on demand).
 MachineImage ensure_machine_image(const Arch &arch, bool quiet = false);
 
 // Copies this checkout into the image's tree (git's tracked and untracked-not-ignored files), builds it in a

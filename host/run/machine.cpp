@@ -18,7 +18,7 @@ MachineModel model(const Arch &a)
 	if (a.name == "x86_64")
 		return {"pc", "max", "ttyS0"};
 	if (a.name == "arm64")
-		return {"virt,virtualization=on", "max", "ttyAMA0"};
+		return {"virt,virtualization=on,gic-version=3", "max", "ttyAMA0"};
 	fail("no machine model for {}", a.name);
 }
 
@@ -35,7 +35,11 @@ std::string MachineOutcome::why_not() const
 		why = fmt::format("the job exited {}", status);
 	for (auto &p : problems)
 		why += (why.empty() ? "" : "; ") + ("kernel " + p.kind + ": " + trim(split_lines(p.text).front()));
-	return why + "\nlast console lines (" + (dir / "console.log").string() + "):\n" + last_lines(guest.console, 25);
+	// The job's own last lines (up to its exit line) say more than the shutdown that follows them.
+	auto console = guest.console;
+	if (auto end = console.rfind("xuaccess-job: exit"); end != std::string::npos)
+		console = console.substr(0, console.find('\n', end));
+	return why + "\nlast lines of the job (" + (dir / "console.log").string() + "):\n" + last_lines(console, 25);
 }
 
 std::vector<std::string> machine_argv(const MachineImage &m, const MachineJob &job, const fs::path &dir)
