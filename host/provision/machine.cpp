@@ -210,16 +210,16 @@ void ensure_foreign_chroot(const Arch &arch, bool quiet)
 {
 	const std::string qarch = arch.name == "arm64" ? "aarch64" : arch.name;
 	const fs::path misc = "/proc/sys/fs/binfmt_misc";
-	if (fs::exists(misc / ("qemu-" + qarch)))
-		return;
 	const fs::path conf = "/usr/lib/binfmt.d/qemu-" + qarch + ".conf";
-	if (!fs::exists(conf)) {
+	// qemu-user-static runs the other arch's programs; arch-test is how mmdebstrap checks that it can.
+	if (!fs::exists(conf) || !fs::exists("/usr/bin/arch-test")) {
 		if (geteuid() != 0)
-			fail("a {} machine image on this {} host needs qemu-user-static (apt-get install qemu-user-static)",
+			fail("a {} machine image on this {} host needs qemu-user-static and arch-test (apt-get install "
+			     "qemu-user-static arch-test)",
 			     arch.name, host_arch());
 		if (!quiet)
-			fmt::print(stderr, "xuaccess: installing qemu-user-static (for the {} image's chroot)\n", arch.name);
-		run_checked({"apt-get", "install", "-y", "-qq", "--no-install-recommends", "qemu-user-static"});
+			fmt::print(stderr, "xuaccess: installing qemu-user-static and arch-test (for the {} image)\n", arch.name);
+		run_checked({"apt-get", "install", "-y", "-qq", "--no-install-recommends", "qemu-user-static", "arch-test"});
 	}
 	if (!fs::exists(misc / "register"))
 		run_checked({"mount", "-t", "binfmt_misc", "binfmt_misc", misc.string()});

@@ -255,12 +255,17 @@ std::string host_arch()
 
 std::string Cell::cpu(const std::string &accel) const
 {
+	return cpu(accel, this_machine().kind == MachineKind::emulated);
+}
+
+std::string Cell::cpu(const std::string &accel, bool host_emulated) const
+{
 	if (accel != "kvm")
 		return cpu();
 	// KVM nested in a TCG-emulated x86 machine (test --suite machines): QEMU 7.2's emulated SVM hands the
 	// guest CPUID leaf 0xD sizes that disagree with its XSAVE features ("XSAVE consistency problem: size 2696
 	// != kernel_size 576", a WARN at boot), so there the guest gets no XSAVE. Recorded in xua_qemu_cpu.
-	if (arch->kvm_cpu.empty() && arch->name == "x86_64" && this_machine().kind == MachineKind::emulated)
+	if (arch->kvm_cpu.empty() && arch->name == "x86_64" && host_emulated)
 		return cpu() + ",-xsave";
 	if (arch->kvm_cpu.empty())
 		return cpu();

@@ -58,8 +58,10 @@ struct Cell {
 	fs::path kernel_path;    // a kernel given as a path: the tree or .deb directory (canonical), else empty
 	std::string name() const { return fmt::format("{}-{}-{}", arch->name, kernel, protection); }
 	std::string cpu() const { return arch->cpu.at(protection); }
-	// The -cpu and -M for a guest of this cell under `accel` (tcg or kvm).
+	// The -cpu and -M for a guest of this cell under `accel` (tcg or kvm), on this machine (cpu(accel): whether
+	// it is itself TCG-emulated, from this_machine(); the two-argument form says it, for tests).
 	std::string cpu(const std::string &accel) const;
+	std::string cpu(const std::string &accel, bool host_emulated) const;
 	std::string machine(const std::string &accel) const;
 	// The guard is enforced in this cell (on, and arm64's software PAN).
 	bool guarded() const { return protection == "on" || protection == "sw"; }
