@@ -26,8 +26,8 @@ struct GuestRun {
 	// process now and then (each open fd may hold 8 MiB of vmalloc plus its mmap buffer).
 	std::string memory = "512M";
 	std::chrono::seconds timeout{180};
-	// Ends the guest when the console stays silent this long (0: no watchdog). Bench guests print a
-	// progress record per benchmark, so a silent one is stuck, not slow.
+	// Ends the guest when the console stays silent and the results port does not grow this long (0: no
+	// watchdog). Bench guests print a progress record per benchmark, so a silent one is stuck, not slow.
 	std::chrono::seconds inactivity{0};
 	std::string first_line_marker{protocol::kStarted};  // printed by the guest init
 	// Called for each complete console line as it arrives (progress display). May be empty.

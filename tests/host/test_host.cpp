@@ -267,6 +267,23 @@ TEST(RunGuest, TimeoutAndWatchdogEndHungGuestAndKeepConsole)
 		EXPECT_NE(log.find("last words"), std::string::npos);
 		EXPECT_EQ(log.rfind("# " + fake.string() + " -M pc", 0), 0u) << "the command line heads the log";
 	}
+	// A guest whose console is silent while its results port grows is busy, not stuck: the watchdog
+	// (1 s) leaves it alone for the 3 s it writes, and it exits on its own.
+	{
+		auto writer = dir / "fake-writer";
+		write_file(writer, "#!/bin/sh\necho 'xuaccess-init: started cell=t job=bench'\nfor i in 1 2 3 4 5 6; do echo x >> " +
+					   (dir / "results.txt").string() + "; sleep 0.5; done\n");
+		fs::permissions(writer, fs::perms::owner_all);
+		a.qemu = writer.string();
+		fs::remove(dir / "results.txt");
+		GuestRun g{&c, "/nonexistent", "/nonexistent", dir / "console.log", dir / "results.txt"};
+		g.timeout = std::chrono::seconds(600);
+		g.inactivity = std::chrono::seconds(1);
+		auto o = run_guest(g);
+		EXPECT_FALSE(o.timed_out) << o.timeout_reason;
+		EXPECT_EQ(o.qemu_status, 0);
+		a.qemu = fake.string();
+	}
 	// An exception in a console callback leaves run_guest early: the guest still goes with it.
 	{
 		fs::remove(dir / "pid");
