@@ -158,7 +158,27 @@ int run_machine_suite(const std::vector<std::string> &arches_in)
 						     "--filter '^(guard/toggle|transfer/copy/)' --out /job/out/kvm\n",
 						     arch.name, series),
 			       .on_line = progress};
-		boot_if_built("test and bench --accel kvm inside the machine (KVM nested in the emulated machine)", kvm);
+		auto [kvm_ok, kvm_o] =
+			boot_if_built("test and bench --accel kvm inside the machine (KVM nested in the emulated machine)", kvm);
+		tap.step(arch.name + ": the KVM results say what they ran on", [&] {
+			if (!kvm_ok)
+				fail("needs the KVM boot");
+			std::string said;
+			for (const char *prot : {"on", "off"}) {
+				auto file = kvm_o.out / "kvm" / fmt::format("{}-{}-{}.json", arch.name, series, prot);
+				if (!fs::exists(file))
+					fail("{} is missing", file.string());
+				auto j = nlohmann::json::parse(read_file(file));
+				auto ctx = j.at("context");
+				if (ctx.value("xua_accel", "") != "kvm")
+					fail("{}: xua_accel is '{}', not kvm", file.string(), ctx.value("xua_accel", "?"));
+				if (j.value("benchmarks", nlohmann::json::array()).empty())
+					fail("{} holds no benchmark rows", file.string());
+				said += fmt::format("{}: {} ({} rows)\n", file.filename().string(), ctx.value("xua_emulated", "?"),
+						    j["benchmarks"].size());
+			}
+			return said;
+		});
 	}
 	fmt::print("1..{}\n", tap.n);
 	fmt::print("\nxuaccess test --suite machines: {} steps in {:.0f} s\n{} passed, {} failed, 0 skipped\n", tap.n,
