@@ -172,6 +172,9 @@ int run_machine_suite(const std::vector<std::string> &arches_in)
 				auto ctx = j.at("context");
 				if (ctx.value("xua_accel", "") != "kvm")
 					fail("{}: xua_accel is '{}', not kvm", file.string(), ctx.value("xua_accel", "?"));
+				if (ctx.value("xua_emulated", "").find("KVM inside") == std::string::npos)
+					fail("{}: labelled '{}', not as KVM inside this emulated machine", file.string(),
+					     ctx.value("xua_emulated", "?"));
 				if (j.value("benchmarks", nlohmann::json::array()).empty())
 					fail("{} holds no benchmark rows", file.string());
 				said += fmt::format("{}: {} ({} rows)\n", file.filename().string(), ctx.value("xua_emulated", "?"),
