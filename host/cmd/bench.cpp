@@ -310,12 +310,15 @@ void describe_cell(nlohmann::json &ctx, const Cell &c, const BenchOptions &o, co
 	ctx["xua_host_cpu"] = cpu_model();  // the machine running QEMU: TCG figures depend on it too
 	ctx["xua_bench_args"] = fmt::format("{}", fmt::join(args, " "));
 	ctx["xua_qemu_cpu"] = c.cpu(accel);
-	// The arch's on/off pair of models under this accelerator (arm64 KVM: -cpu host, and no off model).
+	// The arch's on/off pair of models under this accelerator, by the rule the cells' own -cpu follows
+	// (Cell::cpu: arm64 KVM -cpu host and no off model; x86 KVM nested in TCG without XSAVE).
 	auto model = [&](const std::string &p) -> std::string {
 		const auto &k = c.arch->kvm_cpu;
-		if (accel == "kvm" && !k.empty())
-			return k.count(p) ? k.at(p) : "none under KVM";
-		return c.arch->cpu.at(p);
+		if (accel == "kvm" && !k.empty() && !k.count(p))
+			return "none under KVM";
+		Cell other = c;
+		other.protection = p;
+		return other.cpu(accel);
 	};
 	ctx["xua_cpu_on"] = model("on");
 	ctx["xua_cpu_off"] = model("off");
