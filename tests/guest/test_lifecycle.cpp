@@ -78,6 +78,17 @@ uint64_t meminfo(const std::string &key)
 }
 
 // 100 load/unload cycles, each using the module's buffers: memory comes back.
+// A KASAN kernel: its allocator hooks are in /proc/kallsyms (root reads the names).
+bool kasan_kernel()
+{
+	std::ifstream in("/proc/kallsyms");
+	std::string line;
+	while (std::getline(in, line))
+		if (line.find(" kasan_quarantine_put") != std::string::npos || line.find(" __kasan_slab_free") != std::string::npos)
+			return true;
+	return false;
+}
+
 TEST(Lifecycle, HundredLoadCyclesGiveTheMemoryBack)
 {
 	auto cycle = [] {
@@ -106,7 +117,11 @@ TEST(Lifecycle, HundredLoadCyclesGiveTheMemoryBack)
 	EXPECT_EQ(failed, 0);
 	// Each cycle allocates 9 MiB (two 4 MiB buffers and the 1 MiB shared one): a leak of one cycle's worth
 	// would show as 9 MiB, of every cycle's as 900 MiB.
-	EXPECT_LT(slab1, slab0 + 512) << "unreclaimable slab grew";
+	// KASAN keeps freed slab objects in its quarantine (up to 1/32 of memory) before it really frees them,
+	// so on a KASAN kernel SUnreclaim lags: seen +868 KiB over 100 cycles on arm64 6.12-debug, +0 on the
+	// next run. There the bound is 4 MiB (still far below one cycle's 9 MiB); leaks proper are KASAN's job.
+	const uint64_t slab_slack = kasan_kernel() ? 4096 : 512;
+	EXPECT_LT(slab1, slab0 + slab_slack) << "unreclaimable slab grew";
 	EXPECT_LT(vmalloc1, vmalloc0 + 2048) << "vmalloc use grew";
 	EXPECT_GT(free1 + 4096, free0) << "free memory did not come back";
 }
