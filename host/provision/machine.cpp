@@ -45,14 +45,6 @@ constexpr const char *kNetwork = "[Match]\nName=en* eth*\n[Network]\nDHCP=yes\n"
 constexpr const char *kFstab = "LABEL=xuaccess-root / ext4 defaults,errors=remount-ro 0 1\n"
 			       "LABEL=xuaccess /opt/xuaccess ext4 defaults,nofail 0 2\n";
 
-std::string sha256_text(const std::string &text, const fs::path &scratch)
-{
-	write_file(scratch, text);
-	auto out = run_checked({"sha256sum", scratch.string()});
-	fs::remove(scratch);
-	return out.substr(0, 64);
-}
-
 // Runs a long step with its output in `log`, a progress line every 30 s, ended at once by Ctrl-C.
 void run_step(const std::vector<std::string> &argv, const fs::path &log, const std::string &label, bool quiet,
 	      const std::map<std::string, std::string> &env = {})
@@ -270,7 +262,7 @@ MachineImage ensure_machine_image(const Arch &arch, bool quiet)
 				      kNetwork, kFstab);
 	MachineImage m;
 	m.arch = &arch;
-	m.key = sha256_text(spec, root / (arch.name + ".spec.tmp")).substr(0, 16);
+	m.key = sha256_text(spec).substr(0, 16);
 	m.dir = root / (arch.name + "-" + m.key);
 	m.rootfs = m.dir / "rootfs";
 	m.base_disk = m.dir / "base.raw";
