@@ -199,7 +199,7 @@ size_t sync_tree(const fs::path &from, const fs::path &to, const std::vector<fs:
 	return copied;
 }
 
-// An image of another arch runs its maintainer scripts (mmdebstrap) and its checkout's build (chroot) through
+// An image of another arch runs its maintainer scripts (mmdebstrap, configure_rootfs's chroot) through
 // qemu-user: Debian's qemu-user-static, registered with binfmt_misc (fix-binary flag, so it works inside the
 // chroot). Installed and registered on demand, with a notice: the registration lasts until the host reboots.
 void ensure_foreign_chroot(const Arch &arch, bool quiet)
@@ -229,6 +229,64 @@ void ensure_foreign_chroot(const Arch &arch, bool quiet)
 		if (!reg || !fs::exists(misc / ("qemu-" + qarch)))
 			fail("registering {} with binfmt_misc failed", conf.string());
 	}
+}
+
+// The tree of an image of another arch, cross-built on this host: its C++ under qemu-user compiles ~10x
+// slower than here (5 of ~80 objects in 6.5 min). The build runs in a private mount namespace (nothing is
+// mounted on the host) that looks, to the compiler and to ninja, like the machine: the tree at /opt/xuaccess,
+// and the image's own /usr/include, /usr/lib/<triplet> and /usr/lib/gcc/<triplet> at their native paths (the
+// host's GCC directory stays beside it). With ci/cross/machine-<arch>.ini the compiler searches exactly the
+// image's native include list, so every path the build records (sources, headers, libraries, the front end's
+// compiled-in paths) is the machine's, ninja in the machine finds the tree up to date, and the machine's own
+// g++ (named like the cross one there) rebuilds whatever changes; the image's own ninja, run in a chroot
+// through qemu-user, checks that it finds nothing to do. The cells' Debian kernel and its module are fetched
+// and built in that chroot (the kernel headers' tools are the image's arch); the module `--host` loads is
+// built in the machine, as on a user's.
+void cross_build_tree(const MachineImage &m, const std::string &series, bool quiet)
+{
+	const auto &mt = m.arch->gnu_triplet;
+	const auto ht = Matrix::get().arch(host_arch()).gnu_triplet;
+	const auto script = fmt::format(
+		R"(set -e
+root='{root}'
+mount -t tmpfs xuaccess-build /opt
+mkdir -p /opt/xuaccess /opt/host-gcc
+mount --bind '{tree}' /opt/xuaccess
+mount --bind /usr/lib/gcc /opt/host-gcc
+mount -t tmpfs xuaccess-build /usr/lib/gcc
+mkdir /usr/lib/gcc/{ht} /usr/lib/gcc/{mt}
+mount --bind /opt/host-gcc/{ht} /usr/lib/gcc/{ht}
+mount --bind "$root/usr/lib/gcc/{mt}" /usr/lib/gcc/{mt}
+mount --bind "$root/usr/include" /usr/include
+mount --bind "$root/usr/lib/{mt}" /usr/lib/{mt}
+# The cross toolchain's own libc and libstdc++ (searched before the multiarch directories) hidden: every library
+# Meson and the linker find is then the image's, at its native path.
+mount -t tmpfs xuaccess-build /usr/{mt}/lib
+cd /opt/xuaccess
+# A build directory of another kind (an earlier native build in a chroot) is set up again.
+grep -qs 'machine-{arch}.ini' build/meson-private/cmd_line.txt || rm -rf build
+[ -f build/build.ninja ] || meson setup --cross-file ci/cross/machine-{arch}.ini -Dfront_end=enabled build
+ninja -C build
+# In a chroot of the image (qemu-user), as in the machine: the cells' Debian kernel (its headers' build tools are
+# the image's arch) and the module for it; the namespace takes these mounts away when it ends.
+mount --bind /opt/xuaccess "$root/opt/xuaccess"
+for d in proc sys dev dev/pts; do mount --bind "/$d" "$root/$d"; done
+chroot "$root" /bin/bash -c 'cd /opt/xuaccess && export XUACCESS_TOP=/opt/xuaccess XUACCESS_BUILD=/opt/xuaccess/build &&
+	build/host/xuaccess-host fetch-kernel --arch {arch} --kernel {series} >/dev/null && ninja -C build --quiet host/module-{arch}-{series}'
+# The proof: the image's own ninja finds nothing to do at the machine's paths. A path of this host's left in
+# the build (a cross library, a header) would make it rebuild, or fail on the missing file.
+out=$(chroot "$root" ninja -C /opt/xuaccess/build -n 2>&1) || true
+case $out in
+*'no work to do'*) echo "in the image: $out" ;;
+*) printf 'the tree is not up to date at the machine'"'"'s paths (its ninja -n says):\n%s\n' "$out"; exit 1 ;;
+esac
+)",
+		fmt::arg("root", m.rootfs.string()), fmt::arg("tree", m.tree.string()), fmt::arg("ht", ht),
+		fmt::arg("mt", mt), fmt::arg("arch", m.arch->name),
+		fmt::arg("series", series));
+	run_step({"unshare", "--mount", "--propagation", "private", "/bin/bash", "-c", script}, m.dir / "tree-build.log",
+		 "cross-building the checkout for the " + m.arch->name + " image", quiet,
+		 {{"XUACCESS_TOP", ""}, {"XUACCESS_BUILD", ""}});
 }
 
 }  // namespace
@@ -328,9 +386,11 @@ void refresh_machine_tree(MachineImage &m, const std::string &series, bool quiet
 	fs::create_directories(m.tree);
 	auto copied = sync_tree(top, m.tree, checkout_files(top));
 	if (!quiet)
-		fmt::print(stderr, "xuaccess: {} machine: checkout synced ({} files changed), building it in the image\n",
-			   m.arch->name, copied);
-	{
+		fmt::print(stderr, "xuaccess: {} machine: checkout synced ({} files changed), building it {}\n", m.arch->name,
+			   copied, m.arch->native ? "in the image" : "for the image (cross, at native paths)");
+	if (!m.arch->native) {
+		cross_build_tree(m, series, quiet);
+	} else {
 		ChrootMounts mounts(m.rootfs, m.tree);
 		// The bootstrap (packages present: it installs nothing), the whole build, the cells' Debian kernel
 		// and its module, all as a person would run them on that machine.

@@ -10,9 +10,10 @@
 //     tree.raw     ext4 image of tree/, the machine's /opt/xuaccess (remade when the tree changed)
 //     image.json   written last: what the image holds
 // Prebuilt, and why: the checkout's build (C++ front end, tests, benchmarks, guest programs) and the cells'
-// Debian kernels are built/fetched in a chroot of the image on this host at native speed for the host's own
-// arch, through qemu-user for another arch (a TCG-emulated machine compiles the C++ front end far slower); the kernel module is NOT
-// prebuilt: `bench --host` builds it inside the machine against its running kernel, as on a user's machine.
+// Debian kernel, because a TCG-emulated machine compiles the C++ far slower. For the host's own arch they are
+// built in a chroot of the image; for another arch cross-built on this host at the image's native paths
+// (qemu-user in a chroot compiled ~10x slower; see cross_build_tree). The kernel module is NOT prebuilt:
+// `bench --host` builds it inside the machine against its running kernel, as on a user's machine.
 #pragma once
 
 #include <string>
@@ -36,13 +37,14 @@ struct MachineImage {
 std::vector<std::string> machine_packages(const Arch &arch);
 
 // Builds the image's Debian system (mmdebstrap, cached by key) and returns where it is. An image of another
-// arch than the host's runs its maintainer scripts and its checkout's build through qemu-user (installed and
-// registered with binfmt_misc on demand).
+// arch than the host's runs its maintainer scripts through qemu-user (installed and registered with
+// binfmt_misc on demand).
 MachineImage ensure_machine_image(const Arch &arch, bool quiet = false);
 
-// Copies this checkout into the image's tree (git's tracked and untracked-not-ignored files), builds it in a
-// chroot of the image (front end, tests, benchmarks, guest programs, the cells' Debian kernel `series`),
-// and remakes tree.raw. Incremental: unchanged files keep their times, so ninja rebuilds only what changed.
+// Copies this checkout into the image's tree (git's tracked and untracked-not-ignored files), builds it for
+// the image (front end, tests, benchmarks, guest programs, the cells' Debian kernel `series`; in a chroot for
+// the host's arch, cross at native paths for the other), and remakes tree.raw. Incremental: unchanged files
+// keep their times, so ninja rebuilds only what changed.
 void refresh_machine_tree(MachineImage &m, const std::string &series, bool quiet = false);
 
 }  // namespace xua
