@@ -24,6 +24,7 @@
 #include "report/report.hpp"
 #include "report/tap.hpp"
 #include "run/cell.hpp"
+#include "run/host_machine.hpp"
 #include "run/judge.hpp"
 #include "run/process.hpp"
 
@@ -239,7 +240,7 @@ int run(int argc, char **argv)
 			try {
 				auto c = m.select({arch}, {kernel}, {protection}).front();
 				xua::CellJob job;
-				job.timeout = std::chrono::seconds(timeout);
+				job.timeout = std::chrono::seconds(timeout * xua::guest_time_scale());
 				job.args = guest_args;
 				job.accel = xua::resolve_accels(cell_accel, {c}).front();
 				auto dir = xua::Matrix::paths().build / "cells" / c.name();

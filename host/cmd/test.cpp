@@ -10,6 +10,7 @@
 #include "provision/own_kernel.hpp"
 #include "provision/prepare.hpp"
 #include "run/cell.hpp"
+#include "run/host_machine.hpp"
 #include "run/process.hpp"
 
 namespace xua {
@@ -157,6 +158,12 @@ int run_tests(const Selection &sel, const std::string &accel)
 		if (c.kernel_path.empty())
 			names.push_back("cell-" + c.name());
 	std::vector<std::string> argv = {"meson", "test", "-C", p.build.string(), "--no-rebuild", "--print-errorlogs"};
+	if (int scale = guest_time_scale(); scale > 1) {  // the cells scale their guests' limit the same way
+		argv.push_back("--timeout-multiplier");
+		argv.push_back(std::to_string(scale));
+		fmt::print(stderr, "xuaccess: this machine is a {}: guests and tests get {}x their time limits\n",
+			   this_machine().description, scale);
+	}
 	argv.insert(argv.end(), names.begin(), names.end());
 	fmt::print(stderr, "xuaccess: running {}\n", shell_quote(argv));
 	std::fflush(stderr);

@@ -10,7 +10,7 @@ std::string describe(const CellOutcome &o)
 		state = fmt::format("{} present={} enabled={}", info.value("guard", "?"), info.value("guard_present", false),
 				    info.value("guard_enabled", false));
 	return fmt::format("{}: kernel {} ({}), qemu {} -cpu {}, accel {}, protection requested {}, seen {}",
-			   o.cell.name(), o.kernel.release, o.kernel.version, o.cell.arch->qemu, o.cell.cpu(),
+			   o.cell.name(), o.kernel.release, o.kernel.version, o.cell.arch->qemu, o.cell.cpu(o.accel),
 			   o.accel == "tcg" ? "tcg (emulated)" : o.accel, o.cell.protection, state);
 }
 

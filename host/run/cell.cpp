@@ -43,7 +43,7 @@ GuestReport parse_results(const std::string &results)
 	return r;
 }
 
-std::string protection_mismatch(const Cell &cell, const nlohmann::json &info)
+std::string protection_mismatch(const Cell &cell, const nlohmann::json &info, const std::string &accel)
 {
 	if (info.is_null() || info.contains("error"))
 		return "no INFO readout from the module: " + (info.is_null() ? std::string("none") : info["error"].dump());
@@ -61,7 +61,7 @@ std::string protection_mismatch(const Cell &cell, const nlohmann::json &info)
 	if (present != want_present || enabled != want_enabled || uses != want_uses || software != want_software)
 		return fmt::format("requested {} {} (-cpu {}), the module saw present={} kernel_uses={} enabled={} "
 				   "software={} (expected {} {} {} {})",
-				   guard, p, cell.cpu(), present, uses, enabled, software, want_present, want_uses,
+				   guard, p, cell.cpu(accel), present, uses, enabled, software, want_present, want_uses,
 				   want_enabled, want_software);
 	if (info.value("window_open", true))
 		return fmt::format("{} window reported open inside an ioctl", guard);

@@ -36,7 +36,7 @@ GuestReport parse_results(const std::string &results);
 
 // The guard state the module and guest saw, checked against the cell's request. Empty when it matches,
 // otherwise the reason it does not.
-std::string protection_mismatch(const Cell &cell, const nlohmann::json &info);
+std::string protection_mismatch(const Cell &cell, const nlohmann::json &info, const std::string &accel = "tcg");
 
 // Kernel problems from the console and the guest's kernel log, each report counted once.
 std::vector<KernelProblem> merge_problems(const std::string &console, const std::string &dmesg);

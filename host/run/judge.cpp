@@ -88,7 +88,7 @@ Verdict judge(const CellOutcome &o)
 		check(r.insmod_ok, Failure::insmod, "insmod xuaccess.ko",
 		      "insmod failed: " + r.insmod_error + "\n" + last_lines(r.dmesg(), 15));
 	if (r.insmod_ok) {
-		auto why = protection_mismatch(o.cell, r.info_json);
+		auto why = protection_mismatch(o.cell, r.info_json, o.accel);
 		check(why.empty(), Failure::protection,
 		      fmt::format("{} {} verified in the guest", o.cell.arch->guard, o.cell.protection), why);
 	}

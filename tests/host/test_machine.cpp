@@ -141,6 +141,19 @@ TEST(Machine, Arm64DeviceTree)
 	EXPECT_EQ(x.describe(std::nullopt).description, "virtual machine (hypervisor: xen,xen-4.17 xen,xen)");
 }
 
+// Guests nested in an emulated machine get longer limits; nowhere else (a hang must still end soon there).
+TEST(Machine, GuestTimeScale)
+{
+	using K = xua::MachineKind;
+	EXPECT_EQ(xua::guest_time_scale({K::emulated, "QEMU TCG-emulated machine", ""}), 4);
+	EXPECT_EQ(xua::guest_time_scale({K::virtual_machine, "virtual machine (hypervisor: QEMU virt board; TCG or KVM, "
+									"not told apart)", ""}),
+		  4);
+	EXPECT_EQ(xua::guest_time_scale({K::virtual_machine, "virtual machine (hypervisor: Microsoft Hyper-V)", ""}), 1);
+	EXPECT_EQ(xua::guest_time_scale({K::kvm, "KVM guest", ""}), 1);
+	EXPECT_EQ(xua::guest_time_scale({K::silicon, "real silicon", ""}), 1);
+}
+
 TEST(Machine, LabelsSayWhereTheFiguresComeFrom)
 {
 	EXPECT_EQ(machine_label("kvm", "real silicon"), "KVM on real silicon");

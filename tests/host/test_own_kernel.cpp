@@ -150,7 +150,10 @@ TEST_F(OwnKernelTest, TreeArchReleaseImageAndLabel)
 	EXPECT_EQ(inspect_own_kernel(root_ / "kasan").boot_image.filename(), "bzImage");
 
 	why = refusal(tree("none", ""));
-	EXPECT_NE(why.find("sets neither CONFIG_X86_64 (x86_64) or CONFIG_ARM64 (arm64)"), std::string::npos) << why;
+	// The arches in the matrix's order, which puts the host's own first (an arm64 machine lists arm64 first).
+	EXPECT_NE(why.find("sets neither CONFIG_"), std::string::npos) << why;
+	EXPECT_NE(why.find("CONFIG_X86_64 (x86_64)"), std::string::npos) << why;
+	EXPECT_NE(why.find("CONFIG_ARM64 (arm64)"), std::string::npos) << why;
 }
 
 TEST_F(OwnKernelTest, RebuiltTreeIsAnotherKernel)
