@@ -45,13 +45,14 @@ void progress(const std::string &line)
 }
 
 // The guard-off boot of a machine: x86 clears SMAP with a kernel parameter (the same CPU and kernel);
-// arm64 has no such parameter, so the machine boots a CPU model without PAN (another CPU: compare says so).
+// arm64 has no such parameter, so the machine boots the cells' CPU model without PAN (another CPU: compare
+// says so, and the matrix's cpu_off_note says what else differs).
 MachineJob guard_off(const Arch &a, MachineJob j)
 {
 	if (a.name == "x86_64")
 		j.cmdline.push_back("clearcpuid=smap");
 	else
-		j.cpu = "cortex-a72";
+		j.cpu = a.cpu.at("off");
 	return j;
 }
 
