@@ -120,10 +120,15 @@ TEST(Lifecycle, HundredLoadCyclesGiveTheMemoryBack)
 	// KASAN keeps freed slab objects in its quarantine (up to 1/32 of memory) before it really frees them,
 	// so on a KASAN kernel SUnreclaim lags: seen +868 KiB over 100 cycles on arm64 6.12-debug, +0 on the
 	// next run. There the bound is 4 MiB (still far below one cycle's 9 MiB); leaks proper are KASAN's job.
-	const uint64_t slab_slack = kasan_kernel() ? 4096 : 512;
+	// MemFree swings there too, both ways: -10.4 MiB and +11.0 MiB over 100 cycles on arm64 6.12-debug (the
+	// off and on cells of one run; KASAN's deferred frees, not analysed further). There its bound is 32 MiB:
+	// a leak of a third of a MiB per cycle still fails it, and a one-cycle leak is caught by this same test on
+	// the non-KASAN kernels, which run the same module code.
+	const bool kasan = kasan_kernel();
+	const uint64_t slab_slack = kasan ? 4096 : 512, free_slack = kasan ? 32768 : 4096;
 	EXPECT_LT(slab1, slab0 + slab_slack) << "unreclaimable slab grew";
 	EXPECT_LT(vmalloc1, vmalloc0 + 2048) << "vmalloc use grew";
-	EXPECT_GT(free1 + 4096, free0) << "free memory did not come back";
+	EXPECT_GT(free1 + free_slack, free0) << "free memory did not come back";
 }
 
 // The bug from the seed documents: `*uptr = value` in the kernel without opening the user-access
