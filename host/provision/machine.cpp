@@ -45,30 +45,14 @@ constexpr const char *kNetwork = "[Match]\nName=en* eth*\n[Network]\nDHCP=yes\n"
 constexpr const char *kFstab = "LABEL=xuaccess-root / ext4 defaults,errors=remount-ro 0 1\n"
 			       "LABEL=xuaccess /opt/xuaccess ext4 defaults,nofail 0 2\n";
 
-// Runs a long step with its output in `log`, a progress line every 30 s, ended at once by Ctrl-C.
+// A long step with its output in `log` and, unless quiet, a progress line every 30 s (run_logged).
 void run_step(const std::vector<std::string> &argv, const fs::path &log, const std::string &label, bool quiet,
 	      const std::map<std::string, std::string> &env = {})
 {
-	SpawnOptions so;
-	so.env = env;
-	so.out = SpawnOptions::Out::file;
-	so.out_file = log;
-	so.own_process_group = true;
-	so.grace = std::chrono::milliseconds(2000);
-	auto t0 = std::chrono::steady_clock::now();
-	Child c(argv, so);
-	std::optional<ProcessExit> ex;
-	auto next = t0 + std::chrono::seconds(30);
-	while (!(ex = c.wait_for(std::chrono::seconds(1)))) {
-		throw_if_interrupted();
-		if (!quiet && std::chrono::steady_clock::now() >= next) {
-			next += std::chrono::seconds(30);
-			fmt::print(stderr, "xuaccess: {}: {:.0f} s\n", label, seconds_since(t0));
-		}
-	}
-	if (!ex->ok())
-		fail("{} failed (exit {}); last lines of {}:\n{}", label, ex->status, log.string(),
-		     last_lines(read_file(log), 30));
+	std::function<void(double)> progress;
+	if (!quiet)
+		progress = [&](double s) { fmt::print(stderr, "xuaccess: {}: {:.0f} s\n", label, s); };
+	run_logged(argv, log, label, progress, {.env = env});
 }
 
 // /proc, /sys, /dev and the tree mounted into a rootfs for a chroot, unmounted (in reverse) however it ends.

@@ -11,8 +11,6 @@
 namespace xua {
 namespace {
 
-constexpr auto kProgressEvery = std::chrono::seconds(30);
-
 // The newest version of linux-source-<series> the package lists know, or "" when apt cannot say.
 std::string source_version(const std::string &series)
 {
@@ -322,31 +320,12 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 		fmt::print(stderr, "xuaccess: building kernel {} ({} {}, fragments {}) in {} (log: build.log)\n", label,
 			   k.image_pkg, version, fmt::join(frags, "+"), k.dir.string());
 	auto t0 = std::chrono::steady_clock::now();
-	{
-		SpawnOptions so;
-		so.cwd = src;
-		so.env = env;
-		so.out = SpawnOptions::Out::file;
-		so.out_file = log;
-		so.own_process_group = true;
-		so.grace = std::chrono::milliseconds(2000);
-		Child make(argv, so);
-		std::optional<ProcessExit> ex;
-		auto next = std::chrono::steady_clock::now() + kProgressEvery;
-		// Polled once a second, so that Ctrl-C ends the build at once (the Child's destructor ends make's
-		// process group).
-		while (!(ex = make.wait_for(std::chrono::seconds(1)))) {
-			throw_if_interrupted();
-			if (!quiet && std::chrono::steady_clock::now() >= next) {
-				next += kProgressEvery;
-				fmt::print(stderr, "xuaccess: building {}: {} files compiled, {:.0f} s\n", label,
-					   files_compiled(log), seconds_since(t0));
-			}
-		}
-		if (!ex->ok())
-			fail("building kernel {} failed (exit {}); last lines of {}:\n{}", label, ex->status, log.string(),
-			     last_lines(read_file(log), 30));
-	}
+	std::function<void(double)> progress;
+	if (!quiet)
+		progress = [&](double s) {
+			fmt::print(stderr, "xuaccess: building {}: {} files compiled, {:.0f} s\n", label, files_compiled(log), s);
+		};
+	run_logged(argv, log, "building kernel " + label, progress, {.cwd = src, .env = env});
 	k.release = trim(read_file(k.headers / "include" / "config" / "kernel.release"));
 	if (!fs::exists(k.boot_image))
 		fail("kernel {} built, but {} is missing", label, k.boot_image.string());

@@ -321,6 +321,30 @@ ProcessExit Child::terminate(std::chrono::milliseconds grace)
 	return *exit_;
 }
 
+void run_logged(const std::vector<std::string> &argv, const fs::path &log, const std::string &what,
+		const std::function<void(double)> &progress, const RunOptions &opt)
+{
+	SpawnOptions so{.cwd = opt.cwd, .env = opt.env};
+	so.out = SpawnOptions::Out::file;
+	so.out_file = log;
+	so.own_process_group = true;
+	so.grace = std::chrono::milliseconds(2000);
+	constexpr auto every = std::chrono::seconds(30);
+	const auto t0 = std::chrono::steady_clock::now();
+	Child c(argv, so);
+	std::optional<ProcessExit> ex;
+	auto next = t0 + every;
+	while (!(ex = c.wait_for(std::chrono::seconds(1)))) {
+		throw_if_interrupted();  // the Child's destructor ends the step's process group
+		if (progress && std::chrono::steady_clock::now() >= next) {
+			next += every;
+			progress(seconds_since(t0));
+		}
+	}
+	if (!ex->ok())
+		fail("{} failed (exit {}); last lines of {}:\n{}", what, ex->status, log.string(), last_lines(read_file(log), 30));
+}
+
 RunResult run(const std::vector<std::string> &argv, const RunOptions &opt)
 {
 	SpawnOptions so{.cwd = opt.cwd, .env = opt.env};

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -120,5 +121,12 @@ struct RunResult {
 RunResult run(const std::vector<std::string> &argv, const RunOptions &opt = {});
 // Runs argv and throws an Error carrying its output when it fails.
 std::string run_checked(const std::vector<std::string> &argv, const RunOptions &opt = {});
+
+// Runs a long step (a kernel build, mmdebstrap, ...) with its stdout and stderr in `log`, in its own process
+// group, polled once a second so that Ctrl-C ends it at once (the whole group goes); calls `progress` with the
+// seconds so far every 30 s when it is set. Throws an Error naming `what` with the log's last 30 lines when
+// the step fails.
+void run_logged(const std::vector<std::string> &argv, const fs::path &log, const std::string &what,
+		const std::function<void(double)> &progress, const RunOptions &opt = {});
 
 }  // namespace xua

@@ -14,6 +14,7 @@
 #include "analyze/results.hpp"
 #include "analyze/stats.hpp"
 #include "run/cell.hpp"
+#include "run/process.hpp"
 #include "cmd/test.hpp"
 #include "provision/initramfs.hpp"
 #include "provision/kbuild.hpp"
@@ -305,6 +306,25 @@ TEST(RunGuest, TimeoutAndWatchdogEndHungGuestAndKeepConsole)
 	EXPECT_FALSE(o.timed_out) << o.timeout_reason;
 	EXPECT_EQ(o.qemu_status, 0);
 	fs::remove_all(dir);
+}
+
+// A long step's output goes to its log; a failure names the step, its exit status and the log's last lines.
+TEST(RunLogged, LogAndFailure)
+{
+	auto log = fs::temp_directory_path() / ("xua-run-logged-" + std::to_string(getpid()) + ".log");
+	int calls = 0;
+	EXPECT_NO_THROW(run_logged({"sh", "-c", "echo fine"}, log, "a short step", [&](double) { ++calls; }));
+	EXPECT_EQ(read_file(log), "fine\n");
+	EXPECT_EQ(calls, 0) << "no progress line before 30 s";
+	try {
+		run_logged({"sh", "-c", "echo first; echo broke >&2; exit 3"}, log, "the step", {});
+		ADD_FAILURE() << "a failing step did not throw";
+	} catch (const Error &e) {
+		std::string what = e.what();
+		EXPECT_NE(what.find("the step failed (exit 3)"), std::string::npos) << what;
+		EXPECT_NE(what.find("first\nbroke"), std::string::npos) << what;
+	}
+	fs::remove(log);
 }
 
 TEST(KernelProblems, ConsoleAndKernelLogCountOnce)
