@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -166,6 +167,16 @@ FileLock::~FileLock()
 double seconds_since(std::chrono::steady_clock::time_point t0)
 {
 	return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+unsigned usable_cpus()
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return static_cast<unsigned>(CPU_COUNT(&set));
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
 std::string utc_now(const char *fmt)

@@ -310,15 +310,16 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 		     "missing from ci/kconfig/):\n  {}",
 		     label, unmet.size(), fmt::join(unmet, "\n  "));
 
-	// Build: the boot image and modules (Module.symvers + modules_prepare for M= builds), niced, -j2 (the
-	// machine is shared), with a progress line every 30 s.
-	std::vector<std::string> argv = {"nice", "-n", "10", "make", "-C", src.string(), "-j2"};
+	// Build: the boot image and modules (Module.symvers + modules_prepare for M= builds), niced (the machine
+	// may be shared), one job per CPU this process may use, with a progress line every 30 s.
+	unsigned jobs = usable_cpus();
+	std::vector<std::string> argv = {"nice", "-n", "10", "make", "-C", src.string(), fmt::format("-j{}", jobs)};
 	argv.insert(argv.end(), margs.begin(), margs.end());
 	argv.insert(argv.end(), {image_target, "modules", "modules_prepare"});
 	auto log = k.dir / "build.log";
 	if (!quiet)
-		fmt::print(stderr, "xuaccess: building kernel {} ({} {}, fragments {}) in {} (log: build.log)\n", label,
-			   k.image_pkg, version, fmt::join(frags, "+"), k.dir.string());
+		fmt::print(stderr, "xuaccess: building kernel {} ({} {}, fragments {}, make -j{}) in {} (log: build.log)\n",
+			   label, k.image_pkg, version, fmt::join(frags, "+"), jobs, k.dir.string());
 	auto t0 = std::chrono::steady_clock::now();
 	std::function<void(double)> progress;
 	if (!quiet)

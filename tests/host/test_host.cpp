@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -325,6 +326,25 @@ TEST(RunLogged, LogAndFailure)
 		EXPECT_NE(what.find("first\nbroke"), std::string::npos) << what;
 	}
 	fs::remove(log);
+}
+
+TEST(UsableCpus, CountsTheAffinityMaskAsNprocDoes)
+{
+	// What the kernel build's -j comes from: the CPUs this process may run on, which nproc also counts.
+	auto nproc = std::stoul(trim(run_checked({"nproc"})));
+	EXPECT_EQ(usable_cpus(), nproc);
+	// Narrowed to one CPU (as taskset or a container's cpuset would), it says 1.
+	cpu_set_t saved, one;
+	ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; ++c)
+		if (CPU_ISSET(c, &saved)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+	EXPECT_EQ(usable_cpus(), 1u);
+	ASSERT_EQ(sched_setaffinity(0, sizeof saved, &saved), 0);
 }
 
 TEST(KernelProblems, ConsoleAndKernelLogCountOnce)
