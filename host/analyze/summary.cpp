@@ -9,30 +9,64 @@
 
 namespace xua {
 
+std::string Group::pair_title() const
+{
+	return guarded && unguarded ? guarded->protection() + " vs " + unguarded->protection() : std::string();
+}
+
+std::vector<std::string> partner_protections(const std::string &p)
+{
+	std::vector<std::string> out;
+	for (auto [g, u] : kProtectionPairs) {
+		if (p == g)
+			out.push_back(u);
+		if (p == u)
+			out.push_back(g);
+	}
+	return out;
+}
+
 std::vector<Group> pair_cells(const std::vector<CellResults> &cells)
 {
-	std::vector<Group> groups;
+	// The contexts in the order they first appear, each with its cells.
+	std::vector<std::pair<std::string, std::vector<const CellResults *>>> contexts;
 	for (auto &c : cells) {
-		auto it = std::find_if(groups.begin(), groups.end(), [&](auto &g) { return g.name == c.group(); });
-		if (it == groups.end()) {
-			groups.push_back({.name = c.group()});
-			it = groups.end() - 1;
-		}
-		it->cells.push_back(&c);
-		if (c.protection() == "on")
-			it->on = &c;
-		if (c.protection() == "off")
-			it->off = &c;
+		auto it = std::find_if(contexts.begin(), contexts.end(), [&](auto &x) { return x.first == c.group(); });
+		if (it == contexts.end())
+			it = contexts.insert(contexts.end(), {c.group(), {}});
+		it->second.push_back(&c);
 	}
-	for (auto &g : groups) {
-		std::sort(g.cells.begin(), g.cells.end(), [&](auto *x, auto *y) { return x->protection() > y->protection(); });
-		if (g.on && g.off) {
+	std::vector<Group> groups;
+	for (auto &[context, members] : contexts) {
+		auto find = [&](std::string_view p) -> const CellResults * {
+			auto it = std::find_if(members.begin(), members.end(), [&](auto *c) { return c->protection() == p; });
+			return it == members.end() ? nullptr : *it;
+		};
+		std::set<const CellResults *> paired;
+		for (auto [gp, up] : kProtectionPairs) {
+			auto *g = find(gp), *u = find(up);
+			if (!g || !u)
+				continue;
+			Group grp{.name = std::string_view(gp) == "on" && std::string_view(up) == "off"
+						  ? context
+						  : fmt::format("{}-{}-vs-{}", context, gp, up),
+				  .cells = {g, u},
+				  .guarded = g,
+				  .unguarded = u};
 			try {
-				g.cmp = compare(*g.off, *g.on, {});
+				grp.cmp = compare(*u, *g, {});
 			} catch (const Error &e) {
-				g.refused = e.what();
+				grp.refused = e.what();
 			}
+			paired.insert({g, u});
+			groups.push_back(std::move(grp));
 		}
+		Group alone{.name = paired.empty() ? context : context + "-unpaired"};
+		for (auto *c : members)
+			if (!paired.count(c))
+				alone.cells.push_back(c);
+		if (!alone.cells.empty())
+			groups.push_back(std::move(alone));
 	}
 	return groups;
 }

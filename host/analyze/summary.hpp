@@ -13,16 +13,25 @@
 
 namespace xua {
 
-// The cells of one (arch, kernel series, accelerator), on before off, and their comparison.
+// A pair of cells of one (arch, kernel series, accelerator) that a report compares: the cell with the guard
+// (protection on, or sw) and its partner without it (off, or off-kernel), guarded first; or, when a cell has
+// no partner in the directory, the cells left alone (guarded and unguarded null, cells hold them).
 struct Group {
-	std::string name;
+	std::string name;  // the context ("arm64-6.1"), "<context>-<guarded>-vs-<unguarded>" for pairs besides on/off
 	std::vector<const CellResults *> cells;
-	const CellResults *on = nullptr, *off = nullptr;
-	std::optional<Comparison> cmp;  // on vs off (B = on, A = off) when both exist and may be compared
-	std::string refused;            // why they were not compared
+	const CellResults *guarded = nullptr, *unguarded = nullptr;
+	std::optional<Comparison> cmp;  // B = guarded, A = unguarded, when compare() accepts the pair
+	std::string refused;            // why the pair was not compared
 	const CellResults &first() const { return *cells.front(); }
+	std::string pair_title() const;  // "on vs off", "on vs off-kernel", "sw vs off"
 };
-// Groups the cells by their context (CellResults::group(), protection()) and compares each on/off pair.
+// The pairs compared within one context, guarded protection first: on vs off (the matrix's two CPU models),
+// on vs off-kernel (one CPU, the guard not used by the kernel), sw vs off (software PAN against none, one CPU).
+inline constexpr std::pair<const char *, const char *> kProtectionPairs[] = {
+	{"on", "off"}, {"on", "off-kernel"}, {"sw", "off"}};
+// The protections a cell of protection p is compared with ("off" for sw), for saying what a lone cell lacks.
+std::vector<std::string> partner_protections(const std::string &p);
+// Groups the cells by their context (CellResults::group()) and compares every pair of kProtectionPairs found.
 std::vector<Group> pair_cells(const std::vector<CellResults> &cells);
 
 // Sorted (size, median) points of the rows "<stem>/<size>" of a cell, e.g. stem "transfer/copy/to_user".

@@ -304,7 +304,7 @@ void describe_cell(nlohmann::json &ctx, const Cell &c, const BenchOptions &o, co
 	ctx["xua_accel"] = accel;
 	describe_host_machine(ctx);
 	ctx["xua_clock"] = o.clock;
-	ctx["xua_order"] = fmt::format("boots of on and off interleaved per arch and kernel, order seed {}", o.seed);
+	ctx["xua_order"] = fmt::format("boots of every protection interleaved per arch and kernel, order seed {}", o.seed);
 	ctx["xua_seed"] = o.seed;
 	ctx["xua_qemu_version"] = qemu_version(*c.arch);
 	ctx["xua_host_cpu"] = cpu_model();  // the machine running QEMU: TCG figures depend on it too
@@ -394,7 +394,7 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 
 	const int boots = o.quick || icount ? 1 : o.boots;
 	if (boots > 1)
-		fmt::print(stderr, "xuaccess bench: {} boots per cell, on and off interleaved in a random order: seed {} "
+		fmt::print(stderr, "xuaccess bench: {} boots per cell, the protections of each arch and kernel interleaved in a random order: seed {} "
 				   "(--seed {} replays it)\n", boots, o.seed, o.seed);
 	for (size_t i = 0; i < cells.size(); ++i) {
 		runs[i].boots.resize(static_cast<size_t>(boots));

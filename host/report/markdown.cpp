@@ -1,6 +1,7 @@
 #include "report/markdown.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "report/format.hpp"
 
@@ -74,29 +75,37 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 	     "is a patched-out NOP. p is a two-sided Mann-Whitney U test over the same samples (what Google "
 	     "Benchmark's compare.py runs), q its Benjamini-Hochberg adjustment over all rows, and `*` marks q < 0.05: "
 	     "among the marked rows, the expected share of false marks is at most 5 %. A mark says an effect exists; "
-	     "its size is the interval. Under icount there is no test: a row differs or it does not.\n"
+	     "its size is the interval. Under icount there is no test: a row differs or it does not. Cells of the "
+	     "kernel's own protections are compared the same way, each with its partner on the same CPU: on vs "
+	     "off-kernel (the kernel does not use the guard the CPU has) and sw vs off (arm64 software PAN against "
+	     "none, on the CPU without PAN); B is the cell named first.\n"
 	     "- Under TCG the absolute numbers mean little; the ratios between paths inside one cell, and the on/off "
 	     "ratio where the guard's instructions are executed per access (`raw_toggle`, `guard/toggle`, x86 "
 	     "`per-access`), are what carry over in kind, not in size.\n\n";
+	std::set<const CellResults *> noted;  // a cell in two pairs has its notes under the first
 	for (auto &g : groups) {
 		const auto &f = g.first();
-		m += fmt::format("## {}, kernel {}\n\n", f.context_string("xua_arch"), kernel_of(f));
+		const auto gp = g.guarded ? g.guarded->protection() : "", up = g.unguarded ? g.unguarded->protection() : "";
+		m += fmt::format("## {}, kernel {}{}\n\n", f.context_string("xua_arch"), kernel_of(f),
+				 g.guarded ? ": " + g.pair_title() : std::string(g.cells.size() == 1 ? "" : ": not paired"));
 		if (g.cmp) {
 			const auto &c = *g.cmp;
-			m += fmt::format("**{} on vs off:** {} of {} rows marked (on: {}, off: {}). {}.\n\n", guard_name(f),
-					 c.significant(), c.rows.size(), g.on->sampling(), g.off->sampling(), md_escape(c.mark_rule()));
+			m += fmt::format("**{} {}:** {} of {} rows marked ({}: {}, {}: {}). {}.\n\n", guard_name(f),
+					 g.pair_title(), c.significant(), c.rows.size(), gp, g.guarded->sampling(), up,
+					 g.unguarded->sampling(), md_escape(c.mark_rule()));
 			for (auto *n : {&c.noise_a, &c.noise_b})
 				if (*n)
-					m += fmt::format("This run's own noise, {}: {}\n\n", n == &c.noise_a ? g.off->name : g.on->name,
-							 md_escape((*n)->summary()));
+					m += fmt::format("This run's own noise, {}: {}\n\n",
+							 n == &c.noise_a ? g.unguarded->name : g.guarded->name, md_escape((*n)->summary()));
 			for (auto &n : c.test_notes)
 				m += fmt::format("> **Warning:** {}\n\n", md_escape(n));
 			// Per benchmark family (the name without its size), the significant rows: a method's effect reads
 			// as one line across sizes rather than eight lines of the same method.
 			auto sig = significant_families(c);
 			if (!sig.empty()) {
-				m += "Largest marked effects, per benchmark family (time on / time off of the marked rows; every "
-				     "row's estimate and interval is in the table file):\n\n";
+				m += fmt::format("Largest marked effects, per benchmark family (time {} / time {} of the marked rows; "
+						 "every row's estimate and interval is in the table file):\n\n",
+						 gp, up);
 				for (size_t i = 0; i < std::min<size_t>(10, sig.size()); ++i) {
 					const auto &f = sig[i];
 					auto range = f.lo == f.hi ? fmt::format("×{:.3f}", f.lo) : fmt::format("×{:.3f} to ×{:.3f}", f.lo, f.hi);
@@ -111,12 +120,20 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 				m += fmt::format("Compared despite a mismatch: {}\n\n", md_escape(mm));
 			for (auto &w : c.warnings)
 				m += fmt::format("> **Warning:** {}\n\n", md_escape(w));
-			if (auto note = f.context_string("xua_cpu_off_note"); !note.empty())
+			// Only on vs off runs two CPU models; the other pairs share one.
+			if (auto note = f.context_string("xua_cpu_off_note"); !note.empty() && gp == "on" && up == "off")
 				m += fmt::format("Caveat: {}.\n\n", note);
 		} else if (!g.refused.empty()) {
-			m += fmt::format("On and off were not compared: {}\n\n", md_escape(g.refused));
+			m += fmt::format("{} were not compared: {}\n\n", g.pair_title(), md_escape(g.refused));
+		} else {
+			for (auto *c : g.cells)
+				if (auto p = partner_protections(c->protection()); !p.empty())
+					m += fmt::format("{} is not compared: no {} cell of this kernel in this directory.\n\n", c->name,
+							 fmt::join(p, " or "));
 		}
 		for (auto *c : g.cells) {
+			if (!noted.insert(c).second)
+				continue;
 			for (bool to_user : {true, false})
 				if (!series(*c, to_user ? "mmap/produce+read" : "mmap/write+consume").empty())
 					m += fmt::format("- {} mmap vs copy, {}: {}\n", c->name, to_user ? "kernel -> user" : "user -> kernel",
@@ -129,9 +146,9 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 			m += fmt::format("![{}](plots/{})\n\n", png, png);
 		if (g.cmp) {
 			const auto &c = *g.cmp;
-			auto rows = headline_rows(*g.on);
-			m += fmt::format("| benchmark | unit | {} off | {} on | on/off {} | q |\n|---|---|---|---|---|---|\n",
-					 guard_name(f), guard_name(f), c.exact ? "instructions" : "time [interval]");
+			auto rows = headline_rows(*g.guarded);
+			m += fmt::format("| benchmark | unit | {} {} | {} {} | {}/{} {} | q |\n|---|---|---|---|---|---|\n",
+					 guard_name(f), up, guard_name(f), gp, gp, up, c.exact ? "instructions" : "time [interval]");
 			for (auto &r : c.rows) {
 				if (std::find(rows.begin(), rows.end(), r.name) == rows.end())
 					continue;

@@ -185,17 +185,18 @@ std::vector<std::pair<std::string, double>> size_tics(const Panel &p)
 	return t;
 }
 
-// Solid for protection on, dashed for off; the first cell's curve carries the series' title.
+// Solid for the guarded cell (and a lone cell), dashed for its unguarded partner; the first cell's curve carries
+// the series' title.
 std::string line_style(const Group &g, const CellResults &c, const std::string &colour_, const std::string &title)
 {
-	return fmt::format("with linespoints lw 2 pt 7 ps 0.6 lc {} dt {} {}", quote(colour_), &c == g.off ? 2 : 1,
+	return fmt::format("with linespoints lw 2 pt 7 ps 0.6 lc {} dt {} {}", quote(colour_), &c == g.unguarded ? 2 : 1,
 			   &c == g.cells.front() ? "title " + quote(title) : std::string("notitle"));
 }
 
 // A reference curve (a baseline row): wide, pale, under the measured curves.
 std::string reference_style(const Group &g, const CellResults &c, const std::string &title)
 {
-	return fmt::format("with lines lw 6 lc \"#c8c8c8\" dt {} {}", &c == g.off ? 2 : 1,
+	return fmt::format("with lines lw 6 lc \"#c8c8c8\" dt {} {}", &c == g.unguarded ? 2 : 1,
 			   &c == g.cells.front() ? "title " + quote(title) : std::string("notitle"));
 }
 
@@ -203,7 +204,7 @@ std::string reference_style(const Group &g, const CellResults &c, const std::str
 void on_off_legend(const Group &g, Panel &p)
 {
 	for (auto *c : g.cells)
-		p.items.push_back({{}, fmt::format("NaN with lines lc \"black\" dt {} title {}", c == g.off ? 2 : 1,
+		p.items.push_back({{}, fmt::format("NaN with lines lc \"black\" dt {} title {}", c == g.unguarded ? 2 : 1,
 						   quote(prot_title(*c)))});
 }
 
@@ -253,18 +254,19 @@ std::string throughput_plot(const Group &g, const fs::path &plots)
 	return s.write(plots);
 }
 
-// Bars of on/off time per method and size, from the comparison.
+// Bars of guarded/unguarded time (on/off, on/off-kernel, sw/off) per method and size, from the comparison.
 std::string guard_plot(const Group &g, const fs::path &plots)
 {
 	const auto &c = *g.cmp;
-	const auto &on = *g.on, &off = *g.off;
+	const auto &on = *g.guarded, &off = *g.unguarded;
+	const auto gp = on.protection(), up = off.protection();
 	std::string toggle;
 	if (on.rows.count("guard/toggle") && off.rows.count("guard/toggle"))
-		toggle = fmt::format("one window open+close (guard/toggle): {:.1f} ns on, {:.1f} ns off",
-				     on.rows.at("guard/toggle").median, off.rows.at("guard/toggle").median);
+		toggle = fmt::format("one window open+close (guard/toggle): {:.1f} ns {}, {:.1f} ns {}",
+				     on.rows.at("guard/toggle").median, gp, off.rows.at("guard/toggle").median, up);
 	Script s("guard-" + g.name, 1500, 620,
-		 fmt::format("{}, kernel {}: cost of {} = time with it on / time with it off (>1: on is slower) - {}\n{}",
-			     on.context_string("xua_arch"), kernel_of(on), guard_name(on), banner(on), toggle),
+		 fmt::format("{}, kernel {}: cost of {} = time {} / time {} (>1: {} is slower) - {}\n{}",
+			     on.context_string("xua_arch"), kernel_of(on), guard_name(on), gp, up, gp, banner(on), toggle),
 		 2);
 	std::map<std::string, const RowComparison *> by_name;
 	for (auto &r : c.rows)
@@ -272,9 +274,9 @@ std::string guard_plot(const Group &g, const fs::path &plots)
 	auto ms = methods(g.cells, "transfer");
 	const std::vector<uint64_t> sizes = {64, 4096, 1048576};
 	for (const std::string dir : {"to_user", "from_user"}) {
-		Panel p{.title = fmt::format("{}; on: {}, off: {}{}", direction_title(dir), on.sampling(), off.sampling(),
-					     c.samples() < kUTestMinRepetitions ? ": no U test" : ""),
-			.xlabel = "", .ylabel = "time on / time off", .logx = false};
+		Panel p{.title = fmt::format("{}\n{}: {}, {}: {}{}", direction_title(dir), gp, on.sampling(), up,
+					     off.sampling(), c.samples() < kUTestMinRepetitions ? ": no U test" : ""),
+			.xlabel = "", .ylabel = fmt::format("time {} / time {}", gp, up), .logx = false};
 		p.y_column = 1;
 		p.extent_columns = {4, 5};
 		// At the end of each bar (above one that rises, below one that falls): its ratio when it is 3 % or more
@@ -303,7 +305,8 @@ std::string guard_plot(const Group &g, const fs::path &plots)
 			if (!labels->rows.empty())
 				p.items.push_back(std::move(*labels));
 		if (!p.items.empty())  // a key entry that draws nothing
-			p.items.push_back({{}, fmt::format("NaN with points pt -1 title \"label: on/off time if >= 3 % from 1; * p < {} (U test)\"", c.alpha)});
+			p.items.push_back({{}, fmt::format("NaN with points pt -1 title \"label: {}/{} time if >= 3 % from 1; * p < {} (U test)\"",
+						       gp, up, c.alpha)});
 		for (size_t i = 0; i < ms.size(); ++i)
 			p.xtics.emplace_back(ms[i], static_cast<double>(i));
 		p.extra = {"set xtics rotate by -25", "set key top left",
@@ -386,6 +389,10 @@ std::string batch_plot(const Group &g, const fs::path &plots)
 std::map<std::string, std::vector<std::string>> draw_plots(const std::vector<Group> &groups, const fs::path &plots)
 {
 	fs::create_directories(plots);
+	// The directory is the report's own: plots of an earlier report (other pairs, other cells) go.
+	for (auto &e : fs::directory_iterator(plots))
+		if (e.path().extension() == ".png" || e.path().extension() == ".gp")
+			fs::remove(e.path());
 	std::map<std::string, std::vector<std::string>> pngs;
 	for (auto &g : groups) {
 		auto &p = pngs[g.name];

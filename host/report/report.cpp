@@ -1,5 +1,7 @@
 #include "report/report.hpp"
 
+#include <set>
+
 #include "report/format.hpp"
 #include "report/markdown.hpp"
 #include "report/plots.hpp"
@@ -7,15 +9,18 @@
 namespace xua {
 namespace {
 
-// A cell alone (no partner to compare with): its headline rows.
-std::string single_table(const CellResults &c)
+// A cell not compared (no partner in the directory, or the pair refused): its headline rows.
+std::string single_table(const CellResults &c, bool refused)
 {
 	auto rows = headline_rows(c);
 	size_t w = 9;
 	for (auto &r : rows)
 		w = std::max(w, r.size());
-	std::string t = fmt::format("{}: {}, {}, median ± cv (no on/off partner in this directory)\n", c.name,
-				    c.accel_label(), c.sampling());
+	auto partners = partner_protections(c.protection());
+	std::string why = refused            ? "not compared, see above"
+			  : partners.empty() ? "no protection to compare with"
+					     : fmt::format("no {} partner in this directory", fmt::join(partners, " or "));
+	std::string t = fmt::format("{}: {}, {}, median ± cv ({})\n", c.name, c.accel_label(), c.sampling(), why);
 	for (auto &n : rows) {
 		auto &r = c.rows.at(n);
 		t += fmt::format("{:<{}} {:>7} {:>18}\n", n, w, r.unit(), value_cv(r));
@@ -35,20 +40,22 @@ std::string write_report(const fs::path &dir)
 		fmt::print(stderr, "xuaccess: warning: {}\n", s);
 		summary += fmt::format("WARNING: {}\n", s);
 	}
+	std::set<const CellResults *> noted;  // a cell in two pairs (on vs off, on vs off-kernel) has its notes once
 	for (auto &g : groups) {
 		if (g.cmp) {
-			summary += format_comparison(*g.cmp, headline_rows(*g.on));
+			summary += format_comparison(*g.cmp, headline_rows(*g.guarded));
 			write_file(dir / fmt::format("compare-{}.txt", g.name), format_comparison(*g.cmp));
 			write_file(dir / fmt::format("compare-{}.json", g.name), comparison_json(*g.cmp).dump(2) + "\n");
 		} else {
 			if (!g.refused.empty())
-				summary += fmt::format("{}: on and off not compared: {}\n", g.name, g.refused);
+				summary += fmt::format("{}: {} not compared: {}\n", g.name, g.pair_title(), g.refused);
 			for (auto *c : g.cells)
-				summary += single_table(*c);
+				summary += single_table(*c, !g.refused.empty());
 		}
 		for (auto *c : g.cells)
-			for (auto &n : cell_notes(*c))
-				summary += n + "\n";
+			if (noted.insert(c).second)
+				for (auto &n : cell_notes(*c))
+					summary += n + "\n";
 		summary += "\n";
 	}
 	write_file(dir / "summary.txt", summary);

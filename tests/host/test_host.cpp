@@ -582,7 +582,8 @@ TEST(Report, WritesComparisonsPlotsAndMarkdown)
 	fs::copy_file(fixture("mismatch/arm64-6.1-on.json"), dir / "arm64-6.1-on.json");
 	auto summary = write_report(dir);
 	EXPECT_NE(summary.find("x86_64-6.1-on (B) against x86_64-6.1-off (A)"), std::string::npos) << summary;
-	EXPECT_NE(summary.find("no on/off partner"), std::string::npos) << "arm64 has only an on cell";
+	EXPECT_NE(summary.find("no off or off-kernel partner in this directory"), std::string::npos)
+		<< "arm64 has only an on cell";
 	auto cmp = nlohmann::json::parse(read_file(dir / "compare-x86_64-6.1.json"));
 	EXPECT_EQ(cmp["significant_rows"], 4);
 	EXPECT_FALSE(fs::exists(dir / "compare-arm64-6.1.json"));
@@ -602,6 +603,59 @@ TEST(Report, WritesComparisonsPlotsAndMarkdown)
 	EXPECT_NE(read_file(dir / "plots" / "guard-x86_64-6.1.gp").find("EMULATED"), std::string::npos);
 	// The compare-*.json files the report writes are not cells: a second run reads the same cells.
 	EXPECT_EQ(write_report(dir), summary);
+}
+
+// The report compares each protection with its partner on the same CPU: on vs off, on vs off-kernel, sw vs off.
+TEST(Report, PairsEachProtectionWithItsPartner)
+{
+	auto cell = [](const std::string &prot) {
+		nlohmann::json j = {{"context",
+				     {{"xua_accel", "tcg"}, {"xua_arch", "arm64"}, {"xua_kernel_series", "6.1-src"},
+				      {"xua_protection_requested", prot}}},
+				    {"benchmarks", nlohmann::json::array()}};
+		for (int b = 0; b < 3; ++b)
+			j["benchmarks"].push_back({{"name", "latency/copy/to_user/64"}, {"run_type", "iteration"},
+						   {"real_time", 100.0 + b + (prot == "on" || prot == "sw" ? 50 : 0)},
+						   {"xua_boot", b}});
+		return std::pair{"arm64-6.1-src-" + prot, j};
+	};
+	auto titles = [](const std::vector<Group> &groups) {
+		std::vector<std::string> out;
+		for (auto &g : groups)
+			out.push_back(g.name + ": " + (g.guarded ? g.pair_title() + (g.cmp ? ", compared" : ", " + g.refused)
+								 : fmt::format("{} alone", g.cells.size())));
+		return out;
+	};
+	std::vector<CellResults> all;
+	for (auto p : {"on", "off", "off-kernel", "sw"})
+		all.push_back(parse_cell(cell(p).first, cell(p).second));
+	EXPECT_EQ(titles(pair_cells(all)),
+		  (std::vector<std::string>{"arm64-6.1-src: on vs off, compared",
+					    "arm64-6.1-src-on-vs-off-kernel: on vs off-kernel, compared",
+					    "arm64-6.1-src-sw-vs-off: sw vs off, compared"}));
+	EXPECT_EQ(partner_protections("on"), (std::vector<std::string>{"off", "off-kernel"}));
+	EXPECT_EQ(partner_protections("off"), (std::vector<std::string>{"on", "sw"}));
+	EXPECT_EQ(partner_protections("sw"), std::vector<std::string>{"off"});
+
+	// Without off: on pairs with off-kernel; sw has no partner, and the report says which one it lacks.
+	auto dir = fs::path(XUACCESS_BUILD_DIR) / "test-report-pairs";
+	fs::remove_all(dir);
+	fs::create_directories(dir);
+	for (auto p : {"on", "off-kernel", "sw"}) {
+		auto [name, j] = cell(p);
+		write_file(dir / (name + ".json"), j.dump());
+	}
+	auto summary = write_report(dir);
+	EXPECT_NE(summary.find("arm64-6.1-src-on (B) against arm64-6.1-src-off-kernel (A)"), std::string::npos) << summary;
+	EXPECT_NE(summary.find("arm64-6.1-src-sw: emulated (TCG), 3 boots"), std::string::npos) << summary;
+	EXPECT_NE(summary.find("(no off partner in this directory)"), std::string::npos) << summary;
+	EXPECT_TRUE(fs::exists(dir / "compare-arm64-6.1-src-on-vs-off-kernel.json"));
+	EXPECT_TRUE(fs::exists(dir / "plots" / "guard-arm64-6.1-src-on-vs-off-kernel.png"));
+	EXPECT_FALSE(fs::exists(dir / "plots" / "guard-arm64-6.1-src-unpaired.png")) << "a lone cell has no guard cost";
+	auto md = read_file(dir / "report.md");
+	EXPECT_NE(md.find("**guard on vs off-kernel:**"), std::string::npos) << md;
+	EXPECT_NE(md.find("| guard off-kernel | guard on | on/off-kernel"), std::string::npos) << md;
+	EXPECT_NE(md.find("arm64-6.1-src-sw is not compared: no off cell"), std::string::npos) << md;
 }
 
 // A cell of `boots` boots x `reps` repetitions of one ns row, value(boot, repetition) each.
