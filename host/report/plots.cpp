@@ -258,15 +258,15 @@ std::string throughput_plot(const Group &g, const fs::path &plots)
 std::string guard_plot(const Group &g, const fs::path &plots)
 {
 	const auto &c = *g.cmp;
-	const auto &on = *g.guarded, &off = *g.unguarded;
-	const auto gp = on.protection(), up = off.protection();
+	const auto &with = *g.guarded, &without = *g.unguarded;
+	const auto gp = with.protection(), up = without.protection();
 	std::string toggle;
-	if (on.rows.count("guard/toggle") && off.rows.count("guard/toggle"))
+	if (with.rows.count("guard/toggle") && without.rows.count("guard/toggle"))
 		toggle = fmt::format("one window open+close (guard/toggle): {:.1f} ns {}, {:.1f} ns {}",
-				     on.rows.at("guard/toggle").median, gp, off.rows.at("guard/toggle").median, up);
+				     with.rows.at("guard/toggle").median, gp, without.rows.at("guard/toggle").median, up);
 	Script s("guard-" + g.name, 1500, 620,
 		 fmt::format("{}, kernel {}: cost of {} = time {} / time {} (>1: {} is slower) - {}\n{}",
-			     on.context_string("xua_arch"), kernel_of(on), guard_name(on), gp, up, gp, banner(on), toggle),
+			     with.context_string("xua_arch"), kernel_of(with), guard_name(with), gp, up, gp, banner(with), toggle),
 		 2);
 	std::map<std::string, const RowComparison *> by_name;
 	for (auto &r : c.rows)
@@ -274,8 +274,8 @@ std::string guard_plot(const Group &g, const fs::path &plots)
 	auto ms = methods(g.cells, "transfer");
 	const std::vector<uint64_t> sizes = {64, 4096, 1048576};
 	for (const std::string dir : {"to_user", "from_user"}) {
-		Panel p{.title = fmt::format("{}\n{}: {}, {}: {}{}", direction_title(dir), gp, on.sampling(), up,
-					     off.sampling(), c.samples() < kUTestMinRepetitions ? ": no U test" : ""),
+		Panel p{.title = fmt::format("{}\n{}: {}, {}: {}{}", direction_title(dir), gp, with.sampling(), up,
+					     without.sampling(), c.samples() < kUTestMinRepetitions ? ": no U test" : ""),
 			.xlabel = "", .ylabel = fmt::format("time {} / time {}", gp, up), .logx = false};
 		p.y_column = 1;
 		p.extent_columns = {4, 5};
