@@ -32,11 +32,8 @@ std::string format_comparison(const Comparison &c, const std::vector<std::string
 		t += fmt::format("  WARNING: {}\n", w);
 	for (auto &d : c.accepted)
 		t += fmt::format("  Accepted difference (the one thing compared besides what was asked): {}\n", d);
-	// The off CPU model's note concerns on vs off only (off-kernel runs on the on CPU model).
-	if (a.protection() != b.protection() && (a.protection() == "off" || b.protection() == "off") &&
-	    a.context_string("xua_qemu_cpu") != b.context_string("xua_qemu_cpu"))
-		if (auto note = a.context_string("xua_cpu_off_note"); !note.empty())
-			t += fmt::format("  Note ({}): {}\n", a.context_string("xua_arch"), note);
+	if (auto note = cpu_off_note(a, b); !note.empty())
+		t += fmt::format("  Note ({}): {}\n", a.context_string("xua_arch"), note);
 	std::vector<const RowComparison *> rows;
 	for (auto &r : c.rows)
 		if (only.empty() || std::find(only.begin(), only.end(), r.name) != only.end())

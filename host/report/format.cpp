@@ -42,6 +42,14 @@ std::string kernel_of(const CellResults &c)
 	return k.empty() ? "?" : k;
 }
 
+std::string cpu_off_note(const CellResults &a, const CellResults &b)
+{
+	if (a.protection() != b.protection() && (a.protection() == "off" || b.protection() == "off") &&
+	    a.context_string("xua_qemu_cpu") != b.context_string("xua_qemu_cpu"))
+		return a.context_string("xua_cpu_off_note");
+	return {};
+}
+
 std::string prot_title(const CellResults &c)
 {
 	return fmt::format("{} {}", guard_name(c), c.protection().empty() ? "as booted" : c.protection());

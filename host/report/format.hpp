@@ -17,6 +17,9 @@ std::string prot_title(const CellResults &c);      // "SMAP on", "PAN as booted"
 std::string direction_title(const std::string &dir);
 std::string md_escape(const std::string &s);
 std::string value_cv(const Row &r);                // "123.4 ±1.2%"
+// The matrix's note on what the off CPU model changes besides the guard, when a and b are on vs off on two
+// CPU models; "" for pairs on one CPU model (on vs off-kernel, sw vs off).
+std::string cpu_off_note(const CellResults &a, const CellResults &b);
 
 // Where the mmap'ed shared buffer beats the copy ioctl of the same size, end to end, for one direction of a
 // cell, as runs of measured sizes: "mmap faster at 8 B-512 B, copy ioctl faster at 4 KiB-4 MiB" (ties go

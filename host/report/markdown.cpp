@@ -120,8 +120,7 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 				m += fmt::format("Compared despite a mismatch: {}\n\n", md_escape(mm));
 			for (auto &w : c.warnings)
 				m += fmt::format("> **Warning:** {}\n\n", md_escape(w));
-			// Only on vs off runs two CPU models; the other pairs share one.
-			if (auto note = f.context_string("xua_cpu_off_note"); !note.empty() && gp == "on" && up == "off")
+			if (auto note = cpu_off_note(*g.unguarded, *g.guarded); !note.empty())
 				m += fmt::format("Caveat: {}.\n\n", note);
 		} else if (!g.refused.empty()) {
 			m += fmt::format("{} were not compared: {}\n\n", g.pair_title(), md_escape(g.refused));

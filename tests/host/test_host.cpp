@@ -611,7 +611,10 @@ TEST(Report, PairsEachProtectionWithItsPartner)
 	auto cell = [](const std::string &prot) {
 		nlohmann::json j = {{"context",
 				     {{"xua_accel", "tcg"}, {"xua_arch", "arm64"}, {"xua_kernel_series", "6.1-src"},
-				      {"xua_protection_requested", prot}}},
+				      {"xua_protection_requested", prot},
+				      {"xua_qemu_cpu", prot == "on" || prot == "off-kernel" ? "cortex-a76" : "cortex-a72"},
+				      {"xua_cpu_on", "cortex-a76"}, {"xua_cpu_off", "cortex-a72"},
+				      {"xua_cpu_off_note", "cortex-a72 also lacks LSE"}}},
 				    {"benchmarks", nlohmann::json::array()}};
 		for (int b = 0; b < 3; ++b)
 			j["benchmarks"].push_back({{"name", "latency/copy/to_user/64"}, {"run_type", "iteration"},
@@ -627,12 +630,18 @@ TEST(Report, PairsEachProtectionWithItsPartner)
 		return out;
 	};
 	std::vector<CellResults> all;
-	for (auto p : {"on", "off", "off-kernel", "sw"})
-		all.push_back(parse_cell(cell(p).first, cell(p).second));
+	for (auto p : {"on", "off", "off-kernel", "sw"}) {
+		auto [name, j] = cell(p);
+		all.push_back(parse_cell(name, j));
+	}
 	EXPECT_EQ(titles(pair_cells(all)),
 		  (std::vector<std::string>{"arm64-6.1-src: on vs off, compared",
 					    "arm64-6.1-src-on-vs-off-kernel: on vs off-kernel, compared",
 					    "arm64-6.1-src-sw-vs-off: sw vs off, compared"}));
+	// The off CPU model's caveat belongs to on vs off alone: the other pairs run one CPU model.
+	EXPECT_EQ(cpu_off_note(all[1], all[0]), "cortex-a72 also lacks LSE");
+	EXPECT_EQ(cpu_off_note(all[2], all[0]), "") << "on vs off-kernel: one CPU";
+	EXPECT_EQ(cpu_off_note(all[1], all[3]), "") << "sw vs off: one CPU";
 	EXPECT_EQ(partner_protections("on"), (std::vector<std::string>{"off", "off-kernel"}));
 	EXPECT_EQ(partner_protections("off"), (std::vector<std::string>{"on", "sw"}));
 	EXPECT_EQ(partner_protections("sw"), std::vector<std::string>{"off"});
