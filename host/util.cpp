@@ -1,6 +1,7 @@
 #include "util.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <ctime>
 #include <cstring>
 #include <fstream>
@@ -187,6 +188,36 @@ std::string utc_now(const char *fmt)
 	char buf[64];
 	std::strftime(buf, sizeof(buf), fmt, &tm);
 	return buf;
+}
+
+std::string host_os(const fs::path &os_release)
+{
+	if (!fs::exists(os_release))
+		return "unknown (no " + os_release.string() + ")";
+	for (auto &line : split_lines(read_file(os_release)))
+		if (starts_with(line, "PRETTY_NAME=")) {
+			auto v = trim(std::string_view(line).substr(12));
+			if (v.size() >= 2 && (v.front() == '"' || v.front() == '\''))
+				v = v.substr(1, v.size() - 2);
+			return v;
+		}
+	return "unknown (no PRETTY_NAME in " + os_release.string() + ")";
+}
+
+bool find_program(const std::string &name)
+{
+	const char *path = std::getenv("PATH");
+	std::string_view rest = path ? path : "/usr/bin:/bin";
+	while (true) {
+		auto colon = rest.find(':');
+		auto dir = rest.substr(0, colon);
+		auto p = fs::path(dir.empty() ? std::string_view(".") : dir) / name;
+		if (access(p.c_str(), X_OK) == 0 && fs::is_regular_file(p))
+			return true;
+		if (colon == std::string_view::npos)
+			return false;
+		rest.remove_prefix(colon + 1);
+	}
 }
 
 }  // namespace xua

@@ -51,6 +51,12 @@ std::string last_lines(const std::string &text, size_t n);  // the last n lines,
 // A command line a POSIX shell reads back as argv: words of safe characters as they are, everything else
 // in single quotes (a ' as '\'' ).
 std::string shell_quote(const std::vector<std::string> &argv);
+// The operating system this front end runs on, from /etc/os-release: "Debian GNU/Linux 13 (trixie)" (its
+// PRETTY_NAME), or "unknown (no /etc/os-release)". Results record it: the guest programs' compiler and
+// libraries come from it.
+std::string host_os(const fs::path &os_release = "/etc/os-release");
+// Whether `name` is an executable in one of PATH's directories.
+bool find_program(const std::string &name);
 
 // An exclusive advisory lock on a file, held for the object's lifetime.
 class FileLock {

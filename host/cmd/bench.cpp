@@ -18,6 +18,7 @@
 
 #include "analyze/names.hpp"
 #include "provision/kbuild.hpp"
+#include "provision/own_kernel.hpp"
 #include "provision/prepare.hpp"
 #include "provision/source_kernel.hpp"
 #include "report/report.hpp"
@@ -77,6 +78,7 @@ void describe_host_machine(nlohmann::json &ctx)
 	ctx["xua_host_machine"] = m.description;
 	ctx["xua_host_machine_evidence"] = m.evidence;
 	ctx["xua_host_arch"] = Matrix::get().host();
+	ctx["xua_host_os"] = host_os();  // the guest programs' compiler and libraries are this release's
 }
 
 }  // namespace
@@ -307,6 +309,8 @@ void describe_cell(nlohmann::json &ctx, const Cell &c, const BenchOptions &o, co
 	ctx["xua_order"] = fmt::format("boots of every protection interleaved per arch and kernel, order seed {}", o.seed);
 	ctx["xua_seed"] = o.seed;
 	ctx["xua_qemu_version"] = qemu_version(*c.arch);
+	if (!is_kernel_path(c.kernel))  // the module's compiler (provision/kbuild: the series' gcc on every host)
+		ctx["xua_module_cc"] = split_lines(run_checked({kernel_cc(*c.arch, c.kernel), "--version"})).front();
 	ctx["xua_host_cpu"] = cpu_model();  // the machine running QEMU: TCG figures depend on it too
 	ctx["xua_bench_args"] = fmt::format("{}", fmt::join(args, " "));
 	ctx["xua_qemu_cpu"] = c.cpu(accel);

@@ -219,7 +219,8 @@ int run(int argc, char **argv)
 				auto c = m.select({arch}, {kernel}, {protection}).front();
 				auto k = xua::cell_kernel(c, xua::Resolve::if_missing);
 				xua::kbuild({.arch = c.arch, .series = k.release, .out = kout, .sparse = sparse,
-					     .headers = k.headers});
+					     .headers = k.headers,
+					     .cc = xua::is_source_kernel(kernel) ? xua::kernel_cc(*c.arch, kernel) : ""});
 				if (sparse)
 					std::printf("%s", xua::read_file(kout).c_str());
 				return 0;

@@ -1,5 +1,6 @@
 #include "provision/initramfs.hpp"
 
+#include "provision/debian_archive.hpp"
 #include "run/process.hpp"
 
 #include <regex>
@@ -106,11 +107,10 @@ fs::path ensure_busybox(const Arch &arch)
 	if (fs::exists(bin))
 		return bin;
 	auto debs = dir / "debs";
-	fs::create_directories(debs);
 	std::string pkg = "busybox-static:" + arch.debian_arch;
-	auto r = run({"apt-get", "download", "-q", pkg}, {.cwd = debs});
-	if (!r.ok())
-		fail("apt-get download {} failed:\n{}", pkg, trim(r.output));
+	// From the default series' Debian suite, like the kernels: the same guest userland on every host release.
+	const auto &m = Matrix::get();
+	DebianArchive::suite(m.series(m.default_kernel()).suite).download({pkg}, debs);
 	for (auto &deb : fs::directory_iterator(debs))
 		run_checked({"dpkg-deb", "-x", deb.path().string(), dir.string()});
 	fs::remove_all(debs);

@@ -2,6 +2,7 @@
 
 #include "run/process.hpp"
 
+#include <algorithm>
 #include <regex>
 
 namespace xua {
@@ -47,6 +48,26 @@ std::vector<std::string> diagnostics(std::string_view log)
 	return out;
 }
 
+std::string kernel_cc_package(const Arch &arch, const std::string &gcc_major)
+{
+	if (arch.cross_compile.empty())
+		return "gcc-" + gcc_major;
+	auto triplet = arch.gnu_triplet;
+	std::replace(triplet.begin(), triplet.end(), '_', '-');
+	return "gcc-" + gcc_major + "-" + triplet;
+}
+
+std::string kernel_cc(const Arch &arch, const std::string &kernel)
+{
+	const auto &gcc = Matrix::get().series(kernel).gcc;
+	auto cc = arch.cross_compile + "gcc-" + gcc;
+	if (!find_program(cc))
+		fail("{} is not installed: kernel code for {} {} is built with the gcc Debian built that series with "
+		     "(apt-get install {}; ./xuaccess installs it)",
+		     cc, arch.name, kernel, kernel_cc_package(arch, gcc));
+	return cc;
+}
+
 void kbuild(const KbuildRequest &req)
 {
 	const auto &arch = *req.arch;
@@ -69,6 +90,8 @@ void kbuild(const KbuildRequest &req)
 					 "CONFIG_DEBUG_INFO_BTF_MODULES="};
 	if (!arch.cross_compile.empty())
 		argv.push_back("CROSS_COMPILE=" + arch.cross_compile);
+	if (auto cc = req.headers.empty() ? kernel_cc(arch, req.series) : req.cc; !cc.empty())
+		argv.push_back("CC=" + cc);
 	if (req.sparse) {
 		// C=2 checks every file, whether or not it needs recompiling.
 		argv.insert(argv.end(), {"C=2", "CHECK=sparse"});

@@ -1,5 +1,6 @@
 #include "provision/kernel.hpp"
 
+#include "provision/debian_archive.hpp"
 #include "run/process.hpp"
 
 #include <cstring>
@@ -16,36 +17,14 @@ std::string pkg_arch(const std::string &pkg, const Arch &a)
 	return pkg + ":" + a.debian_arch;
 }
 
-// The concrete image package and its exact version, from the meta package's "Depends: X (= V)" (one
-// apt-cache call: it reads the local package lists, ~1 s with two architectures enabled).
-std::pair<std::string, std::string> resolve_meta(const std::string &meta)
-{
-	auto r = run({"apt-cache", "show", "--no-all-versions", meta});
-	if (!r.ok())
-		fail("apt-cache cannot resolve {}: {}\n(is the package list current? try: apt-get update)", meta,
-		     trim(r.output));
-	static const std::regex dep_re(R"(^Depends: (linux-image-[^ ,]+) \(= ([^)]+)\))");
-	for (auto &line : split_lines(r.output)) {
-		std::smatch m;
-		if (std::regex_search(line, m, dep_re))
-			return {m[1], m[2]};
-	}
-	fail("{} has no 'Depends: linux-image-... (= version)' in apt-cache: cannot resolve the concrete kernel",
-	     meta);
-}
-
-// The package names in a package's Depends field (alternatives included, versions dropped).
-std::vector<std::string> depends_of(const std::string &pkg)
+// The package names in a control stanza's Depends field (alternatives included, versions dropped).
+std::vector<std::string> depends_of(const std::string &stanza)
 {
 	std::vector<std::string> deps;
-	for (auto &line : split_lines(run_checked({"apt-cache", "show", "--no-all-versions", pkg}))) {
-		if (!starts_with(line, "Depends: "))
-			continue;
-		static const std::regex name_re(R"((?:^Depends: |, | \| )([a-z0-9][a-z0-9+.-]+))");
-		for (std::sregex_iterator it(line.begin(), line.end(), name_re), end; it != end; ++it)
-			deps.push_back((*it)[1]);
-		break;
-	}
+	auto line = "Depends: " + control_field(stanza, "Depends");
+	static const std::regex name_re(R"((?:^Depends: |, | \| )([a-z0-9][a-z0-9+.-]+))");
+	for (std::sregex_iterator it(line.begin(), line.end(), name_re), end; it != end; ++it)
+		deps.push_back((*it)[1]);
 	return deps;
 }
 
@@ -75,6 +54,25 @@ void extract_vmlinux(const fs::path &bzimage, const fs::path &out)
 }
 
 }  // namespace
+
+std::pair<std::string, std::string> resolve_series_meta(const std::string &meta, const std::string &stanza,
+							const std::string &series, const std::string &suite)
+{
+	static const std::regex dep_re(R"(^(linux-image-[^ ,]+) \(= ([^)]+)\))");
+	std::smatch m;
+	auto deps = control_field(stanza, "Depends");
+	if (!std::regex_search(deps, m, dep_re))
+		fail("{} has no 'Depends: linux-image-... (= version)' in Debian {}: cannot resolve the concrete kernel",
+		     meta, suite);
+	std::string pkg = m[1], version = m[2];
+	// The upstream version (before the Debian revision) must be <series>.<patch>: a meta package that moved
+	// on to the next series (linux-image-amd64 is 6.12 in trixie) must not boot in a cell named for this one.
+	if (!starts_with(version, series + "."))
+		refuse("kernel series {}: {} in Debian {} resolves to {} {}, which is not a {} kernel; refusing to boot "
+		       "it in a cell named {} (ci/matrix.json names the suite and meta package of each series)",
+		       series, meta, suite, pkg, version, series, series);
+	return {pkg, version};
+}
 
 BzPayload bzimage_payload(std::string_view img)
 {
@@ -171,6 +169,7 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 	FileLock lock(k.dir.string() + ".lock");
 
 	std::string meta = pkg_arch(m.image_meta(series, arch), arch);
+	const auto &archive = DebianArchive::suite(m.series(series).suite);
 	nlohmann::json cached;
 	if (fs::exists(k.stamp))
 		try {
@@ -185,7 +184,10 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 		k.version = cached["version"];
 	} else {
 		try {
-			std::tie(k.image_pkg, k.version) = resolve_meta(meta);
+			std::tie(k.image_pkg, k.version) =
+				resolve_series_meta(meta, archive.show(meta), series, archive.spec().suite);
+		} catch (const Refused &) {
+			throw;
 		} catch (const Error &e) {
 			if (cached.is_null())
 				throw;
@@ -215,7 +217,7 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 	std::vector<std::string> pkgs = {pkg_arch(k.image_pkg, arch), pkg_arch(headers_pkg, arch)};
 	// The flavour headers depend on their -common headers and on linux-kbuild (Multi-Arch: foreign, fetched
 	// unqualified: the machine's own kbuild tools build modules for either arch).
-	for (auto &dep : depends_of(pkg_arch(headers_pkg, arch))) {
+	for (auto &dep : depends_of(archive.show(pkg_arch(headers_pkg, arch)))) {
 		if (starts_with(dep, "linux-headers-") && dep.find("-common") != std::string::npos)
 			pkgs.push_back(dep);
 		else if (starts_with(dep, "linux-kbuild-"))
@@ -231,12 +233,7 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 	fs::create_directories(debs);
 	fs::create_directories(sroot);
 	const auto boot_image = staging / arch.boot_image;
-	std::vector<std::string> dl = {"apt-get", "download", "-q"};
-	dl.insert(dl.end(), pkgs.begin(), pkgs.end());
-	auto r = run(dl, {.cwd = debs});
-	if (!r.ok())
-		fail("apt-get download failed for {}:\n{}\n(is Debian's archive reachable?)", fmt::join(pkgs, " "),
-		     trim(r.output));
+	archive.download(pkgs, debs);
 	std::vector<fs::path> files;
 	for (auto &deb : fs::directory_iterator(debs))
 		files.push_back(deb.path());
@@ -244,7 +241,7 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 	fs::remove_all(debs);
 	nlohmann::json j = {{"arch", arch.name},       {"series", series},     {"release", k.release},
 			    {"version", k.version},      {"image_pkg", k.image_pkg}, {"packages", pkgs},
-			    {"boot_image", k.boot_image.string()}};
+			    {"suite", archive.spec().suite}, {"boot_image", k.boot_image.string()}};
 	write_file(staging / "kernel.json", j.dump(2) + "\n");
 
 	fs::path old = k.dir;

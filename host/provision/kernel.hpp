@@ -1,5 +1,5 @@
-// Debian kernels for the guests: resolved from Debian's meta packages at set-up time, downloaded with
-// apt-get download and unpacked into the build cache (never installed system-wide).
+// Debian kernels for the guests: resolved from Debian's meta packages at set-up time in the series' own Debian
+// suite (provision/debian_archive.hpp), downloaded and unpacked into the build cache (never installed system-wide).
 #pragma once
 
 #include <string>
@@ -35,6 +35,11 @@ void unpack_debian_kernel(const Arch &arch, const std::string &release, const st
 			  const fs::path &root, const fs::path &final_root, const fs::path &boot_image);
 // Flavour headers are usable when the -common Makefile they include and the kbuild scripts exist.
 bool headers_complete(const fs::path &headers);
+
+// The concrete image package and version a series' meta package depends on (its apt control stanza), refused
+// (Refused: exit 2) when that kernel is not of `series`. Exposed for the unit tests.
+std::pair<std::string, std::string> resolve_series_meta(const std::string &meta, const std::string &stanza,
+							const std::string &series, const std::string &suite);
 
 // Extracts the ELF vmlinux from an x86 bzImage (setup header payload_offset/payload_length).
 // Exposed for the unit tests.

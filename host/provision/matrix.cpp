@@ -72,7 +72,11 @@ Matrix Matrix::load(const fs::path &file, const std::string &host)
 		r.default_kernel_ = j.at("default_kernel");
 		auto common_needs = parse_needs(j.at("kernel_needs"), file);
 		for (auto &[k, v] : j.at("kernels").items())
-			r.image_meta_[k] = v.at("image_meta");
+			r.series_[k] = Series{k, v.at("suite"), v.at("image_meta"), v.at("gcc")};
+		auto &d = j.at("debian");
+		r.debian_.mirror = d.at("mirror");
+		r.debian_.security_mirror = d.at("security_mirror");
+		r.debian_.keyring = d.at("keyring").get<std::string>();
 		for (auto &[name, v] : j.at("arches").items()) {
 			Arch a;
 			a.name = name;
@@ -109,6 +113,7 @@ Matrix Matrix::load(const fs::path &file, const std::string &host)
 				a.kernel_needs.push_back(n);
 			if (!a.cpu.count("on") || !a.cpu.count("off"))
 				fail("{}: arch {} needs cpu.on and cpu.off", file.string(), name);
+			r.debian_.arches.push_back(a.debian_arch);
 			r.arches_[name] = std::move(a);
 		}
 	} catch (const nlohmann::json::exception &e) {
@@ -140,21 +145,25 @@ std::vector<std::string> Matrix::arch_names() const
 std::vector<std::string> Matrix::kernel_names() const
 {
 	std::vector<std::string> v;
-	for (auto &[k, _] : image_meta_)
+	for (auto &[k, _] : series_)
 		v.push_back(k);
 	return v;
 }
 
-std::string Matrix::image_meta(const std::string &kernel, const Arch &a) const
+const Series &Matrix::series(const std::string &kernel) const
 {
-	if (auto sk = parse_source_kernel(kernel))
-		return image_meta(sk->series, a);  // validates the series; the kernel itself is built from source
-	auto it = image_meta_.find(kernel);
-	if (it == image_meta_.end())
+	auto sk = parse_source_kernel(kernel);
+	auto it = series_.find(sk ? sk->series : kernel);
+	if (it == series_.end())
 		fail("unknown kernel series '{}' (expected one of: {}, or <series>-src / <series>-debug to build it from "
 		     "source)",
 		     kernel, fmt::join(kernel_names(), ", "));
-	std::string s = it->second;
+	return it->second;
+}
+
+std::string Matrix::image_meta(const std::string &kernel, const Arch &a) const
+{
+	std::string s = series(kernel).image_meta;
 	auto pos = s.find("{flavour}");
 	if (pos != std::string::npos)
 		s.replace(pos, 9, a.flavour);

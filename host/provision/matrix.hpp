@@ -6,9 +6,18 @@
 #include <string>
 #include <vector>
 
+#include "provision/debian_archive.hpp"
 #include "util.hpp"
 
 namespace xua {
+
+// A Debian kernel series (ci/matrix.json "kernels"): where its packages come from, whatever the host runs.
+struct Series {
+	std::string name;        // 6.1, 6.12
+	std::string suite;       // the Debian suite its image, headers and linux-source come from (bookworm)
+	std::string image_meta;  // the meta package naming the series' current image, {flavour} to fill in
+	std::string gcc;         // major version of the gcc Debian built it with: kbuild uses <prefix>gcc-<gcc>
+};
 
 // One thing a guest kernel's .config must hold for a cell to run (ci/matrix.json "kernel_needs", checked in a
 // kernel given as a path before it boots): CONFIG_<symbol> <op> <value>, op "=" (absent counts as n) or ">="
@@ -90,6 +99,10 @@ public:
 	std::vector<std::string> arch_names() const;
 	std::vector<std::string> kernel_names() const;
 	std::string image_meta(const std::string &kernel, const Arch &a) const;
+	// The series of a kernel name (6.1, 6.1-src, 6.1-debug -> 6.1); fails on an unknown one.
+	const Series &series(const std::string &kernel) const;
+	// Debian's mirrors and keyring for the private archives (ci/matrix.json "debian"), suite left empty.
+	const ArchiveSpec &debian() const { return debian_; }
 	const std::string &default_kernel() const { return default_kernel_; }
 	// All cells matching the filters; an empty filter matches everything (kernel: the default series).
 	std::vector<Cell> select(const std::vector<std::string> &arches, const std::vector<std::string> &kernels,
@@ -97,7 +110,8 @@ public:
 
 private:
 	std::map<std::string, Arch> arches_;
-	std::map<std::string, std::string> image_meta_;
+	std::map<std::string, Series> series_;
+	ArchiveSpec debian_;
 	std::string default_kernel_;
 	std::string host_;
 };

@@ -1,5 +1,6 @@
 #include "provision/source_kernel.hpp"
 
+#include "provision/debian_archive.hpp"
 #include "provision/kbuild.hpp"
 #include "run/process.hpp"
 
@@ -11,16 +12,15 @@
 namespace xua {
 namespace {
 
-// The newest version of linux-source-<series> the package lists know, or "" when apt cannot say.
+// The newest version of linux-source-<series> in the series' Debian suite, or "" when apt cannot say (offline).
 std::string source_version(const std::string &series)
 {
-	auto r = run({"apt-cache", "show", "--no-all-versions", "linux-source-" + series});
-	if (!r.ok())
+	try {
+		return DebianArchive::suite(Matrix::get().series(series).suite).field("linux-source-" + series, "Version");
+	} catch (const Error &e) {
+		fmt::print(stderr, "xuaccess: warning: {}\n", e.what());
 		return {};
-	for (auto &line : split_lines(r.output))
-		if (starts_with(line, "Version: "))
-			return trim(line.substr(9));
-	return {};
+	}
 }
 
 // The unpacked source tree of linux-source-<series>: fetched with apt-get download, unpacked with dpkg -x
@@ -42,11 +42,10 @@ std::pair<fs::path, std::string> ensure_source(const std::string &series, bool q
 				    complete(e.path().filename().string()))
 					best = std::max(best, e.path().filename().string());
 		if (best.empty())
-			fail("apt-cache knows no linux-source-{} and none is cached (is bookworm in the package lists? "
-			     "try: apt-get update)",
-			     series);
-		fmt::print(stderr, "xuaccess: warning: apt-cache cannot resolve linux-source-{}; using the cached {}\n",
-			   series, best);
+			fail("Debian {} offers no linux-source-{} (see the warning above) and none is cached",
+			     Matrix::get().series(series).suite, series);
+		fmt::print(stderr, "xuaccess: warning: cannot resolve linux-source-{}; using the cached {}\n", series,
+			   best);
 		return {tree_of(best), best};
 	}
 	if (complete(version))
@@ -58,10 +57,8 @@ std::pair<fs::path, std::string> ensure_source(const std::string &series, bool q
 	auto staging = root / (version + ".new");
 	fs::remove_all(staging);
 	fs::create_directories(staging / "deb");
-	auto r = run({"apt-get", "download", "-q", "linux-source-" + series + "=" + version},
-		     {.cwd = staging / "deb"});
-	if (!r.ok())
-		fail("apt-get download linux-source-{}={} failed:\n{}", series, version, trim(r.output));
+	DebianArchive::suite(Matrix::get().series(series).suite)
+		.download({"linux-source-" + series + "=" + version}, staging / "deb");
 	for (auto &deb : fs::directory_iterator(staging / "deb"))
 		run_checked({"dpkg-deb", "-x", deb.path().string(), (staging / "deb" / "x").string()});
 	auto tarball = staging / "deb" / "x" / "usr" / "src" / ("linux-source-" + series + ".tar.xz");
@@ -77,18 +74,18 @@ std::pair<fs::path, std::string> ensure_source(const std::string &series, bool q
 	return {tree_of(version), version};
 }
 
-std::string compiler_version(const Arch &arch)
+std::string compiler_version(const std::string &cc)
 {
-	auto out = run_checked({arch.cross_compile + "gcc", "--version"});
+	auto out = run_checked({cc, "--version"});
 	return split_lines(out).front();
 }
 
-std::vector<std::string> make_args(const Arch &arch, const fs::path &obj)
+std::vector<std::string> make_args(const Arch &arch, const std::string &cc, const fs::path &obj)
 {
 	std::vector<std::string> a = {"O=" + obj.string(), "ARCH=" + arch.kbuild_arch};
 	if (!arch.cross_compile.empty())
 		a.push_back("CROSS_COMPILE=" + arch.cross_compile);
-	a.push_back("CC=ccache " + arch.cross_compile + "gcc");
+	a.push_back("CC=ccache " + cc);
 	return a;
 }
 
@@ -250,12 +247,13 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 	if (!sk)
 		fail("'{}' is not a kernel built from source (expected <series>-src or <series>-debug)", name);
 	auto [src, version] = ensure_source(sk->series, quiet);
+	auto cc = kernel_cc(arch, name);
 
 	// The merged fragment, with everything else the build depends on in its header: its hash is the key.
 	auto frags = kconfig_fragments(arch, sk->variant, protection);
 	auto kdir = Matrix::paths().source / "ci" / "kconfig";
 	std::string merged = fmt::format("# source linux-source-{} {}\n# arch {}\n# cc {}\n# fragments {}\n",
-					 sk->series, version, arch.name, compiler_version(arch), fmt::join(frags, " "));
+					 sk->series, version, arch.name, compiler_version(cc), fmt::join(frags, " "));
 	for (auto &f : frags) {
 		auto p = kdir / (f + ".config");
 		if (!fs::exists(p))
@@ -294,7 +292,7 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 
 	fs::create_directories(k.headers);
 	write_file(k.dir / "config.fragment", merged);
-	auto margs = make_args(arch, k.headers);
+	auto margs = make_args(arch, cc, k.headers);
 	auto env = build_env();
 	// Configure: allnoconfig with the fragments forced, then check that every line of them holds (an option
 	// whose dependencies are missing is dropped silently by kconfig).
@@ -341,13 +339,13 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 		fs::remove_all(bdir);
 		fs::create_directories(bdir);
 		std::string bmerged = fmt::format("# source linux-source-{} {}\n# arch {}\n# cc {}\n# fragments {}\n",
-						  sk->series, version, arch.name, compiler_version(arch),
+						  sk->series, version, arch.name, compiler_version(cc),
 						  fmt::join(frags.begin(), frags.end() - 1, " "));
 		for (auto it = frags.begin(); it != frags.end() - 1; ++it)
 			bmerged += read_file(kdir / (*it + ".config"));
 		write_file(bdir / "config.fragment", bmerged);
 		std::vector<std::string> bcfg = {"make", "-s", "-C", src.string()};
-		auto bargs = make_args(arch, bdir);
+		auto bargs = make_args(arch, cc, bdir);
 		bcfg.insert(bcfg.end(), bargs.begin(), bargs.end());
 		bcfg.insert(bcfg.end(), {"KCONFIG_ALLCONFIG=" + (bdir / "config.fragment").string(), "allnoconfig"});
 		run_checked(bcfg, {.env = env});
