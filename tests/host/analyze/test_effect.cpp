@@ -2,7 +2,8 @@
 // intervals, the split-half A/A and the regression check. The statistics core below it (distributions,
 // ranks, p, q) is tested in test_stats.cpp, and against R itself in test_stats_r.cpp.
 //
-// Where the expected figures come from (R is not installed here):
+// Where the expected figures come from (written before R was installed here; test_stats_r.cpp now checks
+// the same functions against R itself):
 //   - R's own documentation: the Hollander & Wolfe (1973, p. 69) example of ?wilcox.test, W = 35 and
 //     one-sided p = 0.1272061 (as R prints it), HL estimate 0.305 (Geyer's Stat 5601 notes, from R);
 //   - hand derivations from the Wilcoxon distribution (counts of U for 5 vs 5: 1, 1, 2, 3, ... of 252);
