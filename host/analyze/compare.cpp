@@ -20,7 +20,7 @@ std::string Comparison::mark_rule() const
 		return fmt::format("exact clock (icount): no test, a row is marked when B differs from A by more than {:g} of A "
 				   "(what two boots of one cell differed by here)",
 				   kExactTolerance);
-	return fmt::format("q: Benjamini-Hochberg over the {} rows' U-test p-values; * = q < {}: among marked rows, "
+	return fmt::format("q: Benjamini-Hochberg over the {} rows' rank-sum (U test) p-values; * = q < {}: among marked rows, "
 			   "the expected share of false marks is at most {}",
 			   rows.size(), alpha, alpha);
 }
@@ -198,7 +198,7 @@ std::vector<std::string> test_notes(const Comparison &c)
 	const auto na = c.a->samples, nb = c.b->samples;
 	if (c.samples() < kUTestMinRepetitions)
 		n.push_back(fmt::format("no U test: {} vs {} sample(s), it needs {} on each side", nb, na, kUTestMinRepetitions));
-	else if (double min_p = mann_whitney_min_p(static_cast<size_t>(na), static_cast<size_t>(nb)); min_p >= c.alpha)
+	else if (double min_p = wilcox_min_p(static_cast<size_t>(na), static_cast<size_t>(nb)); min_p >= c.alpha)
 		n.push_back(fmt::format("with {} vs {} samples no row can reach p < {} (the smallest possible p is {:.3f})", nb,
 					na, c.alpha, min_p));
 	else if (!c.per_boot() && c.samples() < kUTestOptimalRepetitions)
@@ -256,12 +256,13 @@ Comparison compare(const CellResults &a, const CellResults &b, const CompareOpti
 		r.time_ratio = ta > 0 ? tb / ta : 0;
 		r.difference = difference_row(name);
 		auto xa = ra.time_samples(), xb = rb.time_samples();
-		r.effect = r.difference ? time_difference(xa, xb, o.level) : time_ratio(xa, xb, o.level);
+		r.ratio = time_ratio(xa, xb, o.level);
+		r.effect = r.difference ? time_difference(xa, xb, o.level) : r.ratio;
 		if (c.exact) {
 			r.significant = ta > 0 ? std::abs(tb / ta - 1) > kExactTolerance : ta != tb;
 		} else if (static_cast<int>(ra.samples.size()) >= kUTestMinRepetitions &&
-			   static_cast<int>(rb.samples.size()) >= kUTestMinRepetitions) {
-			r.p = mann_whitney_u(ra.samples, rb.samples).p;
+			   static_cast<int>(rb.samples.size()) >= kUTestMinRepetitions && !std::isnan(r.effect.p)) {
+			r.p = r.effect.p;  // the wilcox.test that gave the interval (stats.hpp's rule)
 		}
 		c.rows.push_back(r);
 	}

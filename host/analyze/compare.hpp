@@ -1,8 +1,9 @@
 // `./xuaccess compare A.json B.json`, and the on/off comparison at the end of every bench: per benchmark
 // row, B's time per unit of work over A's as a Hodges-Lehmann estimate with its 95 % confidence interval
-// (R's wilcox.test(conf.int = TRUE), effect.hpp), both cells' spread, a two-sided Mann-Whitney U test (what
-// Google Benchmark's compare.py runs) over the rows' samples -- the boots' medians when both cells have two
-// boots or more, else the repetitions (results.hpp says why) -- and Benjamini-Hochberg q-values over the
+// (R's wilcox.test(conf.int = TRUE), effect.hpp), both cells' spread, the two-sided p of that same test
+// (Wilcoxon rank-sum = Mann-Whitney U, p by R's rule: stats.hpp) over the rows' samples -- the boots'
+// medians when both cells have two boots or more, else the repetitions (results.hpp says why) -- and
+// Benjamini-Hochberg q-values over the
 // rows, marked at q < alpha. Rows whose "off" figure is a patched-out NOP (guard/toggle) get a difference in
 // ns instead of a ratio. Under an exact clock (icount: every boot of a cell is bit-identical) there is no
 // test: a row differs or it does not. Each cell's boots are also split into two interleaved halves and
@@ -51,7 +52,10 @@ struct RowComparison {
 	double time_ratio = 0;        // B's median time per unit / A's: > 1 means B is slower
 	bool difference = false;      // `effect` is B - A in ns, not B/A (difference_row)
 	ShiftEstimate effect;         // Hodges-Lehmann B/A time (or B - A) with its interval, over the samples
-	std::optional<double> p;      // U test over the samples; none with fewer than kUTestMinRepetitions a side
+	ShiftEstimate ratio;          // B/A time with its interval: `effect` itself unless `difference`
+	                              // (what --max-regression decides on)
+	std::optional<double> p;      // effect.p (wilcox.test, two-sided); none with fewer than
+	                              // kUTestMinRepetitions samples a side, without an estimate, or on an exact clock
 	std::optional<double> q;      // Benjamini-Hochberg over the rows that have a p
 	bool significant = false;     // q < alpha; exact clock: B differs from A at all
 	// The estimate as a person reads it: "1.978 [1.950, 2.010]" or "+21.3 ns [21.0, 21.6]".

@@ -24,14 +24,9 @@
 #include <string>
 #include <vector>
 
-namespace xua {
+#include "analyze/stats.hpp"
 
-// R's Wilcoxon rank-sum distribution of U (= R's W) for samples of m and n values without ties.
-double pwilcox(double q, size_t m, size_t n, bool lower_tail = true);  // P(U <= q), R's pwilcox
-double qwilcox(double p, size_t m, size_t n);                          // R's qwilcox (lower tail)
-// The standard normal quantile (Wichura's AS 241, as R's qnorm(p, lower.tail)) and upper tail.
-double qnorm(double p, bool lower_tail = true);
-double pnorm_upper(double z);
+namespace xua {
 
 // What wilcox.test(x, y, conf.int = TRUE, conf.level = L) returns, for a shift (x - y) or a ratio (x / y).
 struct ShiftEstimate {
@@ -43,9 +38,8 @@ struct ShiftEstimate {
 	double coverage = nan;         // exact: the interval's exact coverage (>= achieved_level, or slightly
 	                               // below the requested one where R still calls it achievable, e.g. 3 vs 4:
 	                               // 0.943); normal approximation: the nominal level
-	double p = nan;                // two-sided p-value of wilcox.test (exact / corrected normal, as above);
-	                               // mann_whitney_u (scipy's rule) gives the same p except for 9 to 49
-	                               // values a side without ties, where R is exact and scipy normal
+	double p = nan;                // two-sided p-value of wilcox.test (rank_sum_test, stats.hpp): the p of
+	                               // compare's rows and of the split-half A/A
 	double w = nan;                // R's W statistic: the Mann-Whitney U of x
 	bool exact = false;            // the exact distribution was used
 	bool limited = false;          // the requested level is not achievable with these sample sizes
@@ -83,13 +77,6 @@ inline ShiftEstimate time_difference(const std::vector<double> &a, const std::ve
 	return wilcox_shift(b, a, conf_level);
 }
 
-// The smallest two-sided p wilcox.test can give for nx vs ny values (complete separation, no ties).
-double wilcox_min_p(size_t nx, size_t ny);
-
-// Benjamini-Hochberg q-values, as R's p.adjust(p, "BH"): NaN p-values are left out of the count m and
-// come back NaN; tied p-values get equal q-values; q = min(1, min over j >= rank of m p_(j) / j).
-std::vector<double> bh_qvalues(const std::vector<double> &p);
-
 // A row's samples, one per boot in boot order (or any per-boot object), by benchmark name.
 using RowSamples = std::map<std::string, std::vector<double>>;
 
@@ -119,6 +106,7 @@ struct SplitHalfAA {
 	size_t skipped = 0;                 // rows with fewer than two boots
 	size_t marked = 0;                  // rows at q < alpha
 	std::vector<std::string> marked_rows;
+	std::map<std::string, double> p, q;  // each compared row's p (rank_sum_test, the rows' rule) and q
 	double min_p = 1;                   // the smallest p the smallest pair of halves can give
 	bool can_mark = false;              // min_p < alpha
 	std::string summary() const;        // "the same cell against itself: 0 of 205 rows marked at q < 0.05 ..."
@@ -156,7 +144,18 @@ struct RegressionCheck {
 	size_t count(RegressionVerdict v) const;
 	bool failed() const { return count(RegressionVerdict::slower) > 0; }
 };
-// a and b: each row's samples in time per unit of work (lower is faster; convert MiB/s first), one per boot.
+// One row present in both cells: its samples in time per unit of work (lower is faster; MiB/s converted),
+// one per boot, and the B/A time ratio with its interval already computed from them (time_ratio(a, b)):
+// a comparison holds it (RowComparison::ratio), so the check decides on the comparison's own interval.
+struct RegressionInput {
+	std::string name;
+	std::vector<double> a, b;
+	ShiftEstimate ratio;
+};
+// Time clock: the verdict from each row's interval; exact clock: from the values themselves.
+RegressionCheck check_regression(const std::vector<RegressionInput> &rows, double max_pct, Clock clock);
+// From samples alone: each row's ratio computed at conf_level, then as above; rows in one of a and b only
+// are listed in only_a / only_b.
 RegressionCheck check_regression(const RowSamples &a, const RowSamples &b, double max_pct, Clock clock,
 				 double conf_level = 0.95);
 

@@ -6,16 +6,14 @@ namespace xua {
 
 RegressionCheck regression(const Comparison &c, double max_pct)
 {
-	RowSamples a, b;
-	for (auto &r : c.rows) {
-		a[r.name] = r.a->time_samples();
-		b[r.name] = r.b->time_samples();
-	}
-	for (auto &n : c.only_a)
-		a[n] = c.a->rows.at(n).time_samples();
-	for (auto &n : c.only_b)
-		b[n] = c.b->rows.at(n).time_samples();
-	return check_regression(a, b, max_pct, c.exact ? Clock::exact : Clock::time);
+	// The comparison's own intervals (RowComparison::ratio, at its level): nothing is recomputed.
+	std::vector<RegressionInput> rows;
+	for (auto &r : c.rows)
+		rows.push_back({r.name, r.a->time_samples(), r.b->time_samples(), r.ratio});
+	auto check = check_regression(rows, max_pct, c.exact ? Clock::exact : Clock::time);
+	check.only_a = c.only_a;
+	check.only_b = c.only_b;
+	return check;
 }
 
 std::string format_regression(const RegressionCheck &r)

@@ -11,6 +11,7 @@
 #include "cmd/bench.hpp"
 #include "cmd/compare.hpp"
 #include "analyze/compare.hpp"
+#include "analyze/effect.hpp"
 #include "report/report.hpp"
 #include "analyze/results.hpp"
 #include "analyze/stats.hpp"
@@ -421,35 +422,6 @@ TEST(Results, RowsKeepEveryRepetitionInTheRightUnit)
 	EXPECT_THROW(parse_cell("x", nlohmann::json::parse(R"({"context": {}})")), Error);
 }
 
-// Reference p-values from scipy 1.10.1 (Debian bookworm's python3-scipy), which compare.py calls:
-// /usr/bin/python3 -c 'from scipy.stats import mannwhitneyu; print(mannwhitneyu(X, Y, alternative="two-sided"))'
-TEST(Stats, MannWhitneyUMatchesScipy)
-{
-	struct Case {
-		std::vector<double> x, y;
-		double u1, p;
-		bool exact;
-	};
-	const std::vector<Case> cases = {
-		{{1, 2, 3}, {4, 5, 6}, 0, 0.1, true},
-		{{1.1, 2.3, 0.7, 5.5, 3.3}, {2.2, 6.1, 7.4, 4.4, 8.8, 9.9}, 4, 0.05194805194805195, true},
-		{{1, 2, 2, 3, 4}, {2, 3, 3, 5, 6, 7}, 6, 0.11390314458853068, false},  // ties: normal approximation
-		{{3.1, 4.7, 2.2, 9.5, 6.1, 5.8, 7.7, 1.9, 8.4, 6.6, 3.9, 5.2},
-		 {4.4, 7.1, 8.8, 9.1, 6.9, 10.2, 5.5, 7.9, 9.7, 8.1}, 26, 0.027179886800582677, false},  // both > 8
-		{{5, 5, 5}, {5, 5, 5, 5}, 6, 1.0, false},
-		{{2}, {1}, 1, 1.0, true},
-	};
-	for (auto &c : cases) {
-		auto r = mann_whitney_u(c.x, c.y);
-		EXPECT_DOUBLE_EQ(r.u1, c.u1);
-		EXPECT_NEAR(r.p, c.p, 1e-12) << "u1 " << c.u1;
-		EXPECT_EQ(r.exact, c.exact);
-	}
-	EXPECT_THROW(mann_whitney_u({}, {1.0}), std::invalid_argument);
-	EXPECT_DOUBLE_EQ(median({3, 1, 2, 10}), 2.5);
-	EXPECT_DOUBLE_EQ(coefficient_of_variation({4}), -1);
-}
-
 fs::path fixture(const std::string &rel)
 {
 	return fs::path(XUACCESS_SOURCE_DIR) / "tests/fixtures/compare" / rel;
@@ -472,11 +444,11 @@ TEST(Compare, MarksTheKnownShiftAndNothingElse)
 		ASSERT_TRUE(r.p.has_value()) << r.name;
 		if (shift.count(r.name)) {
 			EXPECT_TRUE(r.significant) << r.name;
-			EXPECT_NEAR(*r.p, 0.00041229480206169127, 1e-12) << r.name << ": scipy's p for full separation, 9 vs 9";
+			EXPECT_NEAR(*r.p, 2.0 / 48620, 1e-15) << r.name << ": R's exact p for full separation, 9 vs 9";
 			EXPECT_NEAR(r.time_ratio, shift.at(r.name), 1e-9) << r.name;
 		} else if (r.name == "baseline/kernel_memcpy/4096") {  // the same values as the "none" pair
 			EXPECT_FALSE(r.significant) << r.name;
-			EXPECT_NEAR(*r.p, 0.7239320396139757, 1e-12) << r.name;
+			EXPECT_NEAR(*r.p, 0.73044014808720681, 1e-15) << r.name;  // R: wilcox.test(on, off)
 		} else {  // +0.3 % inside a +-1 % spread: too small for 9 repetitions to tell
 			EXPECT_EQ(r.name, "transfer/raw_window/to_user/4096");
 			EXPECT_FALSE(r.significant) << r.name << " p " << *r.p;
@@ -490,7 +462,7 @@ TEST(Compare, MarksTheKnownShiftAndNothingElse)
 	ASSERT_EQ(n.rows.size(), 4u);
 	for (auto &r : n.rows) {
 		EXPECT_FALSE(r.significant) << r.name;
-		EXPECT_NEAR(*r.p, 0.7239320396139757, 1e-12) << r.name;
+		EXPECT_NEAR(*r.p, 0.73044014808720681, 1e-15) << r.name;  // R: wilcox.test(on, off)
 		EXPECT_NEAR(r.time_ratio, 1.0, 0.02) << r.name;
 	}
 	auto text = format_comparison(c);
@@ -519,8 +491,8 @@ TEST(Compare, MarksTheKnownShiftAndNothingElse)
 	EXPECT_EQ(j["significant_rows"], 4);
 	EXPECT_EQ(j["rows"].size(), 6u);
 
-	// A stricter alpha than the p of full separation marks nothing.
-	auto strict = compare(off, on, {.alpha = 1e-4});
+	// A stricter alpha than the q of full separation (6 / 4 x 4.1e-5) marks nothing.
+	auto strict = compare(off, on, {.alpha = 5e-5});
 	EXPECT_EQ(strict.significant(), 0);
 }
 
@@ -678,6 +650,52 @@ CellResults boot_cell(const std::string &name, int boots, int reps, const std::f
 	return parse_cell(name, j);
 }
 
+// One p rule (issue 21): a row's p is the p of the wilcox.test that gave its interval, where scipy's rule
+// (compare.py) would differ: 12 vs 12 boots without ties, exact in R, normal in scipy 1.10.
+TEST(Compare, RowPIsTheIntervalsOwnTest)
+{
+	auto off = boot_cell("x86_64-6.1-off", 12, 1, [](int b, int) { return 1000.0 + 7 * ((b * 5) % 12); });
+	auto on = boot_cell("x86_64-6.1-on", 12, 1, [](int b, int) { return 1030.0 + 7 * ((b * 7) % 12) + 0.5; });
+	auto c = compare(off, on, {.allow_mismatch = true});
+	ASSERT_EQ(c.rows.size(), 1u);
+	const auto &r = c.rows[0];
+	ASSERT_TRUE(r.p.has_value());
+	EXPECT_TRUE(r.effect.exact);
+	EXPECT_EQ(*r.p, r.effect.p);
+	EXPECT_EQ(*r.p, rank_sum_test(r.b->time_samples(), r.a->time_samples()).p);
+	// The A/A of each cell uses the same function.
+	ASSERT_TRUE(c.noise_a.has_value());
+	auto h = split_interleaved(off.rows.begin()->second.time_samples());
+	EXPECT_EQ(c.noise_a->p.begin()->second, rank_sum_test(h.even, h.odd).p);
+}
+
+// --max-regression decides on the comparison's own intervals: moving one moves the verdict.
+TEST(Compare, MaxRegressionUsesTheComparisonsIntervals)
+{
+	auto off = load_cell(fixture("shift/x86_64-6.1-off.json")), on = load_cell(fixture("shift/x86_64-6.1-on.json"));
+	auto c = compare(off, on, {});
+	auto verdict = [&](const Comparison &cc, const std::string &name) {
+		for (auto &row : regression(cc, 10).rows)
+			if (row.name == name)
+				return row.verdict;
+		return RegressionVerdict::untestable;
+	};
+	EXPECT_EQ(verdict(c, "transfer/copy/to_user/4096"), RegressionVerdict::within);
+	for (auto &r : c.rows)
+		if (r.name == "transfer/copy/to_user/4096") {
+			EXPECT_EQ(r.ratio.estimate, r.effect.estimate);  // a ratio row: the same estimate
+			r.ratio.lo = 1.2;
+			r.ratio.hi = 1.3;
+		}
+	EXPECT_EQ(verdict(c, "transfer/copy/to_user/4096"), RegressionVerdict::slower);
+	// guard/toggle shows B - A in ns, and is checked on its ratio all the same.
+	for (auto &r : c.rows)
+		if (r.name == "guard/toggle") {
+			EXPECT_TRUE(r.difference);
+			EXPECT_NEAR(r.ratio.estimate, 20, 1e-6);
+		}
+}
+
 // --max-regression on fixtures with a known answer (tests/fixtures/compare/README.md).
 TEST(Compare, MaxRegressionHasAKnownAnswer)
 {
@@ -739,9 +757,9 @@ TEST(Results, BootsAreTheSamples)
 
 TEST(Compare, TestsOverBootsAndSaysWhatLimitsTheTest)
 {
-	EXPECT_NEAR(mann_whitney_min_p(3, 3), 0.1, 1e-12);
-	EXPECT_NEAR(mann_whitney_min_p(4, 4), 2.0 / 70, 1e-12);
-	EXPECT_NEAR(mann_whitney_min_p(5, 5), 2.0 / 252, 1e-12);
+	EXPECT_NEAR(wilcox_min_p(3, 3), 0.1, 1e-12);
+	EXPECT_NEAR(wilcox_min_p(4, 4), 2.0 / 70, 1e-12);
+	EXPECT_NEAR(wilcox_min_p(5, 5), 2.0 / 252, 1e-12);
 	// Repetitions inside each boot barely move; the boots of one cell move a lot, and B's boots are all
 	// slower than A's by 10 %: 5 vs 5 boots, fully separated, p = 2/252.
 	auto off = boot_cell("x86_64-6.1-off", 5, 2, [](int b, int r) { return 1000 * (1 + 0.01 * b) + r * 0.1; });

@@ -181,7 +181,8 @@ TEST(HostArch, BootstrapPackagesForAnAmd64Host)
 {
 	auto p = packages("amd64");
 	for (auto *want : {"gcc-aarch64-linux-gnu", "g++-aarch64-linux-gnu", "binutils-aarch64-linux-gnu",
-			   "libbenchmark-dev:amd64", "libgtest-dev:amd64", "libbenchmark-dev:arm64", "libgtest-dev:arm64"})
+			   "libbenchmark-dev:amd64", "libgtest-dev:amd64", "libbenchmark-dev:arm64", "libgtest-dev:arm64",
+			   "r-mathlib", "r-base-core"})  // R: the statistics tests' oracle (docs/statistics.md)
 		EXPECT_TRUE(has(p, want)) << want;
 	for (auto &x : p)
 		EXPECT_EQ(x.find("x86-64-linux-gnu"), std::string::npos) << x;
