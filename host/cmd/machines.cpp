@@ -3,39 +3,13 @@
 #include <functional>
 
 #include "cmd/compare.hpp"
+#include "report/tap.hpp"
 #include "provision/machine.hpp"
 #include "run/machine.hpp"
 #include "run/process.hpp"
 
 namespace xua {
 namespace {
-
-// TAP on stdout, one case per step; a failed step skips the steps that need it (not ok, with the reason).
-struct Tap {
-	int n = 0, failed = 0;
-	void result(bool ok, const std::string &what, const std::string &detail = {})
-	{
-		++n;
-		failed += !ok;
-		fmt::print("{} {} - {}\n", ok ? "ok" : "not ok", n, what);
-		for (auto &l : split_lines(trim(detail)))
-			fmt::print("  # {}\n", l);
-		std::fflush(stdout);
-	}
-	// Runs a step; an Error fails it with its message. Returns whether it passed.
-	bool step(const std::string &what, const std::function<std::string()> &fn)
-	{
-		auto t0 = std::chrono::steady_clock::now();
-		try {
-			auto detail = fn();
-			result(true, fmt::format("{} ({:.0f} s)", what, seconds_since(t0)), detail);
-			return true;
-		} catch (const Error &e) {
-			result(false, fmt::format("{} ({:.0f} s)", what, seconds_since(t0)), e.what());
-			return false;
-		}
-	}
-};
 
 void progress(const std::string &line)
 {
@@ -95,7 +69,7 @@ int run_machine_suite(const std::vector<std::string> &arches_in)
 	auto arches = arches_in.empty() ? std::vector<std::string>{host_arch()} : arches_in;
 	const auto &m = Matrix::get();
 	const auto runs = Matrix::paths().build / "machines";
-	Tap tap;
+	TapSteps tap;
 	fmt::print("TAP version 13\n");
 	auto t_all = std::chrono::steady_clock::now();
 	for (auto &name : arches) {
@@ -206,10 +180,7 @@ int run_machine_suite(const std::vector<std::string> &arches_in)
 			return said;
 		});
 	}
-	fmt::print("1..{}\n", tap.n);
-	fmt::print("\nxuaccess test --suite machines: {} steps in {:.0f} s\n{} passed, {} failed, 0 skipped\n", tap.n,
-		   seconds_since(t_all), tap.n - tap.failed, tap.failed);
-	return tap.failed == 0 ? 0 : 1;
+	return tap.finish("machines", seconds_since(t_all));
 }
 
 }  // namespace xua

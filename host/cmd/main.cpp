@@ -14,6 +14,7 @@
 #include "analyze/compare.hpp"
 #include "cmd/bench.hpp"
 #include "cmd/compare.hpp"
+#include "cmd/host_release.hpp"
 #include "cmd/machines.hpp"
 #include "cmd/test.hpp"
 #include "provision/kbuild.hpp"
@@ -55,9 +56,10 @@ int run(int argc, char **argv)
 	add_selection(test, sel);
 	std::string test_accel = "tcg", test_suite = "cells";
 	test->add_option("--suite", test_suite,
-			 "cells (default: host unit tests, sparse and the QEMU cells) or machines (Debian 12 machine "
-			 "images: bench --host and --accel kvm end to end inside them; README: Machines)")
-		->check(CLI::IsMember({"cells", "machines"}));
+			 "cells (default: host unit tests, sparse and the QEMU cells), machines (Debian 12 machine "
+			 "images: bench --host and --accel kvm end to end inside them; README: Machines) or debian13 (a "
+			 "fresh Debian 13 root runs ./xuaccess test and bench --quick from scratch; README: Requirements)")
+		->check(CLI::IsMember({"cells", "machines", "debian13"}));
 	test->add_option("--accel", test_accel,
 			 "tcg (default: every cell emulated, as in CI), kvm (cells of this machine's arch under KVM; "
 			 "refused when /dev/kvm cannot run them), or auto (kvm where usable, else tcg)")
@@ -185,6 +187,14 @@ int run(int argc, char **argv)
 					return 2;
 				}
 				return xua::run_machine_suite(sel.arches);
+			}
+			if (test_suite == "debian13") {
+				if (!sel.arches.empty() || !sel.kernels.empty() || !sel.protections.empty() || test_accel != "tcg") {
+					std::fprintf(stderr, "xuaccess: --suite debian13 takes no other option (it runs the README's "
+							     "commands as they are)\n");
+					return 2;
+				}
+				return xua::run_host_release_suite(test_suite);
 			}
 			return xua::run_tests(sel, test_accel);
 		}

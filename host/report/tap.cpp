@@ -37,4 +37,35 @@ int print_tap(const CellOutcome &o, const Verdict &v, std::FILE *out)
 	return v.failed();
 }
 
+void TapSteps::result(bool ok, const std::string &what, const std::string &detail)
+{
+	++n;
+	failed += !ok;
+	fmt::print("{} {} - {}\n", ok ? "ok" : "not ok", n, what);
+	for (auto &l : split_lines(trim(detail)))
+		fmt::print("  # {}\n", l);
+	std::fflush(stdout);
+}
+
+bool TapSteps::step(const std::string &what, const std::function<std::string()> &fn)
+{
+	auto t0 = std::chrono::steady_clock::now();
+	try {
+		auto detail = fn();
+		result(true, fmt::format("{} ({:.0f} s)", what, seconds_since(t0)), detail);
+		return true;
+	} catch (const Error &e) {
+		result(false, fmt::format("{} ({:.0f} s)", what, seconds_since(t0)), e.what());
+		return false;
+	}
+}
+
+int TapSteps::finish(const std::string &suite, double seconds)
+{
+	fmt::print("1..{}\n", n);
+	fmt::print("\nxuaccess test --suite {}: {} steps in {:.0f} s\n{} passed, {} failed, 0 skipped\n", suite, n,
+		   seconds, n - failed, failed);
+	return failed == 0 ? 0 : 1;
+}
+
 }  // namespace xua
