@@ -3,10 +3,11 @@
 // Person-facing commands: test, bench, compare, report. Plumbing used by Meson: kbuild (module targets, sparse tests),
 // cell (one QEMU cell as a TAP test), fetch-kernel.
 //
-// Exit codes: 0 ok, 1 failure, 2 usage error or refused comparison, 128 + signal when interrupted (130 for
-// Ctrl-C, 143 for SIGTERM). Every child process dies with the front end (run/process.hpp).
+// Exit codes: 0 ok, 1 failure, 2 usage error (unknown subcommand, option or name), refused comparison or refused
+// kernel, 128 + signal when interrupted (130 for Ctrl-C, 143 for SIGTERM). Every child process dies with the front end (run/process.hpp).
 #include <cstdint>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 
 #include <CLI/CLI.hpp>
@@ -166,6 +167,19 @@ int run(int argc, char **argv)
 	fk->add_option("--arch", arch)->required();
 	fk->add_option("--kernel", kernel)->required();
 
+	// An unknown subcommand is named as such, with the valid ones (CLI11 would say "A subcommand is required").
+	if (argc > 1 && argv[1][0] != '-') {
+		std::vector<std::string> known, plumbing;
+		for (auto *s : app.get_subcommands([](CLI::App *) { return true; }))
+			(s->get_description().starts_with("(plumbing)") ? plumbing : known).push_back(s->get_name());
+		if (std::find(known.begin(), known.end(), argv[1]) == known.end() &&
+		    std::find(plumbing.begin(), plumbing.end(), argv[1]) == plumbing.end()) {
+			std::fprintf(stderr, "xuaccess: unknown subcommand '%s' (expected one of: %s; plumbing: %s)\n", argv[1],
+				     fmt::format("{}", fmt::join(known, ", ")).c_str(),
+				     fmt::format("{}", fmt::join(plumbing, ", ")).c_str());
+			return 2;
+		}
+	}
 	try {
 		app.parse(argc, argv);
 	} catch (const CLI::ParseError &e) {
