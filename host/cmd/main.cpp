@@ -36,7 +36,7 @@ void add_selection(CLI::App *cmd, xua::Selection &sel)
 	cmd->add_option("--arch", sel.arches, "Guest architectures (x86_64, arm64); repeat or comma-separate")
 		->delimiter(',');
 	cmd->add_option("--protection", sel.protections,
-			"on, off (default both), off-kernel, sw (README: Cells)")
+			"on, off (default both), off-kernel, sw (docs/testing.md#cells)")
 		->delimiter(',');
 	cmd->add_option("--kernel", sel.kernels,
 			"Debian's 6.1 (default), 6.12; built from source: 6.1-src, 6.1-debug, ...; or your own, as a path "
@@ -57,7 +57,7 @@ int run(int argc, char **argv)
 	std::string test_accel = "tcg", test_suite = "cells";
 	test->add_option("--suite", test_suite,
 			 "cells (default: host unit tests, sparse and the QEMU cells) or machines (Debian 12 machine "
-			 "images: bench --host and --accel kvm end to end inside them; README: Machines)")
+			 "images: bench --host and --accel kvm end to end inside them; docs/machines.md)")
 		->check(CLI::IsMember({"cells", "machines"}));
 	test->add_option("--accel", test_accel,
 			 "tcg (default: every cell emulated, as in CI), kvm (cells of this machine's arch under KVM; "

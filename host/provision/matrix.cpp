@@ -289,7 +289,7 @@ std::string host_arch()
 		uname(&u);
 		auto a = arch_of_machine(u.machine);
 		if (a.empty())
-			fail("this machine is {}: xuaccess runs on x86_64 and arm64 (aarch64) Debian 12", u.machine);
+			fail("this machine is {}: xuaccess runs on x86_64 and arm64 (aarch64) Debian 12 or 13", u.machine);
 		return a;
 	}();
 	return arch;
