@@ -98,7 +98,11 @@ CaseCounts count_cases(const std::string &testlog, const std::map<std::string, s
 		auto j = nlohmann::json::parse(line);
 		std::string result = j.value("result", "");
 		bool test_ok = result == "OK" || result == "EXPECTEDFAIL" || result == "SKIP";
-		auto p = protocols.find(j.value("name", ""));
+		// testlog.json names a test "<project>:<suites> / <name>"; intro-tests.json by its name alone.
+		std::string name = j.value("name", "");
+		if (auto slash = name.rfind(" / "); slash != std::string::npos)
+			name = name.substr(slash + 3);
+		auto p = protocols.find(name);
 		// Meson 1.0's testlog.json does not record the protocol; meson-info/intro-tests.json does.
 		c += count_test_output(j.value("stdout", ""), test_ok, p == protocols.end() ? "exitcode" : p->second);
 	}

@@ -224,12 +224,13 @@ TEST(Kbuild, DiagnosticsAreFound)
 
 TEST(Frontend, CountsCasesFromMesonLog)
 {
-	// The shape of Meson 1.0's testlog.json lines (no protocol field: it comes from intro-tests.json).
+	// The shape of Meson 1.0's testlog.json lines (no protocol field: it comes from intro-tests.json, which
+	// names tests without testlog.json's "<project>:<suites> / " prefix).
 	auto log = std::string(R"({"name": "cell-a", "result": "OK", "stdout": "ok 1 - a\nok 2 - b # SKIP no\n1..2\n"})") + "\n" +
 		   R"({"name": "cell-b", "result": "FAIL", "stdout": "ok 1 - a\nnot ok 2 - b\n1..2\n"})" + "\n" +
-		   R"({"name": "host-unit", "result": "OK", "stdout": "[==========] 9 tests\n[  PASSED  ] 9 tests.\n"})" + "\n" +
+		   R"({"name": "xuaccess:host+default / host-unit", "result": "OK", "stdout": "[==========] 9 tests\n[  PASSED  ] 9 tests.\n"})" + "\n" +
 		   R"({"name": "sparse", "result": "FAIL", "stdout": "warning"})" + "\n" +
-		   R"({"name": "cell-c", "result": "TIMEOUT", "stdout": "ok 1 - boot\n1..3\n"})" + "\n";
+		   R"({"name": "xuaccess:cells+x86_64 / cell-c", "result": "TIMEOUT", "stdout": "ok 1 - boot\n1..3\n"})" + "\n";
 	auto protocols = test_protocols(R"([{"name": "cell-a", "protocol": "tap"}, {"name": "cell-b", "protocol": "tap"},
 		{"name": "host-unit", "protocol": "gtest"}, {"name": "sparse", "protocol": "exitcode"},
 		{"name": "cell-c", "protocol": "tap"}])");
