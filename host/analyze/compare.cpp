@@ -32,12 +32,17 @@ bool difference_row(const std::string &name)
 
 std::string RowComparison::effect_text() const
 {
+	// A difference is in the row's own unit: ns under a time clock, instructions under icount (two decimals:
+	// a window pair is about 4 instructions).
+	const bool insn = a && a->unit_name.starts_with("insn");
+	auto diff = [&](double v) { return insn ? fmt::format("{:+.2f}", v) : fmt::format("{:+.1f}", v); };
+	const char *unit = insn ? "insn" : "ns";
 	if (!effect.valid())
-		return difference ? fmt::format("{:+.1f} ns", b->median - a->median) : fmt::format("{:.3f}", time_ratio);
+		return difference ? fmt::format("{} {}", diff(b->median - a->median), unit) : fmt::format("{:.3f}", time_ratio);
 	bool interval = !std::isnan(effect.lo) && !(effect.lo == effect.hi && effect.lo == effect.estimate);
 	if (difference)
-		return interval ? fmt::format("{:+.1f} ns [{:+.1f}, {:+.1f}]", effect.estimate, effect.lo, effect.hi)
-				: fmt::format("{:+.1f} ns", effect.estimate);
+		return interval ? fmt::format("{} {} [{}, {}]", diff(effect.estimate), unit, diff(effect.lo), diff(effect.hi))
+				: fmt::format("{} {}", diff(effect.estimate), unit);
 	return interval ? fmt::format("{:.3f} [{:.3f}, {:.3f}]", effect.estimate, effect.lo, effect.hi)
 			: fmt::format("{:.3f}", effect.estimate);
 }

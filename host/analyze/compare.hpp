@@ -50,7 +50,7 @@ struct RowComparison {
 	std::string name;
 	const Row *a = nullptr, *b = nullptr;
 	double time_ratio = 0;        // B's median time per unit / A's: > 1 means B is slower
-	bool difference = false;      // `effect` is B - A in ns, not B/A (difference_row)
+	bool difference = false;      // `effect` is B - A in the row's unit (ns, or insn under icount), not B/A
 	ShiftEstimate effect;         // Hodges-Lehmann B/A time (or B - A) with its interval, over the samples
 	ShiftEstimate ratio;          // B/A time with its interval: `effect` itself unless `difference`
 	                              // (what --max-regression decides on)
@@ -58,7 +58,8 @@ struct RowComparison {
 	                              // kUTestMinRepetitions samples a side, without an estimate, or on an exact clock
 	std::optional<double> q;      // Benjamini-Hochberg over the rows that have a p
 	bool significant = false;     // q < alpha; exact clock: B differs from A at all
-	// The estimate as a person reads it: "1.978 [1.950, 2.010]" or "+21.3 ns [21.0, 21.6]".
+	// The estimate as a person reads it: "1.978 [1.950, 2.010]", "+21.3 ns [21.0, 21.6]" or, under icount,
+	// "+0.05 insn".
 	std::string effect_text() const;
 };
 

@@ -3,10 +3,11 @@
 // Person-facing commands: test, bench, compare, report. Plumbing used by Meson: kbuild (module targets, sparse tests),
 // cell (one QEMU cell as a TAP test), fetch-kernel.
 //
-// Exit codes: 0 ok, 1 failure, 2 usage error or refused comparison, 128 + signal when interrupted (130 for
-// Ctrl-C, 143 for SIGTERM). Every child process dies with the front end (run/process.hpp).
+// Exit codes: 0 ok, 1 failure, 2 usage error (unknown subcommand, option or name), refused comparison or refused
+// kernel, 128 + signal when interrupted (130 for Ctrl-C, 143 for SIGTERM). Every child process dies with the front end (run/process.hpp).
 #include <cstdint>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 
 #include <CLI/CLI.hpp>
@@ -36,7 +37,7 @@ void add_selection(CLI::App *cmd, xua::Selection &sel)
 	cmd->add_option("--arch", sel.arches, "Guest architectures (x86_64, arm64); repeat or comma-separate")
 		->delimiter(',');
 	cmd->add_option("--protection", sel.protections,
-			"on, off (default both), off-kernel, sw (README: Cells)")
+			"on, off (default both), off-kernel, sw (docs/testing.md#cells)")
 		->delimiter(',');
 	cmd->add_option("--kernel", sel.kernels,
 			"Debian's 6.1 (default), 6.12; built from source: 6.1-src, 6.1-debug, ...; or your own, as a path "
@@ -57,8 +58,8 @@ int run(int argc, char **argv)
 	std::string test_accel = "tcg", test_suite = "cells";
 	test->add_option("--suite", test_suite,
 			 "cells (default: host unit tests, sparse and the QEMU cells), machines (Debian 12 machine "
-			 "images: bench --host and --accel kvm end to end inside them; README: Machines) or debian13 (a "
-			 "fresh Debian 13 root runs ./xuaccess test and bench --quick from scratch; README: Requirements)")
+			 "images: bench --host and --accel kvm end to end inside them; docs/machines.md) or debian13 (a "
+			 "fresh Debian 13 root runs ./xuaccess test and bench --quick from scratch; docs/ci.md)")
 		->check(CLI::IsMember({"cells", "machines", "debian13"}));
 	test->add_option("--accel", test_accel,
 			 "tcg (default: every cell emulated, as in CI), kvm (cells of this machine's arch under KVM; "
@@ -168,6 +169,19 @@ int run(int argc, char **argv)
 	fk->add_option("--arch", arch)->required();
 	fk->add_option("--kernel", kernel)->required();
 
+	// An unknown subcommand is named as such, with the valid ones (CLI11 would say "A subcommand is required").
+	if (argc > 1 && argv[1][0] != '-') {
+		std::vector<std::string> known, plumbing;
+		for (auto *s : app.get_subcommands([](CLI::App *) { return true; }))
+			(s->get_description().starts_with("(plumbing)") ? plumbing : known).push_back(s->get_name());
+		if (std::find(known.begin(), known.end(), argv[1]) == known.end() &&
+		    std::find(plumbing.begin(), plumbing.end(), argv[1]) == plumbing.end()) {
+			std::fprintf(stderr, "xuaccess: unknown subcommand '%s' (expected one of: %s; plumbing: %s)\n", argv[1],
+				     fmt::format("{}", fmt::join(known, ", ")).c_str(),
+				     fmt::format("{}", fmt::join(plumbing, ", ")).c_str());
+			return 2;
+		}
+	}
 	try {
 		app.parse(argc, argv);
 	} catch (const CLI::ParseError &e) {

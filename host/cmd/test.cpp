@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -28,44 +30,66 @@ void Selection::dedupe()
 	}
 }
 
-CaseCounts count_test_output(const std::string &out, bool test_ok)
+CaseCounts count_test_output(const std::string &out, bool test_ok, const std::string &protocol)
 {
 	static const std::regex tap_re(R"(^(not ok|ok)\b[^#]*(#\s*(SKIP|skip|TODO))?)");
+	static const std::regex tap_plan(R"(^1\.\.(\d+)\s*(#.*)?$)");
 	static const std::regex gtest_pass(R"(^\[  PASSED  \] (\d+) test)");
 	static const std::regex gtest_fail(R"(^\[  FAILED  \] (\d+) test)");
 	static const std::regex gtest_skip(R"(^\[  SKIPPED \] (\d+) test)");
-	// Meson 1.0's testlog.json does not record the protocol: recognise it from the output.
-	static const std::regex tap_plan(R"((^|\n)1\.\.\d+(\n|$))");
-	std::string proto = out.find("[==========]") != std::string::npos ? "gtest"
-			    : std::regex_search(out, tap_plan)              ? "tap"
-									    : "exitcode";
 	CaseCounts t;
+	if (protocol != "tap" && protocol != "gtest") {  // exitcode: the test is one case, told by its status
+		(test_ok ? t.passed : t.failed) = 1;
+		return t;
+	}
 	std::smatch m;
+	std::optional<int> plan;
+	bool gtest_summary = false;
 	for (auto &l : split_lines(out)) {
-		if (proto == "tap" && std::regex_search(l, m, tap_re)) {
-			if (m[3].matched)
-				++t.skipped;
-			else if (m[1] == "ok")
-				++t.passed;
-			else
-				++t.failed;
-		} else if (proto == "gtest") {
-			if (std::regex_search(l, m, gtest_pass))
-				t.passed += std::stoi(m[1]);
-			else if (std::regex_search(l, m, gtest_fail))
-				t.failed += std::stoi(m[1]);
-			else if (std::regex_search(l, m, gtest_skip))
-				t.skipped += std::stoi(m[1]);
+		if (protocol == "tap") {
+			if (std::regex_search(l, m, tap_plan))
+				plan = std::stoi(m[1]);
+			else if (std::regex_search(l, m, tap_re)) {
+				if (m[3].matched)
+					++t.skipped;
+				else if (m[1] == "ok")
+					++t.passed;
+				else
+					++t.failed;
+			}
+		} else if (std::regex_search(l, m, gtest_pass)) {
+			t.passed += std::stoi(m[1]);
+			gtest_summary = true;
+		} else if (std::regex_search(l, m, gtest_fail)) {
+			t.failed += std::stoi(m[1]);
+		} else if (std::regex_search(l, m, gtest_skip)) {
+			t.skipped += std::stoi(m[1]);
 		}
 	}
-	if (t.passed + t.failed + t.skipped == 0)
-		(test_ok ? t.passed : t.failed) = 1;
-	else if (!test_ok && t.failed == 0)
+	// Output that is not what the test's protocol promises (no TAP plan, no GoogleTest summary) is a failure,
+	// whatever the exit status: a test that says nothing recognisable has shown nothing. Cases a TAP plan
+	// announces but the output lacks (a guest that stopped half way) count as failed.
+	int seen = t.passed + t.failed + t.skipped;
+	if (protocol == "tap" && !plan)
+		++t.failed;
+	else if (protocol == "tap" && *plan > seen)
+		t.failed += *plan - seen;
+	else if (protocol == "gtest" && !gtest_summary)
+		++t.failed;
+	if (!test_ok && t.failed == 0)
 		t.failed = 1;  // e.g. crashed or timed out after reporting only passes
 	return t;
 }
 
-CaseCounts count_cases(const std::string &testlog)
+std::map<std::string, std::string> test_protocols(const std::string &intro_tests_json)
+{
+	std::map<std::string, std::string> out;
+	for (auto &t : nlohmann::json::parse(intro_tests_json))
+		out[t.at("name").get<std::string>()] = t.value("protocol", "exitcode");
+	return out;
+}
+
+CaseCounts count_cases(const std::string &testlog, const std::map<std::string, std::string> &protocols)
 {
 	CaseCounts c;
 	for (auto &line : split_lines(testlog)) {
@@ -74,7 +98,13 @@ CaseCounts count_cases(const std::string &testlog)
 		auto j = nlohmann::json::parse(line);
 		std::string result = j.value("result", "");
 		bool test_ok = result == "OK" || result == "EXPECTEDFAIL" || result == "SKIP";
-		c += count_test_output(j.value("stdout", ""), test_ok);
+		// testlog.json names a test "<project>:<suites> / <name>"; intro-tests.json by its name alone.
+		std::string name = j.value("name", "");
+		if (auto slash = name.rfind(" / "); slash != std::string::npos)
+			name = name.substr(slash + 3);
+		auto p = protocols.find(name);
+		// Meson 1.0's testlog.json does not record the protocol; meson-info/intro-tests.json does.
+		c += count_test_output(j.value("stdout", ""), test_ok, p == protocols.end() ? "exitcode" : p->second);
 	}
 	return c;
 }
@@ -97,7 +127,7 @@ CaseCounts run_path_cells(const std::vector<Cell> &cells, const std::string &acc
 		auto r = run(argv);
 		fs::create_directories(log.parent_path());
 		write_file(log, r.output);
-		auto c = count_test_output(r.output, r.ok());
+		auto c = count_test_output(r.output, r.ok(), name.starts_with("cell-") ? "tap" : "exitcode");
 		fmt::print("{:<40} {} {:.1f}s ({} passed, {} failed, {} skipped; output: {})\n", name, r.ok() ? "OK  " : "FAIL",
 			   seconds_since(t0), c.passed, c.failed, c.skipped, log.string());
 		if (!r.ok())
@@ -173,7 +203,7 @@ int run_tests(const Selection &sel, const std::string &accel)
 	auto log = p.build / "meson-logs" / "testlog.json";
 	CaseCounts c;
 	if (fs::exists(log))
-		c = count_cases(read_file(log));
+		c = count_cases(read_file(log), test_protocols(read_file(p.build / "meson-info" / "intro-tests.json")));
 	else
 		c.failed = 1;
 	if (!path_cells.empty())

@@ -2,6 +2,7 @@
 // run them through Meson's test runner, and summarise.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,9 +31,13 @@ struct CaseCounts {
 		return *this;
 	}
 };
-// Counts the cases in one test's output (TAP cases, GoogleTest cases, or the test itself by its exit status).
-CaseCounts count_test_output(const std::string &output, bool test_ok);
-// Counts the individual cases in Meson's testlog.json (TAP cases, GoogleTest cases, or the test itself).
-CaseCounts count_cases(const std::string &testlog_jsonl);
+// Counts the cases in one test's output under its Meson protocol: "tap" (its plan and cases), "gtest"
+// (GoogleTest's summary), anything else the test itself by its exit status. Output the protocol does not
+// recognise (no plan, no summary) counts as a failure, and so do cases a TAP plan announces but never reports.
+CaseCounts count_test_output(const std::string &output, bool test_ok, const std::string &protocol);
+// Each test's protocol, from Meson's meson-info/intro-tests.json.
+std::map<std::string, std::string> test_protocols(const std::string &intro_tests_json);
+// Counts the individual cases in Meson's testlog.json, each test under its protocol.
+CaseCounts count_cases(const std::string &testlog_jsonl, const std::map<std::string, std::string> &protocols);
 
 }  // namespace xua

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <ranges>
 #include <regex>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <sys/utsname.h>
@@ -142,6 +143,33 @@ std::vector<std::string> Matrix::arch_names() const
 	return v;
 }
 
+UsageValues Matrix::usage_values() const
+{
+	UsageValues v;
+	std::set<std::string> prots;
+	for (auto &[name, a] : arches_) {
+		v.arches.push_back(name);
+		for (auto &p : a.protections())
+			prots.insert(p);
+	}
+	// In the order a person reads them: the two everyone has, then the rest.
+	for (const char *p : {"on", "off"})
+		if (prots.erase(p))
+			v.protections.push_back(p);
+	v.protections.insert(v.protections.end(), prots.begin(), prots.end());
+	v.kernels = kernel_names();
+	return v;
+}
+
+std::string UsageValues::text() const
+{
+	return fmt::format("# The names --arch, --protection and --kernel accept (ci/matrix.json), for the bootstrap\n"
+			   "# ./xuaccess to check a command line before it installs or builds anything. A host test\n"
+			   "# (Workflow.BootstrapRejectsUsageErrorsFirst) keeps this file equal to the front end's own.\n"
+			   "arch {}\nprotection {}\nkernel {}\n",
+			   fmt::join(arches, " "), fmt::join(protections, " "), fmt::join(kernels, " "));
+}
+
 std::vector<std::string> Matrix::kernel_names() const
 {
 	std::vector<std::string> v;
@@ -177,9 +205,23 @@ std::vector<Cell> Matrix::select(const std::vector<std::string> &arches, const s
 	auto ks = kernels.empty() ? std::vector<std::string>{default_kernel_} : kernels;
 	auto ps = protections.empty() ? std::vector<std::string>{"on", "off"} : protections;
 	std::vector<Cell> cells;
+	// Names that are not in the matrix are usage errors (exit 2), said before anything is built; the
+	// bootstrap checks the same names (usage_values) before it installs or builds anything.
+	const auto names = usage_values();
+	for (auto &a : as)
+		if (!arches_.count(a))
+			refuse("unknown architecture '{}' for --arch (expected one of: {})", a, fmt::join(names.arches, ", "));
 	for (auto &p : ps)
-		if (p != "on" && p != "off" && p != "off-kernel" && p != "sw")
-			fail("unknown protection '{}' (expected on, off, off-kernel or sw)", p);
+		if (std::find(names.protections.begin(), names.protections.end(), p) == names.protections.end())
+			refuse("unknown protection '{}' for --protection (expected one of: {})", p,
+			       fmt::join(names.protections, ", "));
+	for (auto &k : ks) {
+		auto sk = parse_source_kernel(k);
+		if (!is_kernel_path(k) && !image_meta_.count(sk ? sk->series : k))
+			refuse("unknown kernel '{}' for --kernel (expected one of: {}; <series>-src or <series>-debug to build "
+			       "one from Debian's source; or a path with a '/': your own kernel)",
+			       k, fmt::join(names.kernels, ", "));
+	}
 	std::map<std::string, fs::path> labels;  // kernels given as paths: label -> path
 	for (auto &k : ks) {
 		if (is_kernel_path(k)) {
@@ -216,19 +258,19 @@ std::vector<Cell> Matrix::select(const std::vector<std::string> &arches, const s
 				// arches were asked for too; asked for alone, it is an error.
 				if (!a.cpu.count(p)) {
 					if (as.size() == 1)
-						fail("{} offers no protection '{}' (it has: {})", an, p,
+						refuse("{} offers no protection '{}' (it has: {})", an, p,
 						     fmt::join(a.protections(), ", "));
 					continue;
 				}
 				if (a.kconfig.count(p) && !is_source_kernel(k))
-					fail("{} {} needs a kernel built from source (its config has {}): use --kernel "
+					refuse("{} {} needs a kernel built from source (its config has {}): use --kernel "
 					     "{}-src (or {}-debug)",
 					     an, p, a.kconfig.at(p), k, k);
 				cells.push_back(Cell{&a, k, p});
 			}
 	}
 	if (cells.empty())
-		fail("no cell offers protection {} on {}", fmt::join(ps, ","), fmt::join(as, ","));
+		refuse("no cell offers protection {} on {}", fmt::join(ps, ","), fmt::join(as, ","));
 	return cells;
 }
 
@@ -256,7 +298,7 @@ std::string host_arch()
 		uname(&u);
 		auto a = arch_of_machine(u.machine);
 		if (a.empty())
-			fail("this machine is {}: xuaccess runs on x86_64 and arm64 (aarch64) Debian 12", u.machine);
+			fail("this machine is {}: xuaccess runs on x86_64 and arm64 (aarch64) Debian 12 or 13", u.machine);
 		return a;
 	}();
 	return arch;

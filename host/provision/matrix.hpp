@@ -85,6 +85,13 @@ struct Paths {
 	fs::path cache() const { return build / "cache"; }
 };
 
+// The names a command line may give for --arch, --protection and --kernel (a Debian series; <series>-src,
+// <series>-debug and paths are told by their form), sorted: what host/cmd/help/usage-values.txt holds.
+struct UsageValues {
+	std::vector<std::string> arches, protections, kernels;
+	std::string text() const;  // the file's content
+};
+
 class Matrix {
 public:
 	// The matrix of ci/matrix.json for this machine (host_arch()).
@@ -98,6 +105,7 @@ public:
 	const Arch &arch(const std::string &name) const;
 	std::vector<std::string> arch_names() const;
 	std::vector<std::string> kernel_names() const;
+	UsageValues usage_values() const;
 	std::string image_meta(const std::string &kernel, const Arch &a) const;
 	// The series of a kernel name (6.1, 6.1-src, 6.1-debug -> 6.1); fails on an unknown one.
 	const Series &series(const std::string &kernel) const;

@@ -91,7 +91,8 @@ nlohmann::json comparison_json(const Comparison &c)
 				    {"b_median", r.b->median},
 				    {"b_cv", r.b->cv},
 				    {"time_ratio_b_over_a", r.time_ratio},
-				    {"effect", r.difference ? "difference_ns" : "time_ratio"},
+				    {"effect", r.difference ? (r.a->unit_name.starts_with("insn") ? "difference_insn" : "difference_ns")
+							     : "time_ratio"},
 				    {"estimate", num(r.effect.estimate)},
 				    {"lo", num(r.effect.lo)},
 				    {"hi", num(r.effect.hi)},

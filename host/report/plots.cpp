@@ -254,6 +254,14 @@ std::string throughput_plot(const Group &g, const fs::path &plots)
 	return s.write(plots);
 }
 
+// What a `*` on a bar means: what the comparison's tables mark (RowComparison::significant).
+std::string mark_key(const Comparison &c)
+{
+	if (c.exact)
+		return fmt::format("* B/A differs from 1 by more than {:g} (icount: no test)", kExactTolerance);
+	return fmt::format("* q < {:g} (U test, Benjamini-Hochberg over the {} rows)", c.alpha, c.rows.size());
+}
+
 // Bars of guarded/unguarded time (on/off, on/off-kernel, sw/off) per method and size, from the comparison.
 std::string guard_plot(const Group &g, const fs::path &plots)
 {
@@ -262,8 +270,12 @@ std::string guard_plot(const Group &g, const fs::path &plots)
 	const auto gp = with.protection(), up = without.protection();
 	std::string toggle;
 	if (with.rows.count("guard/toggle") && without.rows.count("guard/toggle"))
-		toggle = fmt::format("one window open+close (guard/toggle): {:.1f} ns {}, {:.1f} ns {}",
-				     with.rows.at("guard/toggle").median, gp, without.rows.at("guard/toggle").median, up);
+	{
+		const auto &tw = with.rows.at("guard/toggle"), &tu = without.rows.at("guard/toggle");
+		const char *unit = tw.unit_name.starts_with("insn") ? "insn" : "ns";  // icount counts instructions
+		toggle = fmt::format("one window open+close (guard/toggle): {:.2f} {} {}, {:.2f} {} {}", tw.median, unit, gp,
+				     tu.median, unit, up);
+	}
 	Script s("guard-" + g.name, 1500, 620,
 		 fmt::format("{}, kernel {}: cost of {} = time {} / time {} (>1: {} is slower) - {}\n{}",
 			     with.context_string("xua_arch"), kernel_of(with), guard_name(with), gp, up, gp, banner(with), toggle),
@@ -305,8 +317,8 @@ std::string guard_plot(const Group &g, const fs::path &plots)
 			if (!labels->rows.empty())
 				p.items.push_back(std::move(*labels));
 		if (!p.items.empty())  // a key entry that draws nothing
-			p.items.push_back({{}, fmt::format("NaN with points pt -1 title \"label: {}/{} time if >= 3 % from 1; * p < {} (U test)\"",
-						       gp, up, c.alpha)});
+			p.items.push_back({{}, fmt::format("NaN with points pt -1 title \"label: {}/{} time if >= 3 % from 1; {}\"",
+						       gp, up, mark_key(c))});
 		for (size_t i = 0; i < ms.size(); ++i)
 			p.xtics.emplace_back(ms[i], static_cast<double>(i));
 		p.extra = {"set xtics rotate by -25", "set key top left",

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "analyze/compare.hpp"
 #include "analyze/names.hpp"
 #include "analyze/results.hpp"
 #include "cmd/bench.hpp"
@@ -563,4 +564,47 @@ TEST(Report, GnuplotWarningsAndFailuresAreWarnings)
 		EXPECT_TRUE(fs::exists(run_dir / "report.md"));
 	}
 	fs::remove_all(dir);
+}
+
+// The guard plot's key says what its `*` marks, as the tables do: q < alpha (Benjamini-Hochberg over the
+// comparison's rows), not a bare U-test p. (It used to say "* p < 0.05 (U test)" while marking q < 0.05.)
+TEST(Report, GuardPlotMarksWhatTheTablesMark)
+{
+	auto dir = temp_dir("guardplot");
+	auto bin = dir / "bin", run_dir = dir / "run";
+	fs::create_directories(bin);
+	fs::create_directories(run_dir);
+	for (auto f : {"x86_64-6.1-off.json", "x86_64-6.1-on.json"})
+		fs::copy_file(fs::path(XUACCESS_SOURCE_DIR) / "tests/fixtures/compare/shift" / f, run_dir / f);
+	write_file(bin / "gnuplot", "#!/bin/sh\nfor f; do : > \"${f%.gp}.png\"; done\n");
+	fs::permissions(bin / "gnuplot", fs::perms::owner_all);
+	const std::string old_path = getenv("PATH");
+	setenv("PATH", (bin.string() + ":" + old_path).c_str(), 1);
+	std::string summary = write_report(run_dir);
+	setenv("PATH", old_path.c_str(), 1);
+	EXPECT_NE(summary.find("* = q < 0.05"), std::string::npos) << "the tables mark q";
+	int guard_plots = 0;
+	for (auto &e : fs::directory_iterator(run_dir / "plots")) {
+		if (!e.path().filename().string().starts_with("guard-") || e.path().extension() != ".gp")
+			continue;
+		++guard_plots;
+		auto gp = read_file(e.path());
+		EXPECT_NE(gp.find("* q < 0.05"), std::string::npos) << e.path() << " does not say its marks are q < 0.05";
+		EXPECT_EQ(gp.find("p < "), std::string::npos) << e.path() << " says its marks are p";
+	}
+	EXPECT_GT(guard_plots, 0);
+	fs::remove_all(dir);
+}
+
+// A difference row (guard/toggle) says its unit: instructions under icount, not "ns" (it printed "+0.0 ns").
+TEST(Compare, DifferenceRowsSayTheirUnit)
+{
+	Row a{.name = "guard/toggle", .unit_name = "insn/item", .samples = {4.10}, .median = 4.10};
+	Row b{.name = "guard/toggle", .unit_name = "insn/item", .samples = {4.15}, .median = 4.15};
+	RowComparison r{.name = "guard/toggle", .a = &a, .b = &b, .difference = true};
+	EXPECT_EQ(r.effect_text(), "+0.05 insn");
+	r.effect = ShiftEstimate{.estimate = 2.0, .lo = 1.5, .hi = 2.5};
+	EXPECT_EQ(r.effect_text(), "+2.00 insn [+1.50, +2.50]");
+	a.unit_name = b.unit_name = "ns/item";
+	EXPECT_EQ(r.effect_text(), "+2.0 ns [+1.5, +2.5]");
 }
