@@ -217,7 +217,7 @@ std::vector<Cell> Matrix::select(const std::vector<std::string> &arches, const s
 			       fmt::join(names.protections, ", "));
 	for (auto &k : ks) {
 		auto sk = parse_source_kernel(k);
-		if (!is_kernel_path(k) && !image_meta_.count(sk ? sk->series : k))
+		if (!is_kernel_path(k) && !series_.count(sk ? sk->series : k))
 			refuse("unknown kernel '{}' for --kernel (expected one of: {}; <series>-src or <series>-debug to build "
 			       "one from Debian's source; or a path with a '/': your own kernel)",
 			       k, fmt::join(names.kernels, ", "));
