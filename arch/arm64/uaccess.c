@@ -94,9 +94,13 @@ void xua_arch_prot_state(struct xua_prot_state *st)
 	st->regs[XUA_ARM64_REG_PAN] = pan;
 }
 
+/* The user pointer is masked against speculation past access_ok(), as raw_copy_{to,from}_user do. */
 unsigned long xua_arch_copy_to_user(unsigned int mode, void __user *to, const void *from, unsigned long n)
 {
-	bool sw = uaccess_ttbr0_enable();
+	bool sw;
+
+	to = __uaccess_mask_ptr(to);
+	sw = uaccess_ttbr0_enable();
 
 	switch (mode) {
 	case XUA_A64_LDTR:
@@ -116,7 +120,10 @@ unsigned long xua_arch_copy_to_user(unsigned int mode, void __user *to, const vo
 
 unsigned long xua_arch_copy_from_user(unsigned int mode, void *to, const void __user *from, unsigned long n)
 {
-	bool sw = uaccess_ttbr0_enable();
+	bool sw;
+
+	from = __uaccess_mask_ptr(from);
+	sw = uaccess_ttbr0_enable();
 
 	switch (mode) {
 	case XUA_A64_LDTR:

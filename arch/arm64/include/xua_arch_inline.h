@@ -41,14 +41,16 @@
 /*
  * One access inside the software-PAN window (nothing where the kernel does not use software PAN): only
  * the LDTR/STTR runs with TTBR0 holding the user tables; the kernel side is read before and written
- * after, as the kernel's __get_user/__put_user do.
+ * after, as the kernel's __get_user/__put_user do. The user pointer is masked against speculation past
+ * access_ok() first, as get_user/put_user do (uaccess_mask_ptr()).
  */
 #define __xua_a64_get_n(insn, reg, type, dst, src)					\
 	({										\
+		const void __user *__p = __uaccess_mask_ptr(src);			\
 		unsigned long __v;							\
 		int __e = 0;								\
 		bool __sw = uaccess_ttbr0_enable();					\
-		__xua_a64_get(insn, reg, __v, src, __e);				\
+		__xua_a64_get(insn, reg, __v, __p, __e);				\
 		if (__sw)								\
 			uaccess_ttbr0_disable();					\
 		if (!__e)								\
@@ -58,10 +60,11 @@
 
 #define __xua_a64_put_n(insn, reg, type, dst, src)					\
 	({										\
+		void __user *__p = __uaccess_mask_ptr(dst);				\
 		type __v = *(const type *)(src);					\
 		int __e = 0;								\
 		bool __sw = uaccess_ttbr0_enable();					\
-		__xua_a64_put(insn, reg, __v, dst, __e);				\
+		__xua_a64_put(insn, reg, __v, __p, __e);				\
 		if (__sw)								\
 			uaccess_ttbr0_disable();					\
 		__e;									\

@@ -82,11 +82,18 @@
  *   1 copy         the kernel's copy_to_user/copy_from_user: the full path (might_fault, hardened
  *                  usercopy's check of the kernel buffer, access_ok, raw routine)
  *   2 user_access  user_access_begin() + unsafe_get/put_user per word: one window per call
- *   3 raw          the module's own raw copy, in xua_transfer.mode (access_ok, then the copy)
- *   4 raw_get_put  the module's own sized get/put, per word (+ byte tail)
+ *   3 raw          the module's own raw copy, in xua_transfer.mode (access_ok, then the copy).
+ *                  Not the kernel's loop: arm64's is a simplified copy_template.S (no alignment step,
+ *                  64-byte blocks); x86's is rep movsb on every CPU (the kernel picks by ERMS/FSRM).
+ *                  The user pointer is masked as the kernel's raw_copy_* do (arm64 uaccess_mask_ptr;
+ *                  x86 raw_copy_* have no Spectre-v1 step, nor has this)
+ *   4 raw_get_put  the module's own sized get/put, per word (+ byte tail); arm64 masks the pointer as
+ *                  get_user does; x86 does not (get_user/put_user mask the address: 6.1 getuser.S,
+ *                  6.12 mask_user_address)
  *   5 memcpy       kernel memcpy between two kernel buffers: the floor (user_addr unused)
  *   6 kernel_raw   the kernel's arch routine raw_copy_to_user/raw_copy_from_user after access_ok:
- *                  copy without might_fault and without the hardened-usercopy check
+ *                  copy without might_fault, without the hardened-usercopy check and (x86) without
+ *                  copy_*_user's barrier_nospec (6.1) / mask_user_address (6.12)
  */
 #define XUA_METHOD_GET_PUT 0
 #define XUA_METHOD_COPY 1
@@ -118,7 +125,9 @@ struct xua_method_desc {
  *           1 "per-access"  stac/clac around every 8-byte access
  *   arm64:  0 "ldtr"        LDTR/STTR with PAN left on (the kernel since 5.11)
  *           1 "pan-off"     PAN cleared once around the whole copy, ordinary LDP/STP (what 4.3-era
- *                           copies did, and the 2026 speed proposal)
+ *                           copies did, and the 2026 speed proposal); PSTATE.TCO set with it, as
+ *                           uaccess_enable_privileged() does. A privileged load: with FEAT_EPAN it
+ *                           reads PROT_EXEC-only pages that LDTR (ldtr, copy) cannot
  *           2 "toggle"      the pan-off loop with PAN cleared and set around every 8-byte access (what
  *                           4.3-era get_user/put_user did per call)
  */
