@@ -98,17 +98,39 @@ static void xua_vma_set_flags(struct vm_area_struct *vma)
 }
 
 /*
+ * A page of the shared buffer whose page-table entry is gone (MADV_DONTNEED zaps them; the buffer stays):
+ * map the same page again. The buffer is set before the first mapping exists and never changes.
+ */
+static vm_fault_t xua_vm_fault(struct vm_fault *vmf)
+{
+	struct xua_file *xf = vmf->vma->vm_file->private_data;
+	struct page *page;
+
+	if (vmf->pgoff >= xf->mbuf_size >> PAGE_SHIFT)
+		return VM_FAULT_SIGBUS;
+	page = vmalloc_to_page(xf->mbuf + (vmf->pgoff << PAGE_SHIFT));
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct xua_vm_ops = {
+	.fault = xua_vm_fault,
+};
+
+/*
  * Runs with the caller's mmap_lock held for writing: takes only map_lock, which nothing holds across a
  * user access (holding xf->lock here deadlocked against a TRANSFER faulting on its user buffer).
+ * MAP_SHARED only: VM_MAYSHARE (VM_SHARED is cleared for a shared mapping of a read-only fd).
  */
 static int xua_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct xua_file *xf = file->private_data;
 	unsigned long size = vma->vm_end - vma->vm_start;
-	unsigned long pgoff = vma->vm_pgoff, off;
+	unsigned long pgoff = vma->vm_pgoff;
 	int ret = -EINVAL;
 
-	if (!(vma->vm_flags & VM_SHARED))
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
@@ -117,7 +139,7 @@ static int xua_mmap(struct file *file, struct vm_area_struct *vma)
 		/* The first mapping sizes the buffer. */
 		if (pgoff || size > xua_mmap_max_bytes)
 			goto unlock;
-		xf->mbuf = __vmalloc(size, GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+		xf->mbuf = vmalloc_user(size);
 		if (!xf->mbuf) {
 			ret = -ENOMEM;
 			goto unlock;
@@ -126,14 +148,12 @@ static int xua_mmap(struct file *file, struct vm_area_struct *vma)
 	}
 	if (pgoff > (xf->mbuf_size >> PAGE_SHIFT) || size > xf->mbuf_size - (pgoff << PAGE_SHIFT))
 		goto unlock;
+	/* The kernel's idiom for a vmalloc_user() buffer; the fault handler maps pages zapped later. */
+	ret = remap_vmalloc_range(vma, xf->mbuf, pgoff);
+	if (ret)
+		goto unlock;
 	xua_vma_set_flags(vma);
-	for (off = 0; off < size; off += PAGE_SIZE) {
-		ret = vm_insert_page(vma, vma->vm_start + off,
-				     vmalloc_to_page(xf->mbuf + (pgoff << PAGE_SHIFT) + off));
-		if (ret)
-			goto unlock;
-	}
-	ret = 0;
+	vma->vm_ops = &xua_vm_ops;
 unlock:
 	mutex_unlock(&xf->map_lock);
 	return ret;

@@ -14,6 +14,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -40,7 +41,11 @@ static long xua_ioctl_info(struct xua_ioctl_ctx *c, void *arg)
 	xua_arch_prot_state(&st);
 	info->prot_flags = st.flags;
 	BUILD_BUG_ON(sizeof(info->arch_regs) != sizeof(st.regs));
-	memcpy(info->arch_regs, st.regs, sizeof(info->arch_regs));
+	/* Raw registers (software PAN's TTBR0 is a physical address) for CAP_SYS_ADMIN, checked now. */
+	if (capable(CAP_SYS_ADMIN))
+		memcpy(info->arch_regs, st.regs, sizeof(info->arch_regs));
+	else
+		info->flags |= XUA_INFO_REGS_HIDDEN;
 	if (allow_unsafe_deref)
 		info->flags |= XUA_INFO_UNSAFE_ALLOWED;
 	strscpy(info->module_version, XUA_MODULE_VERSION, sizeof(info->module_version));
@@ -67,6 +72,7 @@ static long xua_ioctl_info(struct xua_ioctl_ctx *c, void *arg)
 	info->tick_hz = xua_arch_tick_hz();
 	info->check_ns = xua_check_ns;
 	info->controls_seen = xua_controls_seen();
+	info->window_check_ps = xua_window_check_ps;
 	return 0;
 }
 
@@ -90,8 +96,8 @@ static __no_sanitize_address long xua_ioctl_unsafe_deref(struct xua_ioctl_ctx *c
 	/* Never a kernel address: this must not become a kernel write primitive. */
 	if (!access_ok(p, sizeof(*p)))
 		return -EFAULT;
-	pr_warn("UNSAFE_DEREF: plain %s of user address %px by pid %d\n",
-		op->dir == XUA_DIR_TO_USER ? "store to" : "load from", p, task_pid_nr(current));
+	pr_warn("UNSAFE_DEREF: plain %s a user address by pid %d\n",
+		op->dir == XUA_DIR_TO_USER ? "store to" : "load from", task_pid_nr(current));
 	if (op->dir == XUA_DIR_TO_USER)
 		WRITE_ONCE(*(u64 __force *)p, op->value);
 	else
@@ -138,6 +144,13 @@ long xua_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	const u32 *hdr;
 	long ret;
 
+	/* A caller built against ABI 2 (magic 0xB6, DFL_FPGA_MAGIC): say so, not a foreign answer. */
+	if (_IOC_TYPE(cmd) == XUA_IOC_MAGIC_ABI2 && nr <= XUA_IOC_MAX_NR_ABI2) {
+		pr_warn_ratelimited("%s[%d]: ioctl 0x%x is xuaccess ABI 2 (magic 0x%x); this module speaks ABI %d (magic 0x%x): rebuild against its uapi.h\n",
+				    current->comm, task_pid_nr(current), cmd, XUA_IOC_MAGIC_ABI2, XUA_ABI_VERSION,
+				    XUA_IOC_MAGIC);
+		return -EPROTO;
+	}
 	if (_IOC_TYPE(cmd) != XUA_IOC_MAGIC || nr >= ARRAY_SIZE(xua_ioctls) || !xua_ioctls[nr].fn ||
 	    xua_ioctls[nr].cmd != cmd)
 		return -ENOTTY;
@@ -188,6 +201,7 @@ static int __init xua_init(void)
 	if (ret)
 		return ret;
 	xua_measure_check_ns();
+	xua_measure_window_check();
 	ret = misc_register(&xua_misc);
 	if (ret) {
 		pr_err("misc_register failed: %d\n", ret);

@@ -2,10 +2,10 @@
 /*
  * xuaccess core: the timed commands (TRANSFER, PRODUCE/CONSUME, TOGGLE) and their loop.
  *
- * The loop's bookkeeping (window check, signal, time budget, cond_resched) runs every `interval`
- * iterations, chosen so that about 1 MiB moves between two steps: its cost (xua_check_ns, measured at
- * load, times `checks`) stays a small share of any row, and the bench reports it. The window is also
- * checked after the first iteration and after the last one or a fault (guard.c says why there).
+ * The loop's bookkeeping (signal, time budget, cond_resched) runs every `interval` iterations, chosen
+ * so that about 1 MiB moves between two steps: its cost (xua_check_ns, measured at load, times
+ * `checks`) stays a small share of any row, and the bench reports it. The window is checked after every
+ * iteration (and, inside the module's own methods, after every primitive): guard.c.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -31,7 +31,6 @@ struct xua_loop {
 	u64 done, checks, mask;
 	unsigned long nvcsw, nivcsw; /* at the start, then (xua_loop_stop) the switches during the loop */
 	u32 out_flags;
-	int err;
 };
 
 static void xua_loop_start(struct xua_loop *l, u64 interval)
@@ -52,10 +51,10 @@ static u64 xua_check_interval(u64 len)
 
 static noinline bool xua_loop_bookkeeping(struct xua_loop *l)
 {
-	xua_check_window("an iteration of a timed loop");
 	l->checks++;
+	/* Also true with no signal to deliver (freezer, io_uring): stop and report, never EINTR. */
 	if (signal_pending(current)) {
-		l->err = -EINTR;
+		l->out_flags |= XUA_OUT_INTERRUPTED;
 		return false;
 	}
 	if (ktime_get_ns() - l->t0 > XUA_TIME_BUDGET_NS) {
@@ -66,12 +65,10 @@ static noinline bool xua_loop_bookkeeping(struct xua_loop *l)
 	return true;
 }
 
-/* After each iteration: false when the loop ends. */
+/* After each iteration (its window checked): false when the loop ends. */
 static __always_inline bool xua_loop_next(struct xua_loop *l, u64 iterations)
 {
-	if (unlikely(++l->done == 1))
-		xua_check_window("the first iteration of a timed loop");
-	if (l->done >= iterations)
+	if (++l->done >= iterations)
 		return false;
 	if (likely(l->done & l->mask))
 		return true;
@@ -82,7 +79,6 @@ static void xua_loop_stop(struct xua_loop *l)
 {
 	l->elapsed_ns = ktime_get_ns() - l->t0;
 	l->ticks = get_cycles() - l->c0;
-	xua_check_window("the last iteration of a timed loop");
 	l->nvcsw = current->nvcsw - l->nvcsw;
 	l->nivcsw = current->nivcsw - l->nivcsw;
 	if (l->nvcsw || l->nivcsw)
@@ -111,12 +107,20 @@ long xua_ioctl_transfer(struct xua_ioctl_ctx *c, void *arg)
 	void __user *u;
 	struct xua_loop l;
 	unsigned long left = 0;
-	u64 interval;
+	u64 interval, plant = 0;
+	bool seen = false;
 	int ret;
 
-	if (t->method >= XUA_NR_METHODS || t->dir > XUA_DIR_FROM_USER || t->flags ||
+	if (t->method >= XUA_NR_METHODS || t->dir > XUA_DIR_FROM_USER || t->flags & ~XUA_TRANSFER_F_PLANT_LEAK ||
 	    !t->len || t->len > XUA_MAX_LEN || !t->iterations || t->iterations > XUA_MAX_ITERATIONS)
 		return -EINVAL;
+	if (t->flags & XUA_TRANSFER_F_PLANT_LEAK) {
+		if (!t->plant_at || t->plant_at > t->iterations)
+			return -EINVAL;
+		plant = t->plant_at;
+	} else if (t->plant_at) {
+		return -EINVAL;
+	}
 	m = &xua_methods[t->method];
 	if (m->flags & XUA_METHOD_F_MODES ? t->mode >= xua_arch_nr_modes : t->mode != 0)
 		return -EINVAL;
@@ -132,14 +136,26 @@ long xua_ioctl_transfer(struct xua_ioctl_ctx *c, void *arg)
 	xua_loop_start(&l, interval);
 	do {
 		left = xua_transfer_once(t->method, t->dir, t->mode, xf->kbuf, xf->kbuf2, u, t->len);
+		if (unlikely(plant == l.done + 1)) {
+			/* The positive control: a leak here must be seen here, before the next primitive. */
+			xua_arch_window_open();
+			seen = xua_window_leaked();
+			xua_arch_window_close();
+		} else {
+			xua_check_window("an iteration of a timed loop");
+		}
 		if (left)
 			break;
 	} while (xua_loop_next(&l, t->iterations));
 	xua_loop_stop(&l);
 	xua_set_timing(t, &l, interval);
+	if (seen) {
+		t->out_flags |= XUA_OUT_PLANT_SEEN;
+		xua_window_control_seen();
+	}
 	t->bytes_moved = l.done * t->len + (left ? t->len - left : 0);
 	t->not_copied = left;
-	ret = left ? -EFAULT : l.err;
+	ret = left ? -EFAULT : 0;
 unlock:
 	mutex_unlock(&xf->lock);
 	return ret;
@@ -180,7 +196,7 @@ static long xua_mmap_op(struct xua_ioctl_ctx *c, struct xua_mmap_op *op, bool pr
 	xua_loop_stop(&l);
 	xua_set_timing(op, &l, interval);
 	op->bytes_moved = l.done * op->len;
-	ret = l.err;
+	ret = 0;
 unlock:
 	mutex_unlock(&xf->lock);
 	return ret;
@@ -211,6 +227,7 @@ long xua_ioctl_toggle(struct xua_ioctl_ctx *c, void *arg)
 		return -EINVAL;
 	c->wrote_out = true;
 	xua_loop_start(&l, 1);
+	/* The pairs are checked per chunk: a check per pair would be the thing measured. */
 	for (;;) {
 		chunk = min_t(u64, XUA_TOGGLE_CHUNK, t->iterations - pairs);
 		preempt_disable();
@@ -226,7 +243,7 @@ long xua_ioctl_toggle(struct xua_ioctl_ctx *c, void *arg)
 	xua_set_timing(t, &l, XUA_TOGGLE_CHUNK);
 	if (toggled)
 		t->out_flags |= XUA_OUT_GUARD_TOGGLED;
-	return l.err;
+	return 0;
 }
 
 /* What one bookkeeping step costs here, for INFO: the mean of 1000, right after load. */

@@ -9,7 +9,7 @@
 
 #include "xua_arch.h"
 
-#define XUA_MODULE_VERSION "0.3.0"
+#define XUA_MODULE_VERSION "0.4.0"
 #define XUA_MAX_LEN (4UL << 20)           /* bytes per iteration */
 #define XUA_MAX_ITERATIONS 1000000000ULL
 #define XUA_TIME_BUDGET_NS 1000000000ULL  /* a timed loop stops after about this long */
@@ -40,17 +40,46 @@ int xua_file_buffers(struct xua_file *xf, bool second);
 /* The shared buffer and its size, or NULL (ENXIO) before the first mmap. */
 void *xua_file_mbuf(struct xua_file *xf, size_t *size);
 
+/*
+ * Code that runs with the user-access window open, or may: no tracing, no sanitizer or coverage
+ * callbacks, no profiling (what the kernel's noinstr gives, without its section).
+ */
+#define xua_noinstr noinline notrace __no_kcsan __no_sanitize_address __no_profile __no_sanitize_coverage
+
 /* guard.c: the user-access window must be closed after every primitive of the module. */
-void xua_window_violation(const char *site);
+void xua_window_violation(const char *site); /* count it (the window is closed already) */
+void xua_window_control_seen(void);
 u64 xua_violations(void);
 u64 xua_controls_seen(void);
-/* Plant a leak (open the window), ask the detector, close it: true when the detector saw it. */
-int xua_window_control(void);
+void xua_measure_window_check(void);
+extern u64 xua_window_check_ps;
 
-/* Right after a primitive, before anything that could close the window or sleep (see guard.c). */
+/* SELFTEST's positive control: plant a leak, ask the detector, close it (guard.c). */
+enum xua_control {
+	XUA_CONTROL_MISSED,	/* the detector did not see a leak planted on purpose: broken */
+	XUA_CONTROL_SEEN,	/* the check saw it and closed it */
+	XUA_CONTROL_GATED,	/* x86 without SMAP in use: the readout saw the planted AC, the check
+				 * rightly did not count it (it is no window there) */
+	XUA_CONTROL_NONE,	/* nothing to plant: no window on this system (arm64 without PAN) */
+};
+enum xua_control xua_window_control(void);
+
+/*
+ * Right after a primitive, before anything that could close the window or sleep (see guard.c): true when
+ * the window was open there (a window exists on this system and the hardware says open). It is closed
+ * before anything else runs: always-inline, no calls, no memory loads in between.
+ */
+static __always_inline bool xua_window_leaked(void)
+{
+	if (likely(!xua_arch_window_live() || !xua_arch_window_is_open()))
+		return false;
+	xua_arch_window_close();
+	return true;
+}
+
 static __always_inline void xua_check_window(const char *site)
 {
-	if (unlikely(xua_arch_window_is_open()))
+	if (unlikely(xua_window_leaked()))
 		xua_window_violation(site);
 }
 

@@ -249,6 +249,8 @@ inline nlohmann::json to_json(const xua_info &i)
 		{"check_ns", i.check_ns},
 		{"violations", i.violations},
 		{"controls_seen", i.controls_seen},
+		{"window_check_ps", i.window_check_ps},
+		{"regs_hidden", (i.flags & XUA_INFO_REGS_HIDDEN) != 0},
 		{"unsafe_deref_allowed", (i.flags & XUA_INFO_UNSAFE_ALLOWED) != 0},
 	};
 }

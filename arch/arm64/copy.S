@@ -19,6 +19,16 @@
  * PAN is switched with the kernel's alternative (ARM64_HAS_PAN): a NOP where the kernel does not use
  * hardware PAN. An exception entry sets PAN and the return restores the interrupted state, so a fixup
  * runs with PAN as it was at the faulting access: toggle's fixups set it again.
+ *
+ * Where PAN is cleared, PSTATE.TCO (MTE tag check override) is set with it and cleared after, as the
+ * kernel's uaccess_enable_privileged()/uaccess_disable_privileged() do: with KASAN_HW_TAGS a privileged
+ * access to user memory must not be tag-checked (a spurious fault or a bogus KASAN report on PROT_MTE
+ * pages). A NOP unless the kernel has CONFIG_KASAN_HW_TAGS and the CPU MTE.
+ *
+ * A difference that stays (pan_off, toggle): an ordinary load with PAN clear is a privileged access.
+ * With FEAT_EPAN the kernel maps PROT_EXEC-only pages execute-only (6.12 protection_map), which LDTR
+ * (ldtr, the kernel's copy) cannot read but pan_off/toggle's LDP/LDR can: a copy from such a page
+ * succeeds here and fails in the kernel's copy_from_user. QEMU 7.2 has no EPAN, so no cell shows it.
  */
 #include <linux/linkage.h>
 #include <asm/alternative.h>
@@ -40,15 +50,33 @@ alternative_else_nop_endif
 #endif
 	.endm
 
+	.macro	xua_tco, on
+#ifdef CONFIG_KASAN_HW_TAGS
+alternative_if ARM64_MTE
+	SET_PSTATE_TCO(\on)
+alternative_else_nop_endif
+#endif
+	.endm
+
+	/* The privileged window: TCO set and PAN cleared, then PAN set and TCO cleared (as the kernel). */
+	.macro	xua_priv_open
+	xua_tco	1
+	xua_pan	0
+	.endm
+	.macro	xua_priv_close
+	xua_pan	1
+	xua_tco	0
+	.endm
+
 	/* Before/after a user access: the toggle mode's switches. */
 	.macro	xua_acc_in, mode
 	.if \mode == XUA_TOGGLE
-	xua_pan	0
+	xua_priv_open
 	.endif
 	.endm
 	.macro	xua_acc_out, mode
 	.if \mode == XUA_TOGGLE
-	xua_pan	1
+	xua_priv_close
 	.endif
 	.endm
 
@@ -103,7 +131,7 @@ USER(\fix, ldr\sfx	\reg, [x1])
 	.macro	xua_copy, name, dir, mode
 SYM_FUNC_START(\name)
 	.if \mode == XUA_PAN_OFF
-	xua_pan	0
+	xua_priv_open
 	.endif
 	cmp	x2, #64
 	b.lo	.L\name\()_words
@@ -137,7 +165,7 @@ SYM_FUNC_START(\name)
 	cbnz	x2, .L\name\()_byte
 .L\name\()_done:
 	.if \mode == XUA_PAN_OFF
-	xua_pan	1
+	xua_priv_close
 	.endif
 	mov	x0, x2
 	ret

@@ -41,23 +41,24 @@ unsigned long __xua_a64_from_user_ldtr(void *to, const void __user *from, unsign
 unsigned long __xua_a64_from_user_pan_off(void *to, const void __user *from, unsigned long n);
 unsigned long __xua_a64_from_user_toggle(void *to, const void __user *from, unsigned long n);
 
-/* Fixed at boot, read once: an ID register read traps to the hypervisor under KVM. */
+/*
+ * Fixed at boot, read once, from the kernel's sanitised copy of ID_AA64MMFR1_EL1: the lowest PAN level
+ * over all CPUs. The loading CPU's own register could say PAN where another CPU has none, and MRS PAN
+ * on that CPU would be UNDEFINED (INFO may run on any CPU).
+ */
 static u64 xua_mmfr1;
-static bool xua_cpu_has_pan;
-bool xua_a64_hw_pan, xua_a64_sw_pan;
+static bool xua_all_cpus_have_pan;
 
 int xua_arch_init(void)
 {
-	xua_mmfr1 = read_sysreg_s(SYS_ID_AA64MMFR1_EL1);
-	xua_cpu_has_pan = ((xua_mmfr1 >> XUA_ID_AA64MMFR1_PAN_SHIFT) & 0xf) != 0;
-	xua_a64_hw_pan = system_uses_hw_pan();
-	xua_a64_sw_pan = system_uses_ttbr0_pan();
+	xua_mmfr1 = read_sanitised_ftr_reg(SYS_ID_AA64MMFR1_EL1);
+	xua_all_cpus_have_pan = ((xua_mmfr1 >> XUA_ID_AA64MMFR1_PAN_SHIFT) & 0xf) != 0;
 	return 0;
 }
 
 u32 xua_arch_mode_flags(unsigned int mode)
 {
-	return mode != XUA_A64_LDTR && xua_a64_hw_pan ? XUA_MODE_TOGGLES_GUARD : 0;
+	return mode != XUA_A64_LDTR && xua_a64_hw_pan() ? XUA_MODE_TOGGLES_GUARD : 0;
 }
 
 u64 xua_arch_tick_hz(void)
@@ -71,18 +72,18 @@ void xua_arch_prot_state(struct xua_prot_state *st)
 	u64 pan = 0;
 
 	memset(st, 0, sizeof(*st));
-	if (xua_cpu_has_pan) {
+	if (xua_all_cpus_have_pan) {
 		st->flags |= XUA_PROT_PRESENT;
-		/* MRS PAN (S3_0_C4_C2_3) is UNDEFINED without FEAT_PAN: only read it here. */
+		/* MRS PAN (S3_0_C4_C2_3) is UNDEFINED without FEAT_PAN: only where every CPU has it. */
 		asm volatile("mrs %0, s3_0_c4_c2_3" : "=r"(pan));
 	}
-	if (xua_a64_hw_pan) {
+	if (xua_a64_hw_pan()) {
 		st->flags |= XUA_PROT_KERNEL_USES;
 		if (!(sctlr & XUA_SCTLR_EL1_SPAN) && (pan & XUA_A64_PSTATE_PAN))
 			st->flags |= XUA_PROT_ENABLED;
 		if (!(pan & XUA_A64_PSTATE_PAN))
 			st->flags |= XUA_PROT_WINDOW_OPEN;
-	} else if (xua_a64_sw_pan) {
+	} else if (xua_a64_sw_pan()) {
 		st->flags |= XUA_PROT_SOFTWARE | XUA_PROT_KERNEL_USES | XUA_PROT_ENABLED;
 		if (xua_a64_ttbr0_user())
 			st->flags |= XUA_PROT_WINDOW_OPEN;
@@ -93,9 +94,13 @@ void xua_arch_prot_state(struct xua_prot_state *st)
 	st->regs[XUA_ARM64_REG_PAN] = pan;
 }
 
+/* The user pointer is masked against speculation past access_ok(), as raw_copy_{to,from}_user do. */
 unsigned long xua_arch_copy_to_user(unsigned int mode, void __user *to, const void *from, unsigned long n)
 {
-	bool sw = uaccess_ttbr0_enable();
+	bool sw;
+
+	to = __uaccess_mask_ptr(to);
+	sw = uaccess_ttbr0_enable();
 
 	switch (mode) {
 	case XUA_A64_LDTR:
@@ -115,7 +120,10 @@ unsigned long xua_arch_copy_to_user(unsigned int mode, void __user *to, const vo
 
 unsigned long xua_arch_copy_from_user(unsigned int mode, void *to, const void __user *from, unsigned long n)
 {
-	bool sw = uaccess_ttbr0_enable();
+	bool sw;
+
+	from = __uaccess_mask_ptr(from);
+	sw = uaccess_ttbr0_enable();
 
 	switch (mode) {
 	case XUA_A64_LDTR:
@@ -139,22 +147,5 @@ bool xua_arch_toggle(u64 n)
 		__uaccess_disable_hw_pan();
 		__uaccess_enable_hw_pan();
 	}
-	return xua_a64_hw_pan;
-}
-
-bool xua_arch_window_open(void)
-{
-	if (xua_a64_hw_pan) {
-		__uaccess_disable_hw_pan();
-		return true;
-	}
-	return uaccess_ttbr0_enable();
-}
-
-void xua_arch_window_close(void)
-{
-	if (xua_a64_hw_pan)
-		__uaccess_enable_hw_pan();
-	else
-		uaccess_ttbr0_disable();
+	return xua_a64_hw_pan();
 }

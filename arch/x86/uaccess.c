@@ -61,7 +61,8 @@ void xua_arch_prot_state(struct xua_prot_state *st)
 		st->flags |= XUA_PROT_KERNEL_USES;
 	if (cr4 & X86_CR4_SMAP)
 		st->flags |= XUA_PROT_ENABLED;
-	if (flags & X86_EFLAGS_AC)
+	/* AC where the kernel does not use SMAP is user space's (int $0x80), not a window. */
+	if (xua_kernel_uses_smap && (flags & X86_EFLAGS_AC))
 		st->flags |= XUA_PROT_WINDOW_OPEN;
 	st->regs[XUA_X86_REG_CR4] = cr4;
 	st->regs[XUA_X86_REG_RFLAGS] = flags;
@@ -136,23 +137,3 @@ bool xua_arch_toggle(u64 n)
 	return xua_kernel_uses_smap;
 }
 
-/*
- * The bare window for the selftest's planted leak. Not the alternatives: the leak must be visible
- * also where the kernel does not use SMAP, and EFLAGS.AC can be set by popf on any x86_64 CPU (it
- * only matters to user-mode alignment checks without SMAP).
- */
-static void xua_x86_write_flags(unsigned long flags)
-{
-	asm volatile("push %0; popf" : : "g"(flags) : "memory", "cc");
-}
-
-bool xua_arch_window_open(void)
-{
-	xua_x86_write_flags(native_save_fl() | X86_EFLAGS_AC);
-	return true;
-}
-
-void xua_arch_window_close(void)
-{
-	xua_x86_write_flags(native_save_fl() & ~X86_EFLAGS_AC);
-}

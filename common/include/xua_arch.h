@@ -21,14 +21,21 @@
  *   naturally sized value between a user address and kernel memory, each in its own window; 0 or
  *   -EFAULT. common/xua.h has the one switch over the size (xua_get(), xua_put()).
  *
- * Window
- *   xua_arch_window_is_open() (inline): whether user access is open right now on this CPU, read from
- *   the hardware (x86 EFLAGS.AC, arm64 PSTATE.PAN or TTBR0 under software PAN). Cheap: it runs after
- *   every primitive. xua_arch_window_open()/xua_arch_window_close() open and close it with nothing in
- *   between (the selftest's planted leak, and closing a leak the check found); xua_arch_toggle(n) runs
- *   n open/close pairs: the raw cost of the guard. Returns true when the pair really switches the
- *   hardware guard on this CPU.
- *
+ * Window (arch/<arch>/include/xua_arch_inline.h, all static __always_inline, no calls, no memory loads:
+ *   they run with the window open and must not hand it to instrumentation or another function)
+ *   xua_arch_window_live(): whether this kernel uses the guard on this system (x86 SMAP in use; arm64
+ *   hardware PAN or software PAN): only then is there a window the module can leave open. x86 EFLAGS.AC
+ *   where the kernel does not use SMAP is not a window: user space can set it and enter through int $0x80
+ *   (whose ASM_CLAC is then a NOP), and it follows the CPU across context switches.
+ *   xua_arch_window_is_open(): the raw hardware readout (x86 EFLAGS.AC, arm64 PSTATE.PAN == 0, or TTBR0
+ *   holding the user tables under software PAN). Cheap: common/ checks it after every primitive.
+ *   xua_arch_window_open()/xua_arch_window_close(): open and close it with nothing in between (the planted
+ *   leaks of the positive controls, and closing a leak the check found). open returns false when there is
+ *   nothing to open on this system (arm64 without PAN); x86 always sets AC, so that the readout can be
+ *   shown to work also where the check ignores it.
+ *   xua_arch_toggle(n) runs n open/close pairs: the raw cost of the guard. Returns true when the pair
+ *   really switches the hardware guard on this CPU.
+
  * Modes
  *   xua_arch_modes[] names the raw copy variants, xua_arch_mode_flags() says what a mode does on this
  *   CPU (XUA_MODE_TOGGLES_GUARD when it really switches the guard).
@@ -74,10 +81,8 @@ unsigned long xua_arch_copy_to_user(unsigned int mode, void __user *to, const vo
 unsigned long xua_arch_copy_from_user(unsigned int mode, void *to, const void __user *from,
 				      unsigned long n);
 bool xua_arch_toggle(u64 n);
-bool xua_arch_window_open(void); /* false: no window on this CPU and kernel */
-void xua_arch_window_close(void);
 
-/* xua_arch_get_N(), xua_arch_put_N(), xua_arch_window_is_open() */
+/* xua_arch_get_N(), xua_arch_put_N(), xua_arch_window_{live,is_open,open,close}() */
 #include <xua_arch_inline.h>
 
 #endif /* XUA_ARCH_H */

@@ -23,7 +23,7 @@ std::string source_version(const std::string &series)
 	}
 }
 
-// The unpacked source tree of linux-source-<series>: fetched with apt-get download, unpacked with dpkg -x
+// The unpacked source tree of linux-source-<series>: fetched from its Debian suite, unpacked with dpkg -x
 // and tar into the cache once per package version. Offline, the newest unpacked version is used.
 std::pair<fs::path, std::string> ensure_source(const std::string &series, bool quiet)
 {
@@ -73,6 +73,61 @@ std::pair<fs::path, std::string> ensure_source(const std::string &series, bool q
 	fs::rename(staging, root / version);
 	return {tree_of(version), version};
 }
+
+}  // namespace
+
+fs::path ensure_kunit_tools(const std::string &series, bool quiet)
+{
+	const std::string rel = "tools/testing/kunit";
+	auto root = user_cache() / "kernel-src";
+	fs::create_directories(root);
+	FileLock lock(root / ("linux-source-" + series + ".lock"));
+	auto version = source_version(series);
+	auto usable = [&](const fs::path &dir) { return fs::exists(dir / "kunit_parser.py"); };
+	// Any cached version will do offline; the newest known one otherwise.
+	std::vector<std::string> versions;
+	if (!version.empty())
+		versions.push_back(version);
+	for (auto &e : fs::directory_iterator(root))
+		if (e.is_directory() && starts_with(e.path().filename().string(), series + "."))
+			versions.push_back(e.path().filename().string());
+	for (auto &v : versions) {
+		if (fs::exists(root / v / ".complete") && usable(root / v / ("linux-source-" + series) / rel))
+			return root / v / ("linux-source-" + series) / rel;
+		if (usable(root / v / "kunit" / ("linux-source-" + series) / rel))
+			return root / v / "kunit" / ("linux-source-" + series) / rel;
+		if (version.empty())
+			break;
+	}
+	if (version.empty())
+		fail("Debian {} offers no linux-source-{} (see the warning above) and no KUnit tool is cached",
+		     Matrix::get().series(series).suite, series);
+	if (!quiet)
+		fmt::print(stderr, "xuaccess: unpacking {} of linux-source-{} {} into {}\n", rel, series, version,
+			   (root / version / "kunit").string());
+	auto staging = root / (version + ".kunit.new");
+	fs::remove_all(staging);
+	fs::create_directories(staging / "deb");
+	DebianArchive::suite(Matrix::get().series(series).suite)
+		.download({"linux-source-" + series + "=" + version}, staging / "deb");
+	std::string deb;
+	for (auto &e : fs::directory_iterator(staging / "deb"))
+		deb = e.path().string();
+	auto member = "linux-source-" + series + "/" + rel;
+	run_checked({"sh", "-c",
+		     fmt::format("dpkg-deb --fsys-tarfile '{}' | tar -xO ./usr/src/linux-source-{}.tar.xz | xz -dc | "
+				 "tar -x -C '{}' '{}'",
+				 deb, series, staging.string(), member)});
+	fs::remove_all(staging / "deb");
+	if (!usable(staging / member))
+		fail("linux-source-{} {} holds no {}/kunit_parser.py", series, version, rel);
+	fs::create_directories(root / version);
+	fs::remove_all(root / version / "kunit");
+	fs::rename(staging, root / version / "kunit");
+	return root / version / "kunit" / member;
+}
+
+namespace {
 
 std::string compiler_version(const std::string &cc)
 {

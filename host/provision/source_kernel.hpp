@@ -65,6 +65,12 @@ std::string sha256_text(std::string_view text);
 // ${XDG_CACHE_HOME:-$HOME/.cache}/xuaccess
 fs::path user_cache();
 
+// The kernel's KUnit tool directory (tools/testing/kunit: kunit_parser.py and what it imports) of
+// linux-source-<series>: from an unpacked tree in the cache when there is one (source kernels), else only
+// that directory, unpacked once from the package into kernel-src/<version>/kunit/ (one pass over the
+// tarball, no full tree on disk).
+fs::path ensure_kunit_tools(const std::string &series, bool quiet = false);
+
 // Builds (or finds in the cache) the kernel for this arch, source-kernel name and protection, and returns
 // it like ensure_kernel() does for Debian's: headers = the O= tree to build modules in.
 Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std::string &protection,

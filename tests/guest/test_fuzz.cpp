@@ -263,7 +263,8 @@ private:
 		}
 		++calls_;
 		count(r);
-		static const std::set<int> documented = {0, -EINVAL, -EFAULT, -ENOTTY, -ENXIO, -EPERM, -ENOMEM, -EINTR};
+		static const std::set<int> documented = {0,       -EINVAL, -EFAULT, -ENOTTY, -ENXIO, -EPERM,
+							 -ENOMEM, -EINTR,  -EBUSY,  -EPROTO};
 		if (!documented.count(r)) {
 			last_bad = "errno " + std::to_string(-r) + " (" + std::strerror(-r) + ")";
 			return false;

@@ -11,11 +11,16 @@
 
 #include <linux/errno.h>
 #include <asm/asm-extable.h>
+#include <asm/cpufeature.h>
 #include <asm/sysreg.h>
 #include <linux/uaccess.h>
 
-/* Fixed at module load (uaccess.c): the kernel uses hardware PAN / software (TTBR0) PAN here. */
-extern bool xua_a64_hw_pan, xua_a64_sw_pan;
+/*
+ * Whether the kernel uses hardware PAN / software (TTBR0) PAN on this system: the kernel's own tests
+ * (system-wide capabilities, patched branches: no memory load, safe inside a window).
+ */
+#define xua_a64_hw_pan() system_uses_hw_pan()
+#define xua_a64_sw_pan() system_uses_ttbr0_pan()
 
 #define __xua_a64_get(insn, reg, val, src, err)						\
 	asm volatile("1:	" insn "	" reg "[v], [%[s]]\n"				\
@@ -33,100 +38,46 @@ extern bool xua_a64_hw_pan, xua_a64_sw_pan;
 		     : [v] "r"(val), [d] "r"(dst)					\
 		     : "memory")
 
-/* Wrap one access in the software-PAN window (nothing where the kernel does not use software PAN). */
-#define __xua_a64_sw(access)								\
+/*
+ * One access inside the software-PAN window (nothing where the kernel does not use software PAN): only
+ * the LDTR/STTR runs with TTBR0 holding the user tables; the kernel side is read before and written
+ * after, as the kernel's __get_user/__put_user do. The user pointer is masked against speculation past
+ * access_ok() first, as get_user/put_user do (uaccess_mask_ptr()).
+ */
+#define __xua_a64_get_n(insn, reg, type, dst, src)					\
 	({										\
+		const void __user *__p = __uaccess_mask_ptr(src);			\
+		unsigned long __v;							\
+		int __e = 0;								\
 		bool __sw = uaccess_ttbr0_enable();					\
-		int __e = access;							\
+		__xua_a64_get(insn, reg, __v, __p, __e);				\
+		if (__sw)								\
+			uaccess_ttbr0_disable();					\
+		if (!__e)								\
+			*(type *)(dst) = (type)__v;					\
+		__e;									\
+	})
+
+#define __xua_a64_put_n(insn, reg, type, dst, src)					\
+	({										\
+		void __user *__p = __uaccess_mask_ptr(dst);				\
+		type __v = *(const type *)(src);					\
+		int __e = 0;								\
+		bool __sw = uaccess_ttbr0_enable();					\
+		__xua_a64_put(insn, reg, __v, __p, __e);				\
 		if (__sw)								\
 			uaccess_ttbr0_disable();					\
 		__e;									\
 	})
 
-static __always_inline int __xua_a64_get_1(void *dst, const void __user *src)
-{
-	unsigned long v;
-	int err = 0;
-
-	__xua_a64_get("ldtrb", "%w", v, src, err);
-	if (!err)
-		*(u8 *)dst = v;
-	return err;
-}
-
-static __always_inline int __xua_a64_get_2(void *dst, const void __user *src)
-{
-	unsigned long v;
-	int err = 0;
-
-	__xua_a64_get("ldtrh", "%w", v, src, err);
-	if (!err)
-		*(u16 *)dst = v;
-	return err;
-}
-
-static __always_inline int __xua_a64_get_4(void *dst, const void __user *src)
-{
-	unsigned long v;
-	int err = 0;
-
-	__xua_a64_get("ldtr", "%w", v, src, err);
-	if (!err)
-		*(u32 *)dst = v;
-	return err;
-}
-
-static __always_inline int __xua_a64_get_8(void *dst, const void __user *src)
-{
-	unsigned long v;
-	int err = 0;
-
-	__xua_a64_get("ldtr", "%x", v, src, err);
-	if (!err)
-		*(u64 *)dst = v;
-	return err;
-}
-
-static __always_inline int __xua_a64_put_1(void __user *dst, const void *src)
-{
-	int err = 0;
-
-	__xua_a64_put("sttrb", "%w", *(const u8 *)src, dst, err);
-	return err;
-}
-
-static __always_inline int __xua_a64_put_2(void __user *dst, const void *src)
-{
-	int err = 0;
-
-	__xua_a64_put("sttrh", "%w", *(const u16 *)src, dst, err);
-	return err;
-}
-
-static __always_inline int __xua_a64_put_4(void __user *dst, const void *src)
-{
-	int err = 0;
-
-	__xua_a64_put("sttr", "%w", *(const u32 *)src, dst, err);
-	return err;
-}
-
-static __always_inline int __xua_a64_put_8(void __user *dst, const void *src)
-{
-	int err = 0;
-
-	__xua_a64_put("sttr", "%x", *(const u64 *)src, dst, err);
-	return err;
-}
-
-#define xua_arch_get_1(d, s) __xua_a64_sw(__xua_a64_get_1(d, s))
-#define xua_arch_get_2(d, s) __xua_a64_sw(__xua_a64_get_2(d, s))
-#define xua_arch_get_4(d, s) __xua_a64_sw(__xua_a64_get_4(d, s))
-#define xua_arch_get_8(d, s) __xua_a64_sw(__xua_a64_get_8(d, s))
-#define xua_arch_put_1(d, s) __xua_a64_sw(__xua_a64_put_1(d, s))
-#define xua_arch_put_2(d, s) __xua_a64_sw(__xua_a64_put_2(d, s))
-#define xua_arch_put_4(d, s) __xua_a64_sw(__xua_a64_put_4(d, s))
-#define xua_arch_put_8(d, s) __xua_a64_sw(__xua_a64_put_8(d, s))
+#define xua_arch_get_1(d, s) __xua_a64_get_n("ldtrb", "%w", u8, d, s)
+#define xua_arch_get_2(d, s) __xua_a64_get_n("ldtrh", "%w", u16, d, s)
+#define xua_arch_get_4(d, s) __xua_a64_get_n("ldtr", "%w", u32, d, s)
+#define xua_arch_get_8(d, s) __xua_a64_get_n("ldtr", "%x", u64, d, s)
+#define xua_arch_put_1(d, s) __xua_a64_put_n("sttrb", "%w", u8, d, s)
+#define xua_arch_put_2(d, s) __xua_a64_put_n("sttrh", "%w", u16, d, s)
+#define xua_arch_put_4(d, s) __xua_a64_put_n("sttr", "%w", u32, d, s)
+#define xua_arch_put_8(d, s) __xua_a64_put_n("sttr", "%x", u64, d, s)
 
 #define XUA_A64_PSTATE_PAN BIT(22)
 
@@ -139,16 +90,44 @@ static __always_inline bool xua_a64_ttbr0_user(void)
 	return ttbr0 != ttbr1 - RESERVED_SWAPPER_OFFSET;
 }
 
+static __always_inline bool xua_arch_window_live(void)
+{
+	return xua_a64_hw_pan() || xua_a64_sw_pan();
+}
+
 static __always_inline bool xua_arch_window_is_open(void)
 {
 	u64 pan;
 
-	if (xua_a64_hw_pan) {
-		/* MRS PAN (S3_0_C4_C2_3): only where the CPU has FEAT_PAN, else UNDEFINED. */
+	if (xua_a64_hw_pan()) {
+		/* MRS PAN (S3_0_C4_C2_3): every CPU has FEAT_PAN when the kernel uses it, else UNDEFINED. */
 		asm volatile("mrs %0, s3_0_c4_c2_3" : "=r"(pan));
 		return !(pan & XUA_A64_PSTATE_PAN);
 	}
-	return xua_a64_sw_pan && xua_a64_ttbr0_user();
+	return xua_a64_sw_pan() && xua_a64_ttbr0_user();
+}
+
+/*
+ * The planted leak and its close: MSR PAN itself (not the kernel's NOP-or-MSR alternative, so that the
+ * instruction is there to see in the object), only where the kernel uses hardware PAN. Under software
+ * PAN, the kernel's TTBR0 switch (its irq save/restore is traced on lockdep kernels, as in the kernel's
+ * own uaccess_enable).
+ */
+static __always_inline bool xua_arch_window_open(void)
+{
+	if (xua_a64_hw_pan()) {
+		asm volatile(SET_PSTATE_PAN(0) : : : "memory");
+		return true;
+	}
+	return uaccess_ttbr0_enable();
+}
+
+static __always_inline void xua_arch_window_close(void)
+{
+	if (xua_a64_hw_pan())
+		asm volatile(SET_PSTATE_PAN(1) : : : "memory");
+	else
+		uaccess_ttbr0_disable();
 }
 
 #endif /* XUA_ARCH_INLINE_H */

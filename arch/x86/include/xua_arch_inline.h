@@ -11,6 +11,7 @@
 
 #include <linux/errno.h>
 #include <asm/asm.h>
+#include <asm/cpufeature.h>
 #include <asm/irqflags.h>
 #include <asm/processor-flags.h>
 #include <asm/smap.h>
@@ -111,10 +112,40 @@ static __always_inline int xua_arch_put_8(void __user *dst, const void *src)
 	return err;
 }
 
+/*
+ * The window exists only where the kernel uses SMAP (static_cpu_has: an alternative, no memory load).
+ * Elsewhere EFLAGS.AC in ring 0 means nothing to the kernel: user space sets it and enters through
+ * int $0x80, whose ASM_CLAC is then a NOP, and it stays with the CPU across a context switch.
+ */
+static __always_inline bool xua_arch_window_live(void)
+{
+	return cpu_feature_enabled(X86_FEATURE_SMAP);
+}
+
 /* EFLAGS.AC as the CPU has it now (set only inside stac/clac, or by a leak). */
 static __always_inline bool xua_arch_window_is_open(void)
 {
 	return native_save_fl() & X86_EFLAGS_AC;
+}
+
+/*
+ * The bare window for the planted leaks: popf, not the alternatives, so that AC is really set also where
+ * the kernel does not use SMAP (the readout is then shown to see it, and the check to ignore it).
+ */
+static __always_inline void __xua_x86_write_flags(unsigned long flags)
+{
+	asm volatile("push %0; popf" : : "g"(flags) : "memory", "cc");
+}
+
+static __always_inline bool xua_arch_window_open(void)
+{
+	__xua_x86_write_flags(native_save_fl() | X86_EFLAGS_AC);
+	return true;
+}
+
+static __always_inline void xua_arch_window_close(void)
+{
+	__xua_x86_write_flags(native_save_fl() & ~X86_EFLAGS_AC);
 }
 
 #endif /* XUA_ARCH_INLINE_H */
