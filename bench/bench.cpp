@@ -381,7 +381,9 @@ int main(int argc, char **argv)
 	}
 	// The minimum time goes in as Google Benchmark's own flag (per-benchmark MinTime() would add
 	// "/min_time:..." to every name).
-	std::string min_time_flag = "--benchmark_min_time=" + std::to_string(o.min_time);
+	// Google Benchmark 1.8 and later take the unit with the number ("0.5s"; a bare number is deprecated).
+	std::string min_time_flag = "--benchmark_min_time=" + std::to_string(o.min_time) +
+				    (XUA_BENCHMARK_MIN_TIME_HAS_UNIT ? "s" : "");
 	rest.insert(rest.begin() + 1, min_time_flag.data());
 	int rargc = static_cast<int>(rest.size());
 	benchmark::Initialize(&rargc, rest.data());
@@ -396,6 +398,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	auto ctx = xua::to_json(info);
+	benchmark::AddCustomContext("xua_benchmark_version", XUA_BENCHMARK_VERSION);
 	for (auto key : {"arch", "kernel_release", "module_version", "guard"})
 		benchmark::AddCustomContext(std::string("xua_") + key, ctx[key].get<std::string>());
 	benchmark::AddCustomContext("xua_guard_present", ctx["guard_present"].dump());

@@ -134,6 +134,7 @@ std::vector<std::string> mismatches(const CellResults &a, const CellResults &b, 
 	differ("xua_host_cpu", "host CPU (TCG speed depends on it)");
 	differ("xua_host_os", "host OS (the guest programs' compiler and libraries, QEMU's build)");
 	differ("xua_module_cc", "the module's compiler");
+	differ("xua_benchmark_version", "Google Benchmark version of the guest programs");
 	differ("xua_host_machine", "host machine (real silicon, or itself virtual or emulated: where the figures come from)");
 	// The CPU model may differ only as the on/off pair of CPU models both cells were run with (the matrix's
 	// pair for the arch, recorded in each cell's context at bench time as xua_cpu_on / xua_cpu_off).
