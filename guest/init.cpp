@@ -227,7 +227,7 @@ int main()
 		say(protocol::record(protocol::kJobBegin, opt["job"]));
 		if (argv.empty()) {
 			say("unknown job '" + opt["job"] + "'\n");
-			say(protocol::record(protocol::kJobExit, "2"));
+			say(protocol::job_end(2));
 		} else {
 			for (auto &a : split_args(opt["args"]))
 				argv.push_back(a);
@@ -235,7 +235,7 @@ int main()
 			// stderr stays live on the port.
 			const char *json = opt["job"] == "bench" ? "/tmp/xua-benchmark.json" : nullptr;
 			int st = run_program(argv, env, json);
-			say(protocol::record(protocol::kJobExit, std::to_string(st)));
+			say(protocol::job_end(st));
 			if (json)
 				say(protocol::block(protocol::kBenchmarkJson, slurp(json)));
 		}

@@ -50,6 +50,14 @@ inline std::string record(std::string_view tag, std::string_view payload = {})
 	return s;
 }
 
+// The end of the job: its exit record on a line of its own. The job writes to the port directly and its last
+// line may lack a newline (Google Benchmark 1.9's "-- LOG(0): ..." warnings have none), so a newline goes first;
+// parse() drops the empty line that leaves when the output did end with one.
+inline std::string job_end(int status)
+{
+	return "\n" + record(kJobExit, std::to_string(status));
+}
+
 inline std::string block(std::string_view name, std::string_view payload)
 {
 	std::string header(name);
@@ -166,6 +174,8 @@ inline Report parse(std::string_view raw)
 			r.job_started = in_job = true;
 			r.job = std::string(p);
 		} else if (detail::tagged(line, kJobExit, p)) {
+			if (in_job && !r.job_output.empty() && r.job_output.back().empty())
+				r.job_output.pop_back();  // job_end's leading newline
 			int v = -1;
 			std::from_chars(p.data(), p.data() + p.size(), v);
 			r.job_exit = v;

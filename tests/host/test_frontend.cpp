@@ -186,6 +186,24 @@ TEST(Protocol, RecordsAndBlocksRoundTrip)
 	EXPECT_EQ(n.blocks["benchmark-json"].content, json);
 }
 
+// A job whose last output line has no newline (Google Benchmark 1.9 logs "-- LOG(0): ..." without one): the
+// exit record still stands on a line of its own, and the output keeps its lines.
+TEST(Protocol, JobOutputWithoutAFinalNewline)
+{
+	for (std::string out : {"-- LOG(0): Value passed to --benchmark_min_time should have a suffix.", "done\n", ""}) {
+		auto port = protocol::record(protocol::kJobBegin, "bench") + out + protocol::job_end(0) +
+			    protocol::record(protocol::kDone);
+		auto r = protocol::parse(port);
+		EXPECT_EQ(r.job_exit, 0) << out;
+		auto want = out.empty() ? std::vector<std::string>{} : std::vector<std::string>{out.substr(0, out.find('\n'))};
+		EXPECT_EQ(r.job_output, want) << out;
+	}
+	// The fault this guards against: the record glued to the end of an unfinished line is not seen.
+	auto glued = protocol::record(protocol::kJobBegin, "bench") + "-- LOG(0): x" +
+		     protocol::record(protocol::kJobExit, "0") + protocol::record(protocol::kDone);
+	EXPECT_EQ(protocol::parse(glued).job_exit, -1);
+}
+
 TEST(Protocol, TruncatedAndInterleavedBlocksAreRecognised)
 {
 	std::string json = "{\"benchmarks\": [1, 2, 3]}";
