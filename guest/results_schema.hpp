@@ -12,7 +12,7 @@
 // Files of earlier versions still read: a key that is absent is an empty string (or an unset optional),
 // non-string values of string keys are read as their JSON text (xua_protection_verified is `true` in cells,
 // "on" on a host), and enum values the parser does not know leave the enum unset (the cell's name still
-// says its protection, CellResults::protection()). An empty string is not written.
+// says its protection, CellResults::protection()). An empty string is written only when it was read so.
 #pragma once
 
 #include <array>
@@ -215,6 +215,7 @@ struct CellContext {
 	std::optional<double> boot_seconds;              // xua_boot_seconds: QEMU start to the init's first line
 	std::optional<int> num_cpus;                     // Google Benchmark's num_cpus: the guest's CPUs
 	nlohmann::json other = nlohmann::json::object();  // every other key of the file, kept as it was
+	std::vector<std::string> read_empty;             // string keys the file had with an empty value (written back)
 
 	Clock clock_or_time() const { return clock.value_or(Clock::time); }
 };
@@ -293,8 +294,14 @@ void read_enum(const nlohmann::json &j, const char *key, std::optional<E> &out)
 inline void to_json(nlohmann::json &j, const CellContext &c)
 {
 	j = c.other.is_object() ? c.other : nlohmann::json::object();
+	auto was_read_empty = [&](const char *key) {
+		for (auto &k : c.read_empty)
+			if (k == key)
+				return true;
+		return false;
+	};
 #define XUA_WRITE_STRING(member, key, rule, meaning)                                                                 \
-	if (!c.member.empty())                                                                                      \
+	if (!c.member.empty() || was_read_empty(key))                                                               \
 		j[key] = c.member;
 	XUA_CONTEXT_STRING_FIELDS(XUA_WRITE_STRING)
 #undef XUA_WRITE_STRING
@@ -332,6 +339,8 @@ inline void from_json(const nlohmann::json &j, CellContext &c)
 	if (j.contains(key)) {                                                                                      \
 		c.member = schema_detail::text(j[key]);                                                             \
 		c.other.erase(key);                                                                                 \
+		if (c.member.empty())                                                                               \
+			c.read_empty.push_back(key);                                                                \
 	}
 	XUA_CONTEXT_STRING_FIELDS(XUA_READ_STRING)
 #undef XUA_READ_STRING
