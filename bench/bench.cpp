@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "device.hpp"
+#include "results_schema.hpp"
 
 namespace {
 
@@ -397,29 +398,33 @@ int main(int argc, char **argv)
 		std::fprintf(stderr, "xuaccess-bench: %s\n", e.what());
 		return 1;
 	}
+	// The context keys are the results schema's (results_schema.hpp); the host adds the run's part.
+	namespace keys = xua::keys;
 	auto ctx = xua::to_json(info);
-	benchmark::AddCustomContext("xua_benchmark_version", XUA_BENCHMARK_VERSION);
-	for (auto key : {"arch", "kernel_release", "module_version", "guard"})
-		benchmark::AddCustomContext(std::string("xua_") + key, ctx[key].get<std::string>());
-	benchmark::AddCustomContext("xua_guard_present", ctx["guard_present"].dump());
-	benchmark::AddCustomContext("xua_guard_enabled", ctx["guard_enabled"].dump());
-	benchmark::AddCustomContext("xua_modes", ctx["modes"].dump());
-	benchmark::AddCustomContext("xua_methods", ctx["methods"].dump());
-	benchmark::AddCustomContext("xua_guard_kernel_uses", ctx["guard_kernel_uses"].dump());
-	benchmark::AddCustomContext("xua_guard_software", ctx["guard_software"].dump());
+	auto add = [](const char *key, const std::string &value) { benchmark::AddCustomContext(key, value); };
+	add(keys::benchmark_version, XUA_BENCHMARK_VERSION);
+	add(keys::arch, ctx["arch"].get<std::string>());
+	add(keys::kernel_release, ctx["kernel_release"].get<std::string>());
+	add(keys::module_version, ctx["module_version"].get<std::string>());
+	add(keys::guard, ctx["guard"].get<std::string>());
+	add(keys::guard_present, ctx["guard_present"].dump());
+	add(keys::guard_enabled, ctx["guard_enabled"].dump());
+	add(keys::modes, ctx["modes"].dump());
+	add(keys::methods, ctx["methods"].dump());
+	add(keys::guard_kernel_uses, ctx["guard_kernel_uses"].dump());
+	add(keys::guard_software, ctx["guard_software"].dump());
 	// The module's clocks and buffers: what its kernel-timed figures are made of.
-	benchmark::AddCustomContext("xua_kbuf", ctx["kbuf"].get<std::string>());
-	benchmark::AddCustomContext("xua_tick_hz", std::to_string(info.tick_hz));
-	benchmark::AddCustomContext("xua_check_ns", std::to_string(info.check_ns));
-	benchmark::AddCustomContext("xua_clocksource",
-				    first_line("/sys/devices/system/clocksource/clocksource0/current_clocksource"));
+	add(keys::kbuf, ctx["kbuf"].get<std::string>());
+	add(keys::tick_hz, std::to_string(info.tick_hz));
+	add(keys::check_ns, std::to_string(info.check_ns));
+	add(keys::clocksource, first_line("/sys/devices/system/clocksource/clocksource0/current_clocksource"));
 	// What decides whether two cells may be compared beyond the guard itself: the kernel's command line
 	// (KASLR, KPTI and friends are set there) and the page-table isolation the kernel chose.
-	benchmark::AddCustomContext("xua_kernel_cmdline", comparable_cmdline());
-	benchmark::AddCustomContext("xua_kpti", first_line("/sys/devices/system/cpu/vulnerabilities/meltdown"));
-	for (auto [env, key] : {std::pair{"XUA_PROTECTION", "xua_protection_requested"}, std::pair{"XUA_CELL", "xua_cell"}})
+	add(keys::kernel_cmdline, comparable_cmdline());
+	add(keys::kpti, first_line("/sys/devices/system/cpu/vulnerabilities/meltdown"));
+	for (auto [env, key] : {std::pair{"XUA_PROTECTION", keys::protection_requested}, std::pair{"XUA_CELL", keys::cell}})
 		if (const char *v = std::getenv(env))
-			benchmark::AddCustomContext(key, v);
+			add(key, v);
 
 	int total = 0;
 	try {

@@ -55,7 +55,9 @@ inline std::string record(std::string_view tag, std::string_view payload = {})
 // parse() drops the empty line that leaves when the output did end with one.
 inline std::string job_end(int status)
 {
-	return "\n" + record(kJobExit, std::to_string(status));
+	std::string s(1, '\n');
+	s += record(kJobExit, std::to_string(status));
+	return s;
 }
 
 inline std::string block(std::string_view name, std::string_view payload)

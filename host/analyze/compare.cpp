@@ -67,8 +67,8 @@ std::vector<std::string> accepted_differences(const CellResults &a, const CellRe
 	if (a.protection() == b.protection())
 		return out;
 	for (auto [x, y] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
-		auto xc = x->context_string("xua_kernel_cmdline"), yc = y->context_string("xua_kernel_cmdline");
-		auto extra = x->context_string("xua_protection_cmdline");
+		const auto &xc = x->meta.kernel_cmdline, &yc = y->meta.kernel_cmdline;
+		const auto &extra = x->meta.protection_cmdline;
 		if (!extra.empty() && xc != yc) {
 			auto wx = words(xc), wy = words(yc), we = words(extra);
 			std::vector<std::string> sum = wy;
@@ -78,12 +78,12 @@ std::vector<std::string> accepted_differences(const CellResults &a, const CellRe
 				out.push_back(fmt::format("kernel command line: {} adds '{}' ({}), nothing else", x->name, extra,
 							  x->protection()));
 		}
-		auto xs = x->context_string("xua_kernel_config_sha256"), ys = y->context_string("xua_kernel_config_sha256");
-		auto base = x->context_string("xua_kernel_base_config_sha256");
+		const auto &xs = x->meta.kernel_config_sha256, &ys = y->meta.kernel_config_sha256;
+		const auto &base = x->meta.kernel_base_config_sha256;
 		if (!xs.empty() && !ys.empty() && xs != ys && !base.empty() && base == ys)
 			out.push_back(fmt::format("kernel config: {} ({}) differs from {}'s only in {} (fragment ci/kconfig/{}.config)",
-						  x->name, x->protection(), y->name, x->context_string("xua_kernel_config_diff"),
-						  x->context_string("xua_kernel_protection_fragment")));
+						  x->name, x->protection(), y->name, x->meta.kernel_config_diff,
+						  x->meta.kernel_protection_fragment));
 	}
 	return out;
 }
@@ -97,55 +97,68 @@ std::vector<std::string> mismatches(const CellResults &a, const CellResults &b, 
 		out.push_back(fmt::format("protection: '{}' vs '{}' (a kernel A/B compares one protection on two kernels)",
 					  a.protection(), b.protection()));
 	auto accepted = kernel_ab ? std::vector<std::string>{} : accepted_differences(a, b);
-	auto is_accepted = [&](const char *prefix) {
+	// What accepted_differences says when the protection explains a field's difference.
+	auto explained = [&](const std::string &key) {
+		const char *prefix = key == keys::kernel_cmdline ? "kernel command line" : "kernel config";
 		return std::any_of(accepted.begin(), accepted.end(), [&](auto &s) { return starts_with(s, prefix); });
 	};
-	auto differ = [&](const std::string &key, const std::string &what) {
-		auto x = a.context_string(key), y = b.context_string(key);
-		if (key == "xua_kernel_cmdline" && is_accepted("kernel command line"))
-			return;
-		if (kernel_ab && (key == "xua_kernel_release" || key == "xua_kernel_package" ||
-				  key == "xua_kernel_config_sha256" || key == "xua_kernel_path"))
-			return;
+	auto differ = [&](const std::string &x, const std::string &y, const char *what, const char *key) {
 		if (x != y)
 			out.push_back(fmt::format("{}: '{}' vs '{}' ({})", what, x.empty() ? "?" : x, y.empty() ? "?" : y, key));
 	};
-	// Kernels built from source: the same config, or configs that differ by the protection's fragment alone.
-	if (!is_accepted("kernel config"))
-		differ("xua_kernel_config_sha256", "kernel config (sha256 of .config)");
-	differ("xua_arch", "architecture");
-	differ("xua_kernel_release", "kernel");
-	differ("xua_kernel_package", "kernel package");
-	differ("xua_kernel_path", "kernel given as a path");
-	differ("xua_accel", "accelerator");
+	// The schema's table (guest/results_schema.hpp): each field's rule.
+	for (const auto &f : context_fields()) {
+		switch (f.rule) {
+		case FieldRule::refuse:
+			break;
+		case FieldRule::refuse_but_kernel:
+			if (kernel_ab)
+				continue;
+			break;
+		case FieldRule::refuse_unless_explained:
+			if (explained(f.key))
+				continue;
+			break;
+		case FieldRule::refuse_but_kernel_unless_explained:
+			if (kernel_ab || explained(f.key))
+				continue;
+			break;
+		case FieldRule::special: case FieldRule::warn: case FieldRule::describes:
+			continue;
+		}
+		differ(a.meta.*f.member, b.meta.*f.member, f.meaning, f.key);
+	}
+	// The typed fields.
+	auto text = [](const auto &opt) { return opt ? std::string(name_of(*opt)) : std::string(); };
+	differ(text(a.meta.accel), text(b.meta.accel), "accelerator", keys::accel);
 	if (a.clock() != b.clock())
-		out.push_back(fmt::format("clock: '{}' vs '{}' (xua_clock): instructions and time are not comparable", a.clock(),
-					  b.clock()));
-	differ("xua_qemu_version", "QEMU");
-	differ("xua_qemu_machine", "QEMU machine");
-	differ("xua_qemu_memory", "guest memory");
-	differ("xua_kbuf", "the module's kernel buffers (kbuf: vmalloc or linear map)");
-	differ("xua_kernel_cmdline", "kernel command line (KASLR, KPTI, ...)");
-	differ("xua_kernel_cmdline_extra", "kernel parameters the matrix adds");
-	differ("xua_kpti", "page-table isolation (KPTI), from /sys/.../vulnerabilities/meltdown");
-	differ("xua_module_version", "module version");
-	differ("xua_bench_args", "benchmark settings");
-	differ("num_cpus", "guest CPUs");
-	differ("xua_host_cpu", "host CPU (TCG speed depends on it)");
-	differ("xua_host_os", "host OS (the guest programs' compiler and libraries, QEMU's build)");
-	differ("xua_module_cc", "the module's compiler");
-	differ("xua_benchmark_version", "Google Benchmark version of the guest programs");
-	differ("xua_host_machine", "host machine (real silicon, or itself virtual or emulated: where the figures come from)");
+		out.push_back(fmt::format("clock: '{}' vs '{}' ({}): instructions and time are not comparable", a.clock(),
+					  b.clock(), keys::clock));
+	auto cpus = [](const CellResults &c) { return c.meta.num_cpus ? std::to_string(*c.meta.num_cpus) : std::string(); };
+	differ(cpus(a), cpus(b), "guest CPUs", keys::num_cpus);
 	// The CPU model may differ only as the on/off pair of CPU models both cells were run with (the matrix's
 	// pair for the arch, recorded in each cell's context at bench time as xua_cpu_on / xua_cpu_off).
-	differ("xua_cpu_on", "the matrix's CPU model for protection on");
-	differ("xua_cpu_off", "the matrix's CPU model for protection off");
-	auto ca = a.context_string("xua_qemu_cpu"), cb = b.context_string("xua_qemu_cpu");
+	const auto &ca = a.meta.qemu_cpu, &cb = b.meta.qemu_cpu;
 	if (ca != cb) {
-		auto cpu_for = [](const CellResults &c) { return c.context_string("xua_cpu_" + c.protection()); };
+		auto cpu_for = [](const CellResults &c) {
+			auto p = c.protection();
+			return p == "on" ? c.meta.cpu_on : p == "off" ? c.meta.cpu_off : std::string();
+		};
 		bool pair = !a.protection().empty() && !b.protection().empty() && cpu_for(a) == ca && cpu_for(b) == cb;
 		if (!pair)
 			out.push_back(fmt::format("CPU model: '{}' vs '{}' (not the on/off pair of CPU models for this arch)", ca, cb));
+	}
+	return out;
+}
+
+std::vector<std::string> field_warnings(const CellResults &a, const CellResults &b)
+{
+	std::vector<std::string> out;
+	for (const auto &f : context_fields()) {
+		const auto &x = a.meta.*f.member, &y = b.meta.*f.member;
+		if (f.rule == FieldRule::warn && x != y)
+			out.push_back(fmt::format("{}: '{}' vs '{}' ({}): compared anyway", f.meaning, x.empty() ? "?" : x,
+						  y.empty() ? "?" : y, f.key));
 	}
 	return out;
 }
@@ -159,8 +172,8 @@ std::vector<std::string> speed_warnings(const Comparison &c, bool kernel_ab)
 	for (const CellResults *cell : {c.a, c.b}) {
 		if (c.exact)  // instruction counts do not slow down on a busy host
 			break;
-		double cores = cell->context.value("xua_host_other_cores", -1.0);
-		double steal = cell->context.value("xua_host_steal", -1.0);
+		double cores = cell->meta.host_other_cores.value_or(-1.0);
+		double steal = cell->meta.host_steal.value_or(-1.0);
 		if (cores > kBusyHostCores || steal > kBusyHostSteal)
 			w.push_back(fmt::format("the host was busy while {} ran ({:.2f} cores of other work on average, {:.1f}% "
 						"steal): its figures are slowed by that; rerun on a quiet machine",
@@ -196,7 +209,7 @@ std::vector<std::string> test_notes(const Comparison &c)
 	if (c.exact)
 		return n;
 	for (const CellResults *cell : {c.a, c.b})
-		if (!cell->per_boot() && cell->context_string("xua_accel") != "host")
+		if (!cell->per_boot() && cell->meta.accel != Accel::host)
 			n.push_back(fmt::format(
 				"{} has one boot: p sees only the noise inside that boot, and two boots of one cell differ by far "
 				"more ({}); `./xuaccess bench --boots 5` makes the boot the sample",
@@ -287,7 +300,9 @@ Comparison compare(const CellResults &a, const CellResults &b, const CompareOpti
 		}
 	c.noise_a = own_noise(a, o.alpha);
 	c.noise_b = own_noise(b, o.alpha);
-	c.warnings = speed_warnings(c, o.across == "kernel");
+	c.warnings = field_warnings(a, b);
+	for (auto &w : speed_warnings(c, o.across == "kernel"))
+		c.warnings.push_back(w);
 	c.test_notes = test_notes(c);
 	return c;
 }

@@ -87,6 +87,8 @@ struct Comparison {
 // than the matrix's own on/off pair of CPU models for that arch), accelerator, QEMU, kernel command line
 // (KASLR, KPTI, ...), page-table isolation, benchmark settings. Empty when the two may be compared.
 std::vector<std::string> mismatches(const CellResults &a, const CellResults &b, const std::string &across = "");
+// The fields whose difference is a warning, not a refusal (FieldRule::warn: SMT, isolated CPUs, the pinned CPU).
+std::vector<std::string> field_warnings(const CellResults &a, const CellResults &b);
 // The difference that off-kernel and sw are, when that is all there is besides the CPU pair: one kernel
 // parameter (x86 clearcpuid=smap) or one kernel config fragment (arm64 CONFIG_ARM64_PAN=n, software PAN).
 std::vector<std::string> accepted_differences(const CellResults &a, const CellResults &b);

@@ -389,7 +389,7 @@ RegressionCheck check_regression(const std::vector<RegressionInput> &rows, doubl
 	c.clock = clock;
 	const double limit = 1 + max_pct / 100;
 	for (const auto &r : rows)
-		c.rows.push_back(clock == Clock::exact ? check_exact_row(r.name, r.a, r.b, limit, max_pct)
+		c.rows.push_back(clock == Clock::icount ? check_exact_row(r.name, r.a, r.b, limit, max_pct)
 						       : check_time_row(r.name, r.a, r.b, r.ratio, limit, max_pct));
 	return c;
 }
@@ -405,7 +405,7 @@ RegressionCheck check_regression(const RowSamples &a, const RowSamples &b, doubl
 			only_a.push_back(name);
 			continue;
 		}
-		rows.push_back({name, av, it->second, clock == Clock::exact ? ShiftEstimate{} : time_ratio(av, it->second, conf_level)});
+		rows.push_back({name, av, it->second, clock == Clock::icount ? ShiftEstimate{} : time_ratio(av, it->second, conf_level)});
 	}
 	for (const auto &[name, bv] : b)
 		if (!a.count(name))

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "analyze/stats.hpp"
+#include "results_schema.hpp"
 
 namespace xua {
 
@@ -114,10 +115,8 @@ struct SplitHalfAA {
 SplitHalfAA split_half_aa(const RowSamples &rows, double alpha = 0.05);
 
 // `compare A B --max-regression PCT`: is B slower than A by more than PCT percent in some row?
-enum class Clock {
-	time,   // wall or TCG time: boots vary, decide on the interval of the B/A time ratio
-	exact,  // icount: every boot of a cell is bit-identical, compare the values themselves
-};
+// The clock is the results schema's (results_schema.hpp): Clock::time (wall or TCG time: boots vary, decide on
+// the interval of the B/A time ratio) or Clock::icount (exact: compare the values themselves).
 enum class RegressionVerdict {
 	slower,        // B slower than A by more than PCT (exact: B/A > 1 + PCT/100; time: the interval's lower
 	               // bound > 1 + PCT/100): the check fails

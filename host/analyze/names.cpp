@@ -3,6 +3,8 @@
 #include <charconv>
 #include <vector>
 
+#include "results_schema.hpp"
+
 namespace xua {
 
 BenchName parse_bench_name(std::string_view full)
@@ -68,13 +70,13 @@ void annotate_rows(nlohmann::json &j, bool icount)
 	if (!j.contains("benchmarks") || !j["benchmarks"].is_array())
 		return;
 	for (auto &b : j["benchmarks"]) {
-		if (b.contains("xua_unit"))
+		if (b.contains(keys::row_unit))
 			continue;
 		auto k = row_kind(parse_bench_name(b.value("run_name", b.value("name", ""))), b.contains("bytes_per_second"));
 		if (icount)
 			k = icount_kind(k);
-		b["xua_unit"] = k.unit;
-		b["xua_kind"] = k.kind;
+		b[keys::row_unit] = k.unit;
+		b[keys::row_kind] = k.kind;
 	}
 }
 

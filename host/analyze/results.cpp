@@ -14,6 +14,14 @@ std::string CellResults::context_string(const std::string &key) const
 	return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
+void CellResults::update_context(const nlohmann::json &patch)
+{
+	if (!context.is_object())
+		context = nlohmann::json::object();
+	context.update(patch);
+	meta = context.get<CellContext>();
+}
+
 std::string CellResults::sampling() const
 {
 	if (per_boot())
@@ -42,9 +50,8 @@ std::string machine_label(const std::string &accel, const std::string &machine)
 
 std::string CellResults::accel_label() const
 {
-	auto accel = context_string("xua_accel");
-	if (accel == "kvm" || accel == "host")
-		return machine_label(accel, context_string("xua_host_machine"));
+	if (meta.accel == Accel::kvm || meta.accel == Accel::host)
+		return machine_label(std::string(name_of(*meta.accel)), meta.host_machine);
 	if (exact_clock())
 		return "icount (instructions counted by QEMU TCG, not time)";
 	return "emulated (TCG)";
@@ -52,38 +59,33 @@ std::string CellResults::accel_label() const
 
 std::string CellResults::kernel_description() const
 {
-	auto package = context_string("xua_kernel_package"), release = context_string("xua_kernel_release");
-	auto path = context_string("xua_kernel_path");
-	if (path.empty())
-		return fmt::format("'{}' ({})", package, release);
-	std::string origin = package;  // packages: the image package and its version
-	if (context.contains("xua_kernel_git_describe")) {
-		auto d = context_string("xua_kernel_git_describe");
-		origin = d.empty() ? "not a git tree" : "git " + d;
-	}
-	return fmt::format("{} ({} {}, release {}, {})", context_string("xua_kernel_series"),
-			   context_string("xua_kernel_form"), path, release, origin);
+	const auto &m = meta;
+	if (m.kernel_path.empty())
+		return fmt::format("'{}' ({})", m.kernel_package, m.kernel_release);
+	std::string origin = m.kernel_package;  // packages: the image package and its version
+	if (m.kernel_git_describe)
+		origin = m.kernel_git_describe->empty() ? "not a git tree" : "git " + *m.kernel_git_describe;
+	return fmt::format("{} ({} {}, release {}, {})", m.kernel_series, m.kernel_form, m.kernel_path, m.kernel_release,
+			   origin);
 }
 
 std::string CellResults::group() const
 {
-	auto arch = context_string("xua_arch"), series = context_string("xua_kernel_series");
-	if (!arch.empty() && !series.empty()) {
-		auto accel = context_string("xua_accel");
-		return arch + "-" + series + (accel.empty() || accel == "tcg" ? "" : "-" + accel);
-	}
+	const auto &arch = meta.arch, &series = meta.kernel_series;
+	if (!arch.empty() && !series.empty())
+		return !meta.accel || meta.accel == Accel::tcg ? fmt::format("{}-{}", arch, series)
+							       : fmt::format("{}-{}-{}", arch, series, name_of(*meta.accel));
 	auto p = protection();
 	return p.empty() || !name.ends_with("-" + p) ? name : name.substr(0, name.size() - p.size() - 1);
 }
 
 std::string CellResults::protection() const
 {
-	auto req = context_string("xua_protection_requested");
-	if (req == "on" || req == "off" || req == "off-kernel" || req == "sw")
-		return req;
-	for (const char *p : {"on", "off", "off-kernel", "sw"})
-		if (name.size() > 3 && name.ends_with(std::string("-") + p))
-			return p;
+	if (meta.protection_requested)
+		return std::string(name_of(*meta.protection_requested));
+	for (auto &[p, text] : EnumNames<Protection>::names)
+		if (name.size() > 3 && name.ends_with(fmt::format("-{}", text)))
+			return std::string(text);
 	return "";
 }
 
@@ -92,6 +94,7 @@ CellResults parse_cell(const std::string &name, const nlohmann::json &j)
 	CellResults c;
 	c.name = name;
 	c.context = j.value("context", nlohmann::json::object());
+	c.meta = c.context.get<CellContext>();
 	if (!j.contains("benchmarks") || !j["benchmarks"].is_array())
 		fail("{}: no \"benchmarks\" array (not Google Benchmark JSON?)", name);
 	std::map<std::string, std::map<int, std::vector<double>>> by_boot;  // row -> boot ("xua_boot", else 0) -> values
@@ -100,15 +103,15 @@ CellResults parse_cell(const std::string &name, const nlohmann::json &j)
 			continue;
 		auto bn = parse_bench_name(b.value("run_name", b.value("name", "")));
 		const auto &n = bn.name;
-		RowKind k = b.contains("xua_unit") ? RowKind{b["xua_unit"].get<std::string>(), b.value("xua_kind", "")}
-						    : row_kind(bn, b.contains("bytes_per_second"));
+		RowKind k = b.contains(keys::row_unit) ? RowKind{b[keys::row_unit].get<std::string>(), b.value(keys::row_kind, "")}
+							: row_kind(bn, b.contains("bytes_per_second"));
 		auto &row = c.rows[n];
 		row.name = n;
 		row.unit_name = k.unit;
 		row.kind = k.kind;
 		row.throughput = k.throughput();
 		row.values.push_back(row_figure(k, b));
-		by_boot[n][b.value("xua_boot", 0)].push_back(row.values.back());
+		by_boot[n][b.value(keys::row_boot, 0)].push_back(row.values.back());
 	}
 	if (c.rows.empty())
 		fail("{}: no benchmark results in it", name);
@@ -176,8 +179,7 @@ std::vector<double> Row::time_samples() const
 
 std::string CellResults::clock() const
 {
-	auto c = context_string("xua_clock");
-	return c.empty() ? "time" : c;
+	return std::string(name_of(meta.clock_or_time()));
 }
 
 }  // namespace xua

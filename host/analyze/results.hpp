@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "results_schema.hpp"
 #include "util.hpp"
 
 namespace xua {
@@ -38,7 +39,8 @@ struct Row {
 struct CellResults {
 	std::string name;             // the file's stem: <arch>-<kernel>-<on|off> (or host-<release>-asbooted)
 	fs::path file;
-	nlohmann::json context;       // Google Benchmark's context plus the xua_* keys the harness adds
+	nlohmann::json context;       // Google Benchmark's context plus the xua_* keys the harness adds, as read
+	CellContext meta;             // the same context, typed (guest/results_schema.hpp): what compare and report read
 	std::map<std::string, Row> rows;
 	int repetitions = 1;          // the smallest number of repetitions of any row (all boots)
 	int boots = 1;                // the smallest number of boots of any row
@@ -47,6 +49,8 @@ struct CellResults {
 	// "5 boots x 2 repetitions" or "9 repetitions in 1 boot": what the samples are.
 	std::string sampling() const;
 	std::string context_string(const std::string &key) const;
+	// Sets the keys of `patch` in the context and reads `meta` from it again (tests plant differences so).
+	void update_context(const nlohmann::json &patch);
 	// "emulated (TCG)", "icount (...)", "KVM on real silicon", "KVM inside an emulated machine (...)",
 	// "host kernel on real silicon", "host kernel on a QEMU TCG-emulated machine" (machine_label)
 	std::string accel_label() const;

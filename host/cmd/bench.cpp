@@ -17,11 +17,13 @@
 #include <unistd.h>
 
 #include "analyze/names.hpp"
+#include "results_schema.hpp"
 #include "provision/kbuild.hpp"
 #include "provision/own_kernel.hpp"
 #include "provision/prepare.hpp"
 #include "provision/source_kernel.hpp"
 #include "report/report.hpp"
+#include "run/host_description.hpp"
 #include "run/host_machine.hpp"
 #include "run/judge.hpp"
 #include "run/process.hpp"
@@ -72,13 +74,13 @@ struct HostModule {
 };
 
 // Where the figures come from: the machine running the guests (or, with --host, the suites themselves).
-void describe_host_machine(nlohmann::json &ctx)
+void describe_host_machine(CellContext &ctx)
 {
 	const auto &m = this_machine();
-	ctx["xua_host_machine"] = m.description;
-	ctx["xua_host_machine_evidence"] = m.evidence;
-	ctx["xua_host_arch"] = Matrix::get().host();
-	ctx["xua_host_os"] = host_os();  // the guest programs' compiler and libraries are this release's
+	ctx.host_machine = m.description;
+	ctx.host_machine_evidence = m.evidence;
+	ctx.host_arch = Matrix::get().host();
+	ctx.host_os = host_os();  // the guest programs' compiler and libraries are this release's
 }
 
 }  // namespace
@@ -91,8 +93,11 @@ std::vector<std::string> bench_args(const BenchOptions &o)
 		     o.filter);
 	if (o.repetitions < 1 || o.repetitions > 50)
 		fail("--repetitions must be 1..50, not {}", o.repetitions);
-	if (o.clock != "time" && o.clock != "icount")
-		fail("--clock must be time or icount, not '{}'", o.clock);
+	try {
+		parse<Clock>(o.clock, "--clock");
+	} catch (const SchemaError &e) {
+		fail("{}", e.what());
+	}
 	std::vector<std::string> args = {"--benchmark_repetitions=" + std::to_string(o.quick ? 1 : o.repetitions),
 					 o.quick ? "--quick"
 						 // icount: guest seconds are instructions, and runs repeat each other to a few
@@ -155,18 +160,19 @@ nlohmann::json merge_boots(const std::vector<nlohmann::json> &boots, bool icount
 		for (auto b : boots[k].value("benchmarks", nlohmann::json::array())) {
 			if (boots.size() > 1 && b.value("run_type", "iteration") != "iteration")
 				continue;
-			b["xua_boot"] = k;
+			b[keys::row_boot] = k;
 			j["benchmarks"].push_back(std::move(b));
 		}
-		const auto &ctx = boots[k].value("context", nlohmann::json::object());
-		other = std::max(other, ctx.value("xua_host_other_cores", -1.0));
-		steal = std::max(steal, ctx.value("xua_host_steal", -1.0));
+		auto ctx = boots[k].value("context", nlohmann::json::object()).get<CellContext>();
+		other = std::max(other, ctx.host_other_cores.value_or(-1.0));
+		steal = std::max(steal, ctx.host_steal.value_or(-1.0));
 	}
 	annotate_rows(j, icount);
-	auto &ctx = j["context"];
-	ctx["xua_boots"] = boots.size();
-	ctx["xua_host_other_cores"] = other;  // the busiest boot's
-	ctx["xua_host_steal"] = steal;
+	auto ctx = j["context"].get<CellContext>();
+	ctx.boots = static_cast<int>(boots.size());
+	ctx.host_other_cores = other;  // the busiest boot's
+	ctx.host_steal = steal;
+	j["context"] = ctx;
 	return j;
 }
 
@@ -248,6 +254,11 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 	}
 	for (int i = 0; i < 50 && !fs::exists("/dev/xuaccess"); ++i)  // devtmpfs/udev creates the node
 		usleep(100000);
+	// One CPU, said in the results: the benchmark (a child, which inherits the affinity) runs there alone.
+	const int cpu = choose_bench_cpu();
+	if (cpu >= 0)
+		pin_to_cpu(cpu);
+	const auto described = describe_host("/", cpu);  // before the run: the frequency it starts at
 	auto r = run(argv, {.env = {{"XUA_CELL", "host-" + release}}, .merge_stderr = false});
 	if (!r.ok())
 		fail("xuaccess-bench failed (exit {}):\n{}", r.status, last_lines(r.output, 20));
@@ -258,30 +269,31 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 		fail("{} printed no parsable benchmark JSON: {}", bench.string(), e.what());
 	}
 	annotate_rows(j);
-	auto &ctx = j["context"];
+	auto ctx = j["context"].get<CellContext>();
 	// The protection as the module found it (verified, not assumed): on; off-kernel when the CPU has the
 	// guard and the kernel does not use it (x86: clearcpuid=smap); sw for arm64's software PAN; off.
-	auto flag = [&](const char *k) { return ctx.value(k, std::string()) == "true"; };
-	const std::string prot = flag("xua_guard_enabled")  ? (flag("xua_guard_software") ? "sw" : "on")
-				 : flag("xua_guard_present") ? "off-kernel"
-							     : "off";
+	const Protection found = ctx.guard_enabled == "true"   ? (ctx.guard_software == "true" ? Protection::sw : Protection::on)
+				 : ctx.guard_present == "true" ? Protection::off_kernel
+							       : Protection::off;
+	const std::string prot(name_of(found));
 	std::vector<std::string> prot_params;
 	for (auto &w : split_words(read_file("/proc/cmdline")))
 		if (w == "clearcpuid=smap" || w == "nosmap" || starts_with(w, "arm64.nopan") || starts_with(w, "id_aa64mmfr1.pan"))
 			prot_params.push_back(w);
 	const auto name = "host-" + release + "-" + prot;
-	ctx["xua_cell"] = name;
-	ctx["xua_emulated"] = this_machine().virtualised()
-				      ? "yes: the running kernel of a " + this_machine().description + ", not silicon"
-				      : "no (real silicon, the running kernel)";
-	ctx["xua_accel"] = "host";
+	ctx.cell = name;
+	ctx.emulated = this_machine().virtualised() ? "yes: the running kernel of a " + this_machine().description + ", not silicon"
+						    : "no (real silicon, the running kernel)";
+	ctx.accel = Accel::host;
 	describe_host_machine(ctx);
-	ctx["xua_host_cpu"] = cpu_model();
-	ctx["xua_bench_args"] = fmt::format("{}", fmt::join(bench_args(o), " "));
-	ctx["xua_protection_requested"] = prot;  // as booted, and verified by the module (INFO)
-	ctx["xua_protection_verified"] = prot;
-	ctx["xua_protection_cmdline"] = fmt::format("{}", fmt::join(prot_params, " "));
-	ctx["xua_date_utc"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
+	record(described, ctx);  // governor, frequencies, boost, SMT, isolation, pinned CPU, mitigations, OS
+	ctx.host_cpu = cpu_model();
+	ctx.bench_args = fmt::format("{}", fmt::join(bench_args(o), " "));
+	ctx.protection_requested = found;  // as booted, and verified by the module (INFO)
+	ctx.protection_verified = prot;
+	ctx.protection_cmdline = fmt::format("{}", fmt::join(prot_params, " "));
+	ctx.date_utc = utc_now("%Y-%m-%dT%H:%M:%SZ");
+	j["context"] = ctx;
 	fs::create_directories(out);
 	write_file(out / (name + ".json"), j.dump(2) + "\n");
 	fmt::print("xuaccess: the {} guard is {} on this machine (module INFO); wrote {}\n", arch.guard, prot,
@@ -293,27 +305,28 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 namespace {
 
 // The context keys that make a cell's JSON describe itself: compare and report read these, not the matrix.
-void describe_cell(nlohmann::json &ctx, const Cell &c, const BenchOptions &o, const std::string &accel,
+void describe_cell(nlohmann::json &context, const Cell &c, const BenchOptions &o, const std::string &accel,
 		   const std::vector<std::string> &args)
 {
-	ctx["xua_emulated"] = o.clock == "icount"
-				      ? "icount (TCG): instructions counted by QEMU, one ns of guest time per instruction; not "
-					"time, and blind to what SMAP/PAN cost a CPU"
-				      : accel == "tcg"             ? "emulated (TCG): guard costs are emulator costs, not silicon"
-				      : this_machine().virtualised() ? "yes: " + machine_label("kvm", this_machine().description) +
-									 ", not silicon"
-								     : "no (KVM on real silicon: the guest runs on this CPU)";
-	ctx["xua_accel"] = accel;
+	auto ctx = context.get<CellContext>();
+	ctx.emulated = o.clock == "icount"
+			       ? "icount (TCG): instructions counted by QEMU, one ns of guest time per instruction; not "
+				 "time, and blind to what SMAP/PAN cost a CPU"
+			       : accel == "tcg"             ? "emulated (TCG): guard costs are emulator costs, not silicon"
+			       : this_machine().virtualised() ? "yes: " + machine_label("kvm", this_machine().description) +
+								  ", not silicon"
+							      : "no (KVM on real silicon: the guest runs on this CPU)";
+	ctx.accel = parse<Accel>(accel);
 	describe_host_machine(ctx);
-	ctx["xua_clock"] = o.clock;
-	ctx["xua_order"] = fmt::format("boots of every protection interleaved per arch and kernel, order seed {}", o.seed);
-	ctx["xua_seed"] = o.seed;
-	ctx["xua_qemu_version"] = qemu_version(*c.arch);
+	ctx.clock = parse<Clock>(o.clock);
+	ctx.order = fmt::format("boots of every protection interleaved per arch and kernel, order seed {}", o.seed);
+	ctx.seed = o.seed;
+	ctx.qemu_version = qemu_version(*c.arch);
 	if (!is_kernel_path(c.kernel))  // the module's compiler (provision/kbuild: the series' gcc on every host)
-		ctx["xua_module_cc"] = split_lines(run_checked({kernel_cc(*c.arch, c.kernel), "--version"})).front();
-	ctx["xua_host_cpu"] = cpu_model();  // the machine running QEMU: TCG figures depend on it too
-	ctx["xua_bench_args"] = fmt::format("{}", fmt::join(args, " "));
-	ctx["xua_qemu_cpu"] = c.cpu(accel);
+		ctx.module_cc = split_lines(run_checked({kernel_cc(*c.arch, c.kernel), "--version"})).front();
+	ctx.host_cpu = cpu_model();  // the machine running QEMU: TCG figures depend on it too
+	ctx.bench_args = fmt::format("{}", fmt::join(args, " "));
+	ctx.qemu_cpu = c.cpu(accel);
 	// The arch's on/off pair of models under this accelerator, by the rule the cells' own -cpu follows
 	// (Cell::cpu: arm64 KVM -cpu host and no off model; x86 KVM nested in TCG without XSAVE).
 	auto model = [&](const std::string &p) -> std::string {
@@ -324,16 +337,17 @@ void describe_cell(nlohmann::json &ctx, const Cell &c, const BenchOptions &o, co
 		other.protection = p;
 		return other.cpu(accel);
 	};
-	ctx["xua_cpu_on"] = model("on");
-	ctx["xua_cpu_off"] = model("off");
-	ctx["xua_cpu_off_note"] = c.arch->cpu_off_note;
-	ctx["xua_qemu_machine"] = c.machine(accel);
-	ctx["xua_qemu_memory"] = GuestRun{}.memory;
-	ctx["xua_kernel_series"] = c.kernel;
-	ctx["xua_kernel_cmdline_extra"] = fmt::format("{}", fmt::join(c.arch->append, " "));
-	ctx["xua_protection_requested"] = c.protection;
-	ctx["xua_protection_verified"] = true;
-	ctx["xua_date_utc"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
+	ctx.cpu_on = model("on");
+	ctx.cpu_off = model("off");
+	ctx.cpu_off_note = c.arch->cpu_off_note;
+	ctx.qemu_machine = c.machine(accel);
+	ctx.qemu_memory = GuestRun{}.memory;
+	ctx.kernel_series = c.kernel;
+	ctx.kernel_cmdline_extra = fmt::format("{}", fmt::join(c.arch->append, " "));
+	ctx.protection_requested = parse<Protection>(c.protection);
+	ctx.protection_verified = "true";  // the judge failed the boot otherwise
+	ctx.date_utc = utc_now("%Y-%m-%dT%H:%M:%SZ");
+	context = ctx;
 }
 
 fs::path boot_file(const fs::path &out, const Cell &c, int k)
@@ -450,13 +464,14 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 			continue;
 		}
 		auto one = nlohmann::json::parse(oc.report.blocks.at(std::string(protocol::kBenchmarkJson)).content);
-		auto &ctx = one["context"];
-		ctx["xua_boot_seconds"] = oc.guest.first_output;  // QEMU start to the init's first line
-		ctx["xua_host_other_cores"] = oc.guest.host_other_cores;
-		ctx["xua_host_steal"] = oc.guest.host_steal;
-		ctx["xua_kernel_package"] = oc.kernel.image_pkg + " " + oc.kernel.version;
-		ctx["xua_run_position"] = fmt::format("{} of {}", n + 1, order.size());
-		ctx.update(kernel_context(c, oc.kernel));  // config hash and fragments of a kernel built from source
+		auto ctx = one["context"].get<CellContext>();
+		ctx.boot_seconds = oc.guest.first_output;  // QEMU start to the init's first line
+		ctx.host_other_cores = oc.guest.host_other_cores;
+		ctx.host_steal = oc.guest.host_steal;
+		ctx.kernel_package = oc.kernel.image_pkg + " " + oc.kernel.version;
+		ctx.run_position = fmt::format("{} of {}", n + 1, order.size());
+		one["context"] = ctx;
+		one["context"].update(kernel_context(c, oc.kernel));  // config hash and fragments of a kernel built from source
 		write_file(boot_file(out, c, k), one.dump(1) + "\n");  // kept even if the run stops now
 		r.boots[static_cast<size_t>(k)] = std::move(one);
 	}

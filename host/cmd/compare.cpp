@@ -10,7 +10,7 @@ RegressionCheck regression(const Comparison &c, double max_pct)
 	std::vector<RegressionInput> rows;
 	for (auto &r : c.rows)
 		rows.push_back({r.name, r.a->time_samples(), r.b->time_samples(), r.ratio});
-	auto check = check_regression(rows, max_pct, c.exact ? Clock::exact : Clock::time);
+	auto check = check_regression(rows, max_pct, c.exact ? Clock::icount : Clock::time);
 	check.only_a = c.only_a;
 	check.only_b = c.only_b;
 	return check;
@@ -26,7 +26,7 @@ std::string format_regression(const RegressionCheck &r)
 	}
 	t += fmt::format("max regression {} % ({}): {} row(s) slower beyond it, {} within, {} inconclusive, {} untestable, "
 			 "{} inconsistent{}\n",
-			 r.max_pct, r.clock == Clock::exact ? "exact clock: the values themselves" : "time: the interval's lower bound",
+			 r.max_pct, r.clock == Clock::icount ? "exact clock: the values themselves" : "time: the interval's lower bound",
 			 r.count(RegressionVerdict::slower), r.count(RegressionVerdict::within),
 			 r.count(RegressionVerdict::inconclusive), r.count(RegressionVerdict::untestable),
 			 r.count(RegressionVerdict::inconsistent),

@@ -8,6 +8,8 @@
 #include "run/machine.hpp"
 #include "run/process.hpp"
 
+#include "results_schema.hpp"
+
 namespace xua {
 namespace {
 
@@ -118,14 +120,19 @@ int run_machine_suite(const std::vector<std::string> &arches_in)
 				fail("needs both host boots");
 			on_json = the_json(on_o.out / "host");
 			off_json = the_json(off_o.out / "host");
-			auto ctx = [](const fs::path &p) { return nlohmann::json::parse(read_file(p)).at("context"); };
+			auto ctx = [](const fs::path &p) { return nlohmann::json::parse(read_file(p)).at("context").get<CellContext>(); };
 			auto a = ctx(on_json), b = ctx(off_json);
-			if (a.value("xua_protection_verified", "") != "on")
-				fail("guard-on boot: the module found '{}', not on", a.value("xua_protection_verified", "?"));
-			if (b.value("xua_protection_verified", "") == "on")
+			if (a.protection_verified != "on")
+				fail("guard-on boot: the module found '{}', not on", a.protection_verified);
+			if (b.protection_verified == "on")
 				fail("guard-off boot: the module found the guard on");
-			return fmt::format("{}: {} | {}: {}", on_json.filename().string(), a.value("xua_emulated", "?"),
-					   off_json.filename().string(), b.value("xua_emulated", "?"));
+			// What makes host timings move, as bench --host recorded it (issue 20): present in both.
+			for (auto *c : {&a, &b})
+				if (c->host_governor.empty() || c->host_mitigations.empty() || c->host_bench_cpu.empty())
+					fail("a host result lacks the host description (governor, mitigations, pinned CPU)");
+			return fmt::format("{}: {} | {}: {} | governor {}, boost {}, SMT {}, CPU {}, {}", on_json.filename().string(),
+					   a.emulated, off_json.filename().string(), b.emulated, a.host_governor, a.host_boost,
+					   a.host_smt, a.host_bench_cpu, a.host_os);
 		});
 		tap.step(arch.name + ": compare reads the host on/off pair", [&] {
 			if (on_json.empty() || off_json.empty())
@@ -160,15 +167,15 @@ int run_machine_suite(const std::vector<std::string> &arches_in)
 				if (!fs::exists(file))
 					fail("{} is missing", file.string());
 				auto j = nlohmann::json::parse(read_file(file));
-				auto ctx = j.at("context");
-				if (ctx.value("xua_accel", "") != "kvm")
-					fail("{}: xua_accel is '{}', not kvm", file.string(), ctx.value("xua_accel", "?"));
-				if (ctx.value("xua_emulated", "").find("KVM inside") == std::string::npos)
-					fail("{}: labelled '{}', not as KVM inside this emulated machine", file.string(),
-					     ctx.value("xua_emulated", "?"));
+				auto ctx = j.at("context").get<CellContext>();
+				if (ctx.accel != Accel::kvm)
+					fail("{}: {} is '{}', not kvm", file.string(), keys::accel,
+					     ctx.accel ? name_of(*ctx.accel) : "?");
+				if (ctx.emulated.find("KVM inside") == std::string::npos)
+					fail("{}: labelled '{}', not as KVM inside this emulated machine", file.string(), ctx.emulated);
 				if (j.value("benchmarks", nlohmann::json::array()).empty())
 					fail("{} holds no benchmark rows", file.string());
-				said += fmt::format("{}: {} ({} rows)\n", file.filename().string(), ctx.value("xua_emulated", "?"),
+				said += fmt::format("{}: {} ({} rows)\n", file.filename().string(), ctx.emulated,
 						    j["benchmarks"].size());
 			}
 			// bench pairs its on and off cells itself: refusing them would mean their contexts disagree.

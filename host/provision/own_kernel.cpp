@@ -7,6 +7,8 @@
 #include "provision/source_kernel.hpp"
 #include "run/process.hpp"
 
+#include "results_schema.hpp"
+
 namespace xua {
 namespace {
 
@@ -343,11 +345,11 @@ Kernel ensure_own_kernel(const OwnKernel &ok, Resolve resolve, bool quiet)
 nlohmann::json own_kernel_context(const Kernel &k)
 {
 	auto j = nlohmann::json::parse(read_file(k.stamp));
-	nlohmann::json ctx = {{"xua_kernel_path", j.value("path", "")},
-			      {"xua_kernel_form", j.value("form", "")},
-			      {"xua_kernel_config_sha256", j.value("config_sha256", "")}};
+	nlohmann::json ctx = {{keys::kernel_path, j.value("path", "")},
+			      {keys::kernel_form, j.value("form", "")},
+			      {keys::kernel_config_sha256, j.value("config_sha256", "")}};
 	if (j.contains("git_describe"))
-		ctx["xua_kernel_git_describe"] = j["git_describe"];
+		ctx[keys::kernel_git_describe] = j["git_describe"];
 	return ctx;
 }
 

@@ -8,6 +8,8 @@
 #include "provision/source_kernel.hpp"
 #include "run/process.hpp"
 
+#include "results_schema.hpp"
+
 namespace xua {
 namespace {
 
@@ -68,7 +70,7 @@ nlohmann::json kernel_context(const Cell &cell, const Kernel &k)
 {
 	nlohmann::json ctx = nlohmann::json::object();
 	if (auto it = cell.arch->protection_append.find(cell.protection); it != cell.arch->protection_append.end())
-		ctx["xua_protection_cmdline"] = fmt::format("{}", fmt::join(it->second, " "));
+		ctx[keys::protection_cmdline] = fmt::format("{}", fmt::join(it->second, " "));
 	if (!cell.kernel_path.empty()) {
 		ctx.update(own_kernel_context(k));
 		return ctx;
@@ -76,12 +78,12 @@ nlohmann::json kernel_context(const Cell &cell, const Kernel &k)
 	if (!is_source_kernel(cell.kernel) || !fs::exists(k.stamp))
 		return ctx;
 	auto j = nlohmann::json::parse(read_file(k.stamp));
-	ctx["xua_kernel_config_sha256"] = j.value("config_sha256", "");
-	ctx["xua_kernel_fragments"] = fmt::format("{}", fmt::join(j.value("fragments", std::vector<std::string>{}), " "));
-	ctx["xua_kernel_protection_fragment"] = j.value("protection_fragment", "");
+	ctx[keys::kernel_config_sha256] = j.value("config_sha256", "");
+	ctx[keys::kernel_fragments] = fmt::format("{}", fmt::join(j.value("fragments", std::vector<std::string>{}), " "));
+	ctx[keys::kernel_protection_fragment] = j.value("protection_fragment", "");
 	if (j.contains("base_config_sha256")) {
-		ctx["xua_kernel_base_config_sha256"] = j["base_config_sha256"];
-		ctx["xua_kernel_config_diff"] =
+		ctx[keys::kernel_base_config_sha256] = j["base_config_sha256"];
+		ctx[keys::kernel_config_diff] =
 			fmt::format("{}", fmt::join(j.value("config_diff_from_base", std::vector<std::string>{}), ", "));
 	}
 	return ctx;

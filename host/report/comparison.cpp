@@ -33,7 +33,7 @@ std::string format_comparison(const Comparison &c, const std::vector<std::string
 	for (auto &d : c.accepted)
 		t += fmt::format("  Accepted difference (the one thing compared besides what was asked): {}\n", d);
 	if (auto note = cpu_off_note(a, b); !note.empty())
-		t += fmt::format("  Note ({}): {}\n", a.context_string("xua_arch"), note);
+		t += fmt::format("  Note ({}): {}\n", a.meta.arch, note);
 	std::vector<const RowComparison *> rows;
 	for (auto &r : c.rows)
 		if (only.empty() || std::find(only.begin(), only.end(), r.name) != only.end())

@@ -19,9 +19,8 @@ std::string size_label(uint64_t bytes)
 
 std::string banner(const CellResults &c)
 {
-	auto accel = c.context_string("xua_accel");
-	if (accel == "kvm" || accel == "host") {
-		auto m = c.context_string("xua_host_machine");
+	if (c.meta.accel == Accel::kvm || c.meta.accel == Accel::host) {
+		auto m = c.meta.host_machine;
 		auto label = c.accel_label();
 		return m.empty() || m == "real silicon" ? label : label + ": NOT silicon";
 	}
@@ -30,23 +29,23 @@ std::string banner(const CellResults &c)
 
 std::string guard_name(const CellResults &c)
 {
-	auto g = c.context_string("xua_guard");
+	auto g = c.meta.guard;
 	return g.empty() ? "guard" : g;
 }
 
 std::string kernel_of(const CellResults &c)
 {
-	if (!c.context_string("xua_kernel_path").empty())  // tree-<release>, deb-<release>: says where it came from
-		return c.context_string("xua_kernel_series");
-	auto k = c.context_string("xua_kernel_release");
+	if (!c.meta.kernel_path.empty())  // tree-<release>, deb-<release>: says where it came from
+		return c.meta.kernel_series;
+	auto k = c.meta.kernel_release;
 	return k.empty() ? "?" : k;
 }
 
 std::string cpu_off_note(const CellResults &a, const CellResults &b)
 {
 	if (a.protection() != b.protection() && (a.protection() == "off" || b.protection() == "off") &&
-	    a.context_string("xua_qemu_cpu") != b.context_string("xua_qemu_cpu"))
-		return a.context_string("xua_cpu_off_note");
+	    a.meta.qemu_cpu != b.meta.qemu_cpu)
+		return a.meta.cpu_off_note;
 	return {};
 }
 

@@ -14,7 +14,7 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 	std::string m = fmt::format("# xuaccess benchmark report: {}\n\n", dir.filename().string());
 	bool any_icount = std::any_of(cells.begin(), cells.end(), [](auto &c) { return c.exact_clock(); });
 	bool any_tcg = std::any_of(cells.begin(), cells.end(), [](auto &c) {
-		return c.context_string("xua_accel") != "kvm" && c.context_string("xua_accel") != "host" && !c.exact_clock();
+		return c.meta.accel != Accel::kvm && c.meta.accel != Accel::host && !c.exact_clock();
 	});
 	if (any_icount)
 		m += fmt::format(
@@ -25,7 +25,7 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 			"instructions: SMAP and PAN add no instructions, so on vs off here shows only code paths that "
 			"change with the guard. QEMU 7.2 counts an x86 `rep movsb` as one instruction per byte, which no "
 			"CPU does: x86 copy rows count bytes more than work.\n\n",
-			c0.context_string("xua_qemu_version"));
+			c0.meta.qemu_version);
 	if (any_tcg)
 		m += fmt::format(
 			"> **Emulated.** These figures were measured inside QEMU TCG guests ({}) on one {} host ({}; {}). "
@@ -34,11 +34,11 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 			"compare paths with each other and to see whether a cost exists; measure on silicon "
 			"(`./xuaccess bench --host`, or `--accel kvm` for the cells of the host's own arch) on a machine "
 			"that is not itself virtual before quoting nanoseconds.\n\n",
-			c0.context_string("xua_qemu_version"),
-			c0.context_string("xua_host_arch").empty() ? "x86_64" : c0.context_string("xua_host_arch"),
-			c0.context_string("xua_host_cpu").empty() ? "CPU not recorded" : c0.context_string("xua_host_cpu"),
-			c0.context_string("xua_host_machine").empty() ? "machine kind not recorded"
-								       : c0.context_string("xua_host_machine"));
+			c0.meta.qemu_version,
+			c0.meta.host_arch.empty() ? "x86_64" : c0.meta.host_arch,
+			c0.meta.host_cpu.empty() ? "CPU not recorded" : c0.meta.host_cpu,
+			c0.meta.host_machine.empty() ? "machine kind not recorded"
+								       : c0.meta.host_machine);
 	m += fmt::format("Made by `./xuaccess report {}` from the JSON files in this directory (one Google Benchmark "
 			 "JSON per cell); `summary.txt` is what the bench printed, `compare-*.txt` compares every row.\n\n",
 			 dir.string());
@@ -46,13 +46,12 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 	     "|---|---|---|---|---|---|---|---|---|---|\n";
 	for (auto &c : cells)
 		m += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", c.name,
-				 md_escape(c.context_string("xua_qemu_cpu")), md_escape(c.context_string("xua_kernel_package")),
-				 guard_name(c), c.context_string("xua_guard_enabled"), c.accel_label(), c.sampling(),
+				 md_escape(c.meta.qemu_cpu), md_escape(c.meta.kernel_package),
+				 guard_name(c), c.meta.guard_enabled, c.accel_label(), c.sampling(),
 				 c.rows.size(),
-				 c.context.contains("xua_boot_seconds")
-					 ? fmt::format("{:.1f}", c.context["xua_boot_seconds"].get<double>())
+				 c.meta.boot_seconds ? fmt::format("{:.1f}", *c.meta.boot_seconds)
 					 : std::string("-"),
-				 c.context_string("xua_date_utc"));
+				 c.meta.date_utc);
 	m += "\n\"on in guest\" is what the module read from the CPU inside the guest (CR4.SMAP, or PAN detected), "
 	     "checked against the protection asked for before any figure was kept.\n\n";
 	m += "## How to read it\n\n"
@@ -86,7 +85,7 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 	for (auto &g : groups) {
 		const auto &f = g.first();
 		const auto gp = g.guarded ? g.guarded->protection() : "", up = g.unguarded ? g.unguarded->protection() : "";
-		m += fmt::format("## {}, kernel {}{}\n\n", f.context_string("xua_arch"), kernel_of(f),
+		m += fmt::format("## {}, kernel {}{}\n\n", f.meta.arch, kernel_of(f),
 				 g.guarded ? ": " + g.pair_title() : std::string(g.cells.size() == 1 ? "" : ": not paired"));
 		if (g.cmp) {
 			const auto &c = *g.cmp;

@@ -238,7 +238,7 @@ std::string throughput_plot(const Group &g, const fs::path &plots)
 	const auto &f = g.first();
 	Script s("throughput-" + g.name, 1500, 620,
 		 fmt::format("{}, kernel {}: transfer throughput per method, kernel-timed, median of {} - {}",
-			     f.context_string("xua_arch"), kernel_of(f), f.per_boot() ? "the boots' medians" : "the repetitions",
+			     f.meta.arch, kernel_of(f), f.per_boot() ? "the boots' medians" : "the repetitions",
 			     banner(f)),
 		 2);
 	auto ms = methods(g.cells, "transfer");
@@ -278,7 +278,7 @@ std::string guard_plot(const Group &g, const fs::path &plots)
 	}
 	Script s("guard-" + g.name, 1500, 620,
 		 fmt::format("{}, kernel {}: cost of {} = time {} / time {} (>1: {} is slower) - {}\n{}",
-			     with.context_string("xua_arch"), kernel_of(with), guard_name(with), gp, up, gp, banner(with), toggle),
+			     with.meta.arch, kernel_of(with), guard_name(with), gp, up, gp, banner(with), toggle),
 		 2);
 	std::map<std::string, const RowComparison *> by_name;
 	for (auto &r : c.rows)
@@ -341,7 +341,7 @@ std::string mmap_plot(const Group &g, const fs::path &plots)
 	const auto &f = g.first();
 	Script s("mmap-" + g.name, 1500, 620,
 		 fmt::format("{}, kernel {}: mmap'ed shared buffer vs one copy ioctl, end to end (wall clock, syscall included) - {}",
-			     f.context_string("xua_arch"), kernel_of(f), banner(f)),
+			     f.meta.arch, kernel_of(f), banner(f)),
 		 2);
 	for (bool to_user : {true, false}) {
 		const std::vector<std::pair<std::string, std::string>> kinds =
@@ -369,7 +369,7 @@ std::string batch_plot(const Group &g, const fs::path &plots)
 {
 	const auto &f = g.first();
 	Script s("batch-" + g.name, 1000, 620,
-		 fmt::format("{}, kernel {}: reading N user words, kernel-timed - {}", f.context_string("xua_arch"),
+		 fmt::format("{}, kernel {}: reading N user words, kernel-timed - {}", f.meta.arch,
 			     kernel_of(f), banner(f)),
 		 1);
 	Panel p{.title = "get_user per word vs one user_access_begin() + unsafe_get_user per word",

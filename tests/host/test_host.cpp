@@ -537,7 +537,7 @@ TEST(Compare, WarnsWhenTheControlRowsOrTheHostMoved)
 	EXPECT_NE(c.warnings[0].find("x1.25"), std::string::npos) << c.warnings[0];
 	EXPECT_NE(format_comparison(c).find("WARNING: the control rows"), std::string::npos);
 	ctl.median *= 1.25;
-	on.context["xua_host_other_cores"] = 0.9;
+	on.update_context({{"xua_host_other_cores", 0.9}});
 	c = compare(off, on, {});
 	ASSERT_EQ(c.warnings.size(), 1u);
 	EXPECT_NE(c.warnings[0].find("the host was busy while x86_64-6.1-on ran (0.90 cores"), std::string::npos)
@@ -563,12 +563,12 @@ TEST(Compare, RefusesCellsThatDifferInMoreThanTheProtection)
 	// Same arch and kernel, but one boot with KPTI and another CPU model: refused as well.
 	auto on = x86;
 	on.name = "x86_64-6.1-on";
-	on.context["xua_protection_requested"] = "on";
-	on.context["xua_qemu_cpu"] = "max";
+	on.update_context({{"xua_protection_requested", "on"}});
+	on.update_context({{"xua_qemu_cpu", "max"}});
 	EXPECT_TRUE(mismatches(x86, on).empty());
-	on.context["xua_kpti"] = "Mitigation: PTI";
-	on.context["xua_qemu_cpu"] = "Skylake-Client";
-	on.context["xua_host_cpu"] = "another host";
+	on.update_context({{"xua_kpti", "Mitigation: PTI"}});
+	on.update_context({{"xua_qemu_cpu", "Skylake-Client"}});
+	on.update_context({{"xua_host_cpu", "another host"}});
 	auto three = mismatches(x86, on);
 	ASSERT_EQ(three.size(), 3u);
 	EXPECT_NE(fmt::format("{}", fmt::join(three, "\n")).find("host CPU"), std::string::npos);
@@ -751,7 +751,7 @@ TEST(Compare, MaxRegressionHasAKnownAnswer)
 	// Exact clock (icount): one boot, values compared as they are (within kExactTolerance).
 	auto exact = [](const std::string &name, double v) {
 		auto cell = boot_cell(name, 1, 1, [v](int, int) { return v; });
-		cell.context["xua_clock"] = "icount";
+		cell.update_context({{"xua_clock", "icount"}});
 		return cell;
 	};
 	auto a = exact("x86_64-6.1-off", 1000), b6 = exact("x86_64-6.1-on", 1060), b4 = exact("x86_64-6.1-on", 1040),

@@ -261,7 +261,7 @@ CellResults cell_with(const std::string &name, nlohmann::json ctx)
 			       {"xua_accel", "tcg"},              {"xua_kernel_cmdline", "console=ttyAMA0 panic=-1 quiet nokaslr"},
 			       {"xua_cpu_on", "cortex-a76"},      {"xua_cpu_off", "cortex-a72"}};
 	base.update(ctx);
-	c.context = base;
+	c.update_context(base);
 	return c;
 }
 
@@ -282,12 +282,12 @@ TEST(Compare, OffKernelIsAcceptedAsItsOneConfigDifference)
 	EXPECT_NE(acc[0].find("CONFIG_ARM64_PAN: y -> n"), std::string::npos) << acc[0];
 	// A kernel whose base is another config (a second difference) is refused.
 	auto other = offk;
-	other.context["xua_kernel_base_config_sha256"] = "ccc";
+	other.update_context({{"xua_kernel_base_config_sha256", "ccc"}});
 	EXPECT_FALSE(mismatches(other, on).empty());
 	EXPECT_TRUE(accepted_differences(other, on).empty());
 	// Two "on" cells on different configs are refused too.
 	auto on2 = on;
-	on2.context["xua_kernel_config_sha256"] = "bbb";
+	on2.update_context({{"xua_kernel_config_sha256", "bbb"}});
 	EXPECT_FALSE(mismatches(on, on2).empty());
 }
 
@@ -302,7 +302,7 @@ TEST(Compare, X86OffKernelIsAcceptedAsItsOneKernelParameter)
 	EXPECT_TRUE(mismatches(on, offk).empty()) << fmt::format("{}", fmt::join(mismatches(on, offk), "\n"));
 	ASSERT_EQ(accepted_differences(on, offk).size(), 1u);
 	auto more = offk;
-	more.context["xua_kernel_cmdline"] = "console=ttyS0 quiet clearcpuid=smap nopti";
+	more.update_context({{"xua_kernel_cmdline", "console=ttyS0 quiet clearcpuid=smap nopti"}});
 	EXPECT_FALSE(mismatches(on, more).empty()) << "a second parameter is a mismatch";
 }
 
@@ -313,16 +313,16 @@ TEST(Compare, AcrossKernelComparesOneProtectionOnTwoKernels)
 					      {"xua_kernel_package", "linux-image-6.1.0-56-amd64 6.1.192-2"}});
 	auto b = a;
 	b.name = "x86_64-6.12-on";
-	b.context["xua_kernel_release"] = "6.12.57+deb12-amd64";
-	b.context["xua_kernel_package"] = "linux-image-6.12.57+deb12-amd64 6.12.57-1~deb12u1";
+	b.update_context({{"xua_kernel_release", "6.12.57+deb12-amd64"}});
+	b.update_context({{"xua_kernel_package", "linux-image-6.12.57+deb12-amd64 6.12.57-1~deb12u1"}});
 	EXPECT_FALSE(mismatches(a, b).empty()) << "without --across kernel, two kernels are a mismatch";
 	EXPECT_TRUE(mismatches(a, b, "kernel").empty()) << fmt::format("{}", fmt::join(mismatches(a, b, "kernel"), "\n"));
 	auto c = compare(a, b, {.across = "kernel"});
 	ASSERT_EQ(c.accepted.size(), 1u);
 	EXPECT_NE(c.accepted[0].find("kernel A/B"), std::string::npos);
 	auto off = b;
-	off.context["xua_protection_requested"] = "off";
-	off.context["xua_qemu_cpu"] = "max,-smap";
+	off.update_context({{"xua_protection_requested", "off"}});
+	off.update_context({{"xua_qemu_cpu", "max,-smap"}});
 	EXPECT_FALSE(mismatches(a, off, "kernel").empty()) << "a kernel A/B keeps the protection";
 	EXPECT_THROW(compare(a, off, {.across = "kernel"}), Error);
 }

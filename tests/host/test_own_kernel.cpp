@@ -279,7 +279,7 @@ TEST(Compare, AcrossKernelPathKernelAgainstDebian)
 	auto cell_with = [](std::string name, nlohmann::json ctx) {
 		CellResults c;
 		c.name = std::move(name);
-		c.context = std::move(ctx);
+		c.update_context(ctx);
 		return c;
 	};
 	nlohmann::json common = {{"xua_arch", "x86_64"}, {"xua_protection_requested", "on"}, {"xua_qemu_cpu", "max"}};
@@ -302,11 +302,11 @@ TEST(Compare, AcrossKernelPathKernelAgainstDebian)
 	ASSERT_EQ(c.accepted.size(), 1u);
 	EXPECT_EQ(c.accepted[0], "kernel A/B: 'linux-image-6.1.0-56-amd64 6.1.192-2' (6.1.0-56-amd64) vs tree-6.1.192 "
 				 "(build tree /src/obj, release 6.1.192, not a git tree)");
-	b.context["xua_kernel_git_describe"] = "v6.1.192-3-gabc";
+	b.update_context({{"xua_kernel_git_describe", "v6.1.192-3-gabc"}});
 	EXPECT_NE(b.kernel_description().find("git v6.1.192-3-gabc"), std::string::npos) << b.kernel_description();
 	// The same packages from a directory: the package names the kernel, the path where it came from.
 	auto d = cell_with("x86_64-deb-6.1.0-56-amd64-on", deb);
-	d.context.update({{"xua_kernel_series", "deb-6.1.0-56-amd64"},
+	d.update_context({{"xua_kernel_series", "deb-6.1.0-56-amd64"},
 			  {"xua_kernel_path", "/debs"},
 			  {"xua_kernel_form", "Debian packages"}});
 	EXPECT_EQ(d.kernel_description(), "deb-6.1.0-56-amd64 (Debian packages /debs, release 6.1.0-56-amd64, "
@@ -315,7 +315,7 @@ TEST(Compare, AcrossKernelPathKernelAgainstDebian)
 	EXPECT_TRUE(mismatches(a, d, "kernel").empty());
 	// The protection still has to be the same.
 	auto off = b;
-	off.context["xua_protection_requested"] = "off";
-	off.context["xua_qemu_cpu"] = "max,-smap";
+	off.update_context({{"xua_protection_requested", "off"}});
+	off.update_context({{"xua_qemu_cpu", "max,-smap"}});
 	EXPECT_THROW(compare(a, off, {.across = "kernel"}), Error);
 }
