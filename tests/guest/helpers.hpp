@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "device.hpp"
@@ -95,6 +96,22 @@ inline std::vector<Method> user_methods(const xua_info &info)
 inline const char *dir_name(uint32_t dir)
 {
 	return dir == XUA_DIR_TO_USER ? "to-user" : "from-user";
+}
+
+// Runs fn in a child that dropped root (uid/gid 65534, no capabilities); returns its exit status (99: could not
+// drop root; 128 + signal when it was killed).
+template <typename Fn>
+int as_nobody(Fn fn)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(99);
+		_exit(fn());
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 }  // namespace xua::test

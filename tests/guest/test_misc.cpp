@@ -269,21 +269,6 @@ TEST(Concurrency, ThreadsAndProcessesKeepTheirData)
 	EXPECT_EQ(bad.load(), 0);
 }
 
-// Runs fn in a child that dropped root; returns its exit status.
-template <typename Fn>
-int as_nobody(Fn fn)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (setgid(65534) != 0 || setuid(65534) != 0)
-			_exit(99);
-		_exit(fn());
-	}
-	int st = 0;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 TEST(Security, UnprivilegedUserCannotOpen)
 {
 	int st = as_nobody([] {

@@ -26,21 +26,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Runs fn in a child that dropped root (uid/gid 65534, no capabilities); returns its exit status.
-template <typename Fn>
-int as_nobody_child(Fn fn)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		if (setgid(65534) != 0 || setuid(65534) != 0)
-			_exit(99);
-		_exit(fn());
-	}
-	int st = 0;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 #if defined(__x86_64__)
 constexpr unsigned long kEflagsAC = 0x40000;
 constexpr long kNrIoctl32 = 54;  // __NR_ioctl of the i386 table, which int $0x80 uses
@@ -314,7 +299,7 @@ TEST(Review, RawRegistersOnlyForCapSysAdmin)
 		any |= r != 0;
 	EXPECT_TRUE(any) << "root sees the registers";
 	int fd = dev.fd();
-	int st = as_nobody_child([fd] {
+	int st = as_nobody([fd] {
 		auto i = make_arg<xua_info>();
 		if (ioctl(fd, XUA_IOC_INFO, &i) != 0)
 			return 2;
