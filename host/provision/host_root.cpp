@@ -41,19 +41,27 @@ HostRoot prepare_host_root(const std::string &suite, bool quiet)
 	fs::create_directories(r.debs);
 	FileLock lock(dir.string() + ".lock");
 
+	const auto &spec = DebianArchive::suite(suite).spec();  // the mirrors, with their overrides
+	auto tmp = dir / "root.tmp";
+	// One sources line per suite: the release, its updates and its security archive, as a user's host has them.
+	const std::vector<std::string> argv = {"mmdebstrap", "--mode=root", "--variant=apt",
+					       "--include=git,ca-certificates", suite, tmp.string(),
+					       fmt::format("deb {} {} main", spec.mirror, suite),
+					       fmt::format("deb {} {}-updates main", spec.mirror, suite),
+					       fmt::format("deb {} {}-security main", spec.security_mirror, suite)};
 	auto stamp = dir / "root.json";
-	bool fresh = fs::exists(stamp) && fs::exists(r.pristine) &&
-		     fs::file_time_type::clock::now() - fs::last_write_time(stamp) < kMaxAge;
+	bool fresh = false;
+	if (fs::exists(stamp) && fs::exists(r.pristine) &&
+	    fs::file_time_type::clock::now() - fs::last_write_time(stamp) < kMaxAge) {
+		try {
+			fresh = nlohmann::json::parse(read_file(stamp)).value("argv", std::vector<std::string>{}) == argv;
+		} catch (const nlohmann::json::exception &) {
+		}
+	}
 	if (!fresh) {
 		auto t0 = std::chrono::steady_clock::now();
-		const auto &spec = DebianArchive::suite(suite).spec();  // the mirrors, with their overrides
-		auto tmp = dir / "root.tmp";
 		fs::remove_all(tmp);
 		fs::remove(stamp);
-		std::vector<std::string> argv = {"mmdebstrap", "--mode=root", "--variant=apt",
-						 "--include=git,ca-certificates", suite, tmp.string(),
-						 fmt::format("deb {} {} {}-updates main", spec.mirror, suite, suite),
-						 fmt::format("deb {} {}-security main", spec.security_mirror, suite)};
 		if (!quiet)
 			fmt::print(stderr, "xuaccess: making a fresh Debian {} root (mmdebstrap) in {}\n", suite,
 				   dir.string());
