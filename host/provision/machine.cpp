@@ -1,6 +1,7 @@
 #include "provision/machine.hpp"
 
 #include "provision/checkout.hpp"
+#include "provision/debian_archive.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -249,14 +250,15 @@ MachineImage ensure_machine_image(const Arch &arch, bool quiet)
 		for (auto &f : foreign)
 			argv.back() += "," + f;
 		argv.push_back("--include=" + fmt::format("{}", fmt::join(pkgs, ",")));
-		argv.push_back("bookworm");
+		// A Debian 12 machine whatever the host runs: the default series' suite and its mirrors (the private
+		// archive's, provision/debian_archive.hpp), not the host's own sources (trixie's on a Debian 13 host).
+		const auto &mx = Matrix::get();
+		const auto &spec = DebianArchive::suite(mx.series(mx.default_kernel()).suite).spec();
+		argv.push_back(spec.suite);
 		argv.push_back(tmp.string());
-		// The host's own archive list (Debian's mirror, bookworm + updates + security), as apt sees it.
-		for (const char *s : {"/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"})
-			if (fs::exists(s) && !trim(read_file(s)).empty()) {
-				argv.push_back(s);
-				break;
-			}
+		argv.push_back(fmt::format("deb {} {} main", spec.mirror, spec.suite));
+		argv.push_back(fmt::format("deb {} {}-updates main", spec.mirror, spec.suite));
+		argv.push_back(fmt::format("deb {} {}-security main", spec.security_mirror, spec.suite));
 		if (!quiet)
 			fmt::print(stderr, "xuaccess: building the {} machine image (mmdebstrap, {} packages) in {}\n",
 				   arch.name, pkgs.size(), m.dir.string());
