@@ -179,6 +179,10 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 				   k.stamp.string(), e.what());
 		}
 
+	// A kernel cached before series were checked (or fetched through a host's own sources, where the meta
+	// package may name the next series) is no kernel of this series: fetch it again.
+	if (!cached.is_null() && !starts_with(cached.value("version", ""), series + "."))
+		cached = nullptr;
 	if (resolve == Resolve::if_missing && !cached.is_null()) {
 		k.image_pkg = cached["image_pkg"];
 		k.version = cached["version"];
