@@ -24,12 +24,14 @@ void run_in_root(const HostRoot &r, const std::string &command, const fs::path &
 	});
 }
 
-// "N passed, N failed, N skipped" as the last such line of a log.
+// The last summary line of a log: test's "N passed, N failed, N skipped" or bench's "xuaccess bench: N cell(s)
+// done, N failed, ...".
 std::string summary_line(const fs::path &log)
 {
 	std::string last;
 	for (auto &l : split_lines(read_file(log)))
-		if (l.find(" passed, ") != std::string::npos && l.find(" failed") != std::string::npos)
+		if ((l.find(" passed, ") != std::string::npos && l.find(" failed") != std::string::npos) ||
+		    (starts_with(l, "xuaccess bench: ") && l.find(" done, ") != std::string::npos))
 			last = l;
 	return last.empty() ? "no summary line" : last;
 }
