@@ -5,6 +5,8 @@
 #include "run/process.hpp"
 
 #include <cstdlib>
+#include <pwd.h>
+#include <unistd.h>
 #include <regex>
 
 #include <nlohmann/json.hpp>
@@ -291,9 +293,13 @@ fs::path user_cache()
 	if (xdg && *xdg == '/')
 		return fs::path(xdg) / "xuaccess";
 	const char *home = std::getenv("HOME");
-	if (!home || !*home)
-		fail("neither XDG_CACHE_HOME nor HOME is set: no place for the kernel cache");
-	return fs::path(home) / ".cache" / "xuaccess";
+	if (home && *home)
+		return fs::path(home) / ".cache" / "xuaccess";
+	// A systemd service (the machine images' job) has no HOME: the user's home from the password database.
+	if (const passwd *pw = getpwuid(geteuid()); pw && pw->pw_dir && *pw->pw_dir)
+		return fs::path(pw->pw_dir) / ".cache" / "xuaccess";
+	fail("neither XDG_CACHE_HOME nor HOME is set, and user {} has no home: no place for the kernel cache",
+	     geteuid());
 }
 
 Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std::string &protection, bool quiet)

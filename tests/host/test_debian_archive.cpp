@@ -7,11 +7,13 @@
 #include "provision/kbuild.hpp"
 #include "provision/kernel.hpp"
 #include "provision/matrix.hpp"
+#include "provision/source_kernel.hpp"
 #include "run/process.hpp"
 
 #include <algorithm>
 #include <cctype>
 
+#include <pwd.h>
 #include <unistd.h>
 
 using namespace xua;
@@ -144,4 +146,22 @@ TEST(DebianArchive, BootstrapInstallsTheKernelCompilers)
 	EXPECT_EQ(kernel_cc_package(m.arch("x86_64"), "12"), "gcc-12");
 	EXPECT_EQ(kernel_cc_package(m.arch("arm64"), "12"), "gcc-12-aarch64-linux-gnu");
 	EXPECT_EQ(kernel_cc_package(matrix_for("arm64").arch("x86_64"), "12"), "gcc-12-x86-64-linux-gnu");
+}
+
+// The private archives and kernel caches live under user_cache(); a systemd service (the machine images' job)
+// has no HOME, and the cache is then the user's home from the password database (it used to fail there).
+TEST(DebianArchive, CacheWithoutHome)
+{
+	std::string home = getenv("HOME") ? getenv("HOME") : "", xdg = getenv("XDG_CACHE_HOME") ? getenv("XDG_CACHE_HOME") : "";
+	unsetenv("HOME");
+	unsetenv("XDG_CACHE_HOME");
+	fs::path got;
+	EXPECT_NO_THROW(got = user_cache());
+	if (!home.empty())
+		setenv("HOME", home.c_str(), 1);
+	if (!xdg.empty())
+		setenv("XDG_CACHE_HOME", xdg.c_str(), 1);
+	const passwd *pw = getpwuid(geteuid());
+	ASSERT_NE(pw, nullptr);
+	EXPECT_EQ(got, fs::path(pw->pw_dir) / ".cache" / "xuaccess");
 }
