@@ -76,6 +76,7 @@ int run_host_release_suite(const std::string &suite_name)
 		if (!benched)
 			fail("not run: needs the bench results (above)");
 		std::string said;
+		std::map<std::string, std::string> resolved;  // "arch series" -> "package version" on this machine
 		const auto &m = Matrix::get();
 		for (auto &e : fs::directory_iterator(root.run / bench_out.substr(1))) {
 			if (e.path().extension() != ".json" || e.path().filename().string().find('-') == std::string::npos)
@@ -84,9 +85,13 @@ int run_host_release_suite(const std::string &suite_name)
 			if (!ctx.contains("xua_kernel_package"))
 				continue;
 			auto arch = ctx.value("xua_arch", ""), there = ctx.value("xua_kernel_package", "");
-			auto k = ensure_kernel(m.arch(arch), ctx.value("xua_kernel_series", m.default_kernel()),
-					       Resolve::always, true);
-			auto here = k.image_pkg + " " + k.version;
+			auto series = ctx.value("xua_kernel_series", m.default_kernel());
+			// Resolved once per arch and series (the on and off cells share it).
+			auto &here = resolved[arch + " " + series];
+			if (here.empty()) {
+				auto k = ensure_kernel(m.arch(arch), series, Resolve::always, true);
+				here = k.image_pkg + " " + k.version;
+			}
 			if (there != here)
 				fail("{}: {} in the Debian {} root, {} on this machine", e.path().filename().string(), there,
 				     suite, here);
