@@ -16,11 +16,21 @@
 #include <linux/uaccess.h>
 
 /*
- * Whether the kernel uses hardware PAN / software (TTBR0) PAN on this system: the kernel's own tests
- * (system-wide capabilities, patched branches: no memory load, safe inside a window).
+ * Whether the kernel uses hardware PAN / software (TTBR0) PAN on this system: what the kernel's
+ * system_uses_hw_pan() / system_uses_ttbr0_pan() answer once the capabilities are final (they are before
+ * any module loads), written with the always-inline cpus_have_final_cap(): a patched branch, no memory
+ * load and no call. The kernel's two helpers are plain inlines that a debug build (KASAN, UBSAN) leaves
+ * out of line, which put a call between the control's open and close (the module-object test saw it).
  */
-#define xua_a64_hw_pan() system_uses_hw_pan()
-#define xua_a64_sw_pan() system_uses_ttbr0_pan()
+static __always_inline bool xua_a64_hw_pan(void)
+{
+	return IS_ENABLED(CONFIG_ARM64_PAN) && cpus_have_final_cap(ARM64_HAS_PAN);
+}
+
+static __always_inline bool xua_a64_sw_pan(void)
+{
+	return IS_ENABLED(CONFIG_ARM64_SW_TTBR0_PAN) && !xua_a64_hw_pan();
+}
 
 #define __xua_a64_get(insn, reg, val, src, err)						\
 	asm volatile("1:	" insn "	" reg "[v], [%[s]]\n"				\
