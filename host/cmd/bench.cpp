@@ -6,10 +6,12 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -181,7 +183,8 @@ nlohmann::json to_json(const BenchOptions &o)
 	return {{"arches", o.sel.arches}, {"kernels", o.sel.kernels}, {"protections", o.sel.protections},
 		{"filter", o.filter},     {"boots", o.boots},           {"repetitions", o.repetitions},
 		{"quick", o.quick},       {"accel", o.accel},           {"inactivity_s", o.inactivity.count()},
-		{"clock", o.clock},       {"seed", o.seed},             {"kbuf", o.kbuf}};
+		{"clock", o.clock},       {"seed", o.seed},             {"kbuf", o.kbuf},
+		{"jobs", o.jobs}};
 }
 
 BenchOptions bench_options_from_json(const nlohmann::json &j)
@@ -197,6 +200,7 @@ BenchOptions bench_options_from_json(const nlohmann::json &j)
 	o.clock = j.value("clock", "time");
 	o.seed = j.value("seed", uint64_t{0});
 	o.kbuf = j.value("kbuf", "auto");
+	o.jobs = j.value("jobs", 0);
 	return o;
 }
 
@@ -369,6 +373,17 @@ nlohmann::json saved_boot(const fs::path &file)
 }
 
 // One cell's state while the boots of all cells run interleaved.
+} // namespace
+
+unsigned bench_jobs(const BenchOptions &o)
+{
+	if (o.jobs > 0)
+		return static_cast<unsigned>(o.jobs);
+	return o.clock == "icount" ? usable_cpus() : 1;
+}
+
+namespace {
+
 struct CellRun {
 	std::string accel;             // resolved: tcg or kvm
 	bool done_before = false;      // its JSON is there from an earlier run
@@ -424,21 +439,30 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 		}
 	}
 	const auto order = schedule(cells, boots, o.seed);
-	for (size_t n = 0; n < order.size(); ++n) {
+	for (size_t i = 0; i < cells.size(); ++i)
+		if (!runs[i].done_before)
+			runs[i].image = provision_cell(cells[i], "bench", Matrix::paths().build / "cells" / (cells[i].name() + "-bench"));
+	const unsigned jobs = bench_jobs(o);
+	if (jobs > 1)
+		fmt::print(stderr, "xuaccess bench: {} boots side by side (instruction counts do not depend on host load)\n",
+			   jobs);
+	std::mutex mu;  // guards runs[] and the progress line once boots run side by side
+	auto run_slot = [&](size_t n) {
 		const auto [i, k] = order[n];
 		const auto &c = cells[i];
 		auto &r = runs[i];
-		if (r.done_before || !r.why.empty())
-			continue;
-		if (auto saved = saved_boot(boot_file(out, c, k)); !saved.is_null()) {
-			r.boots[static_cast<size_t>(k)] = std::move(saved);
-			continue;
-		}
 		auto btag = fmt::format("[{}/{}] {}{}", n + 1, order.size(), c.name(),
 					boots > 1 ? fmt::format(" boot {}/{}", k + 1, boots) : "");
-		progress(btag + ": booting");
-		if (!r.image)
-			r.image = provision_cell(c, "bench", Matrix::paths().build / "cells" / (c.name() + "-bench"));
+		{
+			std::lock_guard lock(mu);
+			if (r.done_before || !r.why.empty())
+				return;
+			if (auto saved = saved_boot(boot_file(out, c, k)); !saved.is_null()) {
+				r.boots[static_cast<size_t>(k)] = std::move(saved);
+				return;
+			}
+			progress(btag + ": booting");
+		}
 		CellJob job;
 		job.job = "bench";
 		job.args = args;
@@ -449,19 +473,22 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 		job.modparams = "kbuf=" + kbuf_for(o, r.accel);
 		job.on_line = [&](const std::string &line) {
 			auto pos = line.find(protocol::kProgress);
-			if (pos != std::string::npos)
+			if (pos != std::string::npos) {
+				std::lock_guard lock(mu);
 				progress(fmt::format("{}: benchmark {}", btag, line.substr(pos + protocol::kProgress.size() + 1)));
+			}
 		};
 		auto oc = run_cell(c, *r.image, job, boot_file(out, c, k).parent_path() / fmt::format("boot-{}", k));
-		r.seconds += oc.guest.seconds;
 		auto verdict = judge(oc);
+		std::lock_guard lock(mu);
+		r.seconds += oc.guest.seconds;
 		if (!verdict.ok()) {
 			r.why = fmt::format("{}: {}\n(console: {})", to_string(verdict.primary()), verdict.reason(),
 					    (oc.dir / "console.log").string());
 			progress(fmt::format("{}: FAILED", btag));
 			end_progress_line();
 			fmt::print(stderr, "{}\n", r.why);
-			continue;
+			return;
 		}
 		auto one = nlohmann::json::parse(oc.report.blocks.at(std::string(protocol::kBenchmarkJson)).content);
 		auto ctx = one["context"].get<CellContext>();
@@ -474,7 +501,22 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 		one["context"].update(kernel_context(c, oc.kernel));  // config hash and fragments of a kernel built from source
 		write_file(boot_file(out, c, k), one.dump(1) + "\n");  // kept even if the run stops now
 		r.boots[static_cast<size_t>(k)] = std::move(one);
+	};
+	if (jobs <= 1) {
+		for (size_t n = 0; n < order.size(); ++n)
+			run_slot(n);
+	} else {
+		// Each worker takes the next boot in the schedule's order; an interruption ends every QEMU (each
+		// run_cell watches the stop signal) and the workers with them.
+		std::atomic<size_t> next{0};
+		std::vector<std::jthread> workers;
+		for (unsigned w = 0; w < jobs; ++w)
+			workers.emplace_back([&] {
+				for (size_t n; (n = next++) < order.size() && !stop_signal();)
+					run_slot(n);
+			});
 	}
+	end_progress_line();
 
 	int failed = 0, done = 0;
 	for (size_t i = 0; i < cells.size(); ++i) {

@@ -1,4 +1,4 @@
-// `./xuaccess bench`: the benchmark suites in every selected cell, one cell at a time. Each boot's figures
+// `./xuaccess bench`: the benchmark suites in every selected cell, one boot at a time (icount: one per core). Each boot's figures
 // are saved as it finishes (DIR/boots/<cell>/boot-<k>.json), so an interrupted run keeps them and
 // `--resume DIR` continues it; a cell's boots are merged into DIR/<cell>.json (Google Benchmark JSON with
 // the cell's context, self-describing), then the report (report/report.hpp) is written.
@@ -29,7 +29,13 @@ struct BenchOptions {
 	// buffers live), or auto: linear on silicon (KVM, --host), vmalloc under TCG.
 	std::string kbuf = "auto";
 	std::chrono::seconds inactivity{120};  // a guest silent this long is ended (progress records every benchmark)
+	// Boots run side by side (--jobs): 0 is the default, every usable core for --clock icount (instruction
+	// counts do not depend on host load) and 1 for time (boots side by side would share cores and caches).
+	int jobs = 0;
 };
+
+// How many boots run side by side for these options.
+unsigned bench_jobs(const BenchOptions &o);
 
 // The order boots run in. For each arch x kernel, the boots of its cells (on and off) alternate round by
 // round, the order inside each round drawn from `seed`: a drift of the host over the run falls on both

@@ -114,7 +114,7 @@ namespace {
 // Cells of a kernel given as a path have no Meson test (Meson's tests are fixed when the build is configured):
 // their sparse check and their cells run here, one at a time after Meson's, through the plumbing commands
 // Meson's tests run (kbuild --sparse, cell). Each one's output is kept in build/cells/<cell>/.
-CaseCounts run_path_cells(const std::vector<Cell> &cells, const std::string &accel)
+CaseCounts run_path_cells(const std::vector<Cell> &cells, const std::string &accel, bool thorough)
 {
 	const auto &p = Matrix::paths();
 	const auto host = (p.build / "host" / "xuaccess-host").string();
@@ -143,17 +143,18 @@ CaseCounts run_path_cells(const std::vector<Cell> &cells, const std::string &acc
 			     "--sparse", "--out", out.string()},
 			    p.build / "cells" / ("sparse-" + key + ".log"));
 		}
-		one("cell-" + c.name(),
-		    {host, "cell", "--arch", c.arch->name, "--kernel", c.kernel_path.string(), "--protection", c.protection,
-		     "--accel", accel},
-		    p.build / "cells" / c.name() / "tap.txt");
+		std::vector<std::string> argv = {host, "cell", "--arch", c.arch->name, "--kernel", c.kernel_path.string(),
+						 "--protection", c.protection, "--accel", accel};
+		if (thorough)
+			argv.push_back("--thorough");
+		one("cell-" + c.name(), argv, p.build / "cells" / c.name() / "tap.txt");
 	}
 	return total;
 }
 
 }  // namespace
 
-int run_tests(const Selection &sel, const std::string &accel)
+int run_tests(const Selection &sel, const std::string &accel, bool thorough)
 {
 	const auto &m = Matrix::get();
 	const auto &p = Matrix::paths();
@@ -197,7 +198,8 @@ int run_tests(const Selection &sel, const std::string &accel)
 	argv.insert(argv.end(), names.begin(), names.end());
 	fmt::print(stderr, "xuaccess: running {}\n", shell_quote(argv));
 	std::fflush(stderr);
-	auto r = run(argv, {.env = {{"XUACCESS_ACCEL", accel}},  // read by the cell plumbing
+	// The cell plumbing Meson runs reads both from the environment.
+	auto r = run(argv, {.env = {{"XUACCESS_ACCEL", accel}, {"XUACCESS_TIER", thorough ? "thorough" : "default"}},
 			    .capture = false,
 			    .grace = std::chrono::seconds(5)});  // meson ends its tests on SIGTERM
 	auto log = p.build / "meson-logs" / "testlog.json";
@@ -207,13 +209,13 @@ int run_tests(const Selection &sel, const std::string &accel)
 	else
 		c.failed = 1;
 	if (!path_cells.empty())
-		c += run_path_cells(path_cells, accel);
+		c += run_path_cells(path_cells, accel, thorough);
 	double total_s = seconds_since(t0);
 	std::vector<std::string> how;
 	for (auto &a : accels)
 		how.push_back(a == "kvm" ? "under KVM" : "emulated under TCG");
-	fmt::print("\nxuaccess test: {} cells, build/prepare {:.1f} s, total {:.1f} s ({})\n", cells.size(), build_s,
-		   total_s, fmt::format("{}", fmt::join(how, " and ")));
+	fmt::print("\nxuaccess test: {} cells ({} tier), build/prepare {:.1f} s, total {:.1f} s ({})\n", cells.size(),
+		   thorough ? "thorough" : "default", build_s, total_s, fmt::format("{}", fmt::join(how, " and ")));
 	fmt::print("Per-case results: {}/meson-logs/testlog.txt; guest consoles: {}/cells/<cell>/console.log\n",
 		   p.build.string(), p.build.string());
 	fmt::print("{} passed, {} failed, {} skipped\n", c.passed, c.failed, c.skipped);

@@ -19,7 +19,8 @@ struct Selection {
 
 // Runs host unit tests, sparse checks and the selected cells under `accel` (tcg, kvm, auto: kvm for the
 // cells it can run); returns the process exit status. kvm is refused (Error) for a cell it cannot run.
-int run_tests(const Selection &sel, const std::string &accel = "tcg");
+// `thorough` runs the in-guest tests' long tier (docs/testing.md#tiers).
+int run_tests(const Selection &sel, const std::string &accel = "tcg", bool thorough = false);
 
 struct CaseCounts {
 	int passed = 0, failed = 0, skipped = 0;

@@ -96,7 +96,9 @@ Verdict judge(const CellOutcome &o)
 	// The guest job: TAP cases (test) or the benchmark JSON block (bench).
 	static const std::regex case_re(R"(^(not ok|ok) \d+ - (.*)$)");
 	static const std::regex plan_re(R"(^1\.\.(\d+)$)");
+	static const std::regex time_re(R"(^# time (\d+) ms (.*)$)");  // after each case (tests/guest/tap_main.cpp)
 	int planned = -1, seen = 0;
+	std::vector<std::pair<double, std::string>> case_seconds;
 	for (auto &line : r.job_output) {
 		std::smatch m;
 		if (std::regex_match(line, m, case_re)) {
@@ -110,6 +112,12 @@ Verdict judge(const CellOutcome &o)
 			}
 		} else if (std::regex_match(line, m, plan_re)) {
 			planned = std::stoi(m[1]);
+		} else if (std::regex_match(line, m, time_re)) {
+			// The case just reported gets its time in its name (a skipped case keeps its SKIP reason last).
+			double sec = std::stod(m[1]) / 1000;
+			if (!v.checks.empty() && !v.checks.back().skip && v.checks.back().what.ends_with(m[2].str()))
+				v.checks.back().what += fmt::format(" ({:.1f} s)", sec);
+			case_seconds.emplace_back(sec, m[2].str());
 		} else if (starts_with(line, "#")) {
 			pending.push_back(line.substr(line.size() > 1 && line[1] == ' ' ? 2 : 1));
 		} else if (!line.empty()) {
@@ -177,6 +185,19 @@ Verdict judge(const CellOutcome &o)
 	check(r.done && !g.timed_out, g.timed_out ? Failure::timeout : Failure::not_done,
 	      fmt::format("guest powered off cleanly ({:.1f} s)", g.seconds), g.timed_out ? timed_out_tail() : tail());
 	v.trailing_comments = std::move(pending);
+	if (!case_seconds.empty()) {
+		// Where the cell's time went (guest clock; emulated time under TCG).
+		double sum = 0;
+		for (auto &c : case_seconds)
+			sum += c.first;
+		std::ranges::sort(case_seconds, std::greater<>());
+		std::string slowest;
+		for (size_t i = 0; i < std::min<size_t>(5, case_seconds.size()); ++i)
+			slowest += fmt::format("{}{} {:.1f} s", i ? ", " : "", case_seconds[i].second, case_seconds[i].first);
+		v.trailing_comments.push_back(fmt::format(
+			"time: boot to init {:.1f} s, {} cases {:.1f} s (slowest: {}), powered off at {:.1f} s", g.first_output,
+			case_seconds.size(), sum, slowest, g.seconds));
+	}
 	return v;
 }
 

@@ -20,6 +20,21 @@ inline size_t page_size()
 	return static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
+// The thorough tier (`./xuaccess test --thorough`, which CI runs): the long runs at full length (1e5
+// fuzz calls, 8 s of stress, 100 load cycles). The default tier runs every test and every path once, at
+// lengths that keep the whole default run near a minute (docs/testing.md#tiers).
+inline bool thorough()
+{
+	const char *t = std::getenv("XUA_THOROUGH");
+	return t && std::string(t) == "1";
+}
+
+// `quick` in the default tier, `full` in the thorough one.
+template <typename T> T tiered(T quick, T full)
+{
+	return thorough() ? full : quick;
+}
+
 inline std::string protection()
 {
 	const char *p = std::getenv("XUA_PROTECTION");

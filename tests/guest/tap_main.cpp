@@ -37,6 +37,8 @@ public:
 			std::printf("ok %d - %s # SKIP %s\n", n_, name.c_str(), skip_reason(*r).c_str());
 		else
 			std::printf("%s %d - %s\n", r->Passed() ? "ok" : "not ok", n_, name.c_str());
+		// Where a cell's time goes, case by case (guest clock): the host sums these per cell.
+		std::printf("# time %lld ms %s\n", static_cast<long long>(r->elapsed_time()), name.c_str());
 		std::fflush(stdout);
 	}
 
@@ -63,10 +65,12 @@ int main(int argc, char **argv)
 {
 	testing::InitGoogleTest(&argc, argv);
 	// What GoogleTest leaves: --fuzz-seed=N, --fuzz-calls=N, --fuzz-seconds=N (replay a fuzz run with
-	// `xuaccess-host cell ... --guest-args=--fuzz-seed=N`).
+	// `xuaccess-host cell ... --guest-args=--fuzz-seed=N`) and --thorough (the long tier, helpers.hpp).
 	for (int i = 1; i < argc; ++i) {
 		std::string a = argv[i];
-		bool known = false;
+		bool known = a == "--thorough";
+		if (known)
+			setenv("XUA_THOROUGH", "1", 1);
 		for (auto [flag, env] : {std::pair{"--fuzz-seed=", "XUA_FUZZ_SEED"}, std::pair{"--fuzz-calls=", "XUA_FUZZ_CALLS"},
 					 std::pair{"--fuzz-seconds=", "XUA_FUZZ_SECONDS"}})
 			if (a.rfind(flag, 0) == 0) {

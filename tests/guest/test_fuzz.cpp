@@ -3,8 +3,8 @@
 // interleaved with mmap/munmap/mremap/fork/close. Every call must return success or a documented errno;
 // the cell's host checks then find no oops, BUG or WARN in the kernel log, and this test checks the taint.
 //
-// --fuzz-seed=N (env XUA_FUZZ_SEED) replays a run; --fuzz-calls / --fuzz-seconds bound it (default 100000
-// calls, 60 s; at least 1000 calls however long they take).
+// --fuzz-seed=N (env XUA_FUZZ_SEED) replays a run; --fuzz-calls / --fuzz-seconds bound it (default 10000
+// calls, 20 s; --thorough 100000 calls, 60 s; at least 1000 calls however long they take).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -286,8 +286,8 @@ private:
 TEST(Fuzz, RandomCommandsNeverHurtTheKernel)
 {
 	const uint64_t seed = env_u64("XUA_FUZZ_SEED", static_cast<uint64_t>(std::random_device{}()));
-	const uint64_t max_calls = env_u64("XUA_FUZZ_CALLS", 100000);
-	const auto budget = std::chrono::seconds(env_u64("XUA_FUZZ_SECONDS", 60));
+	const uint64_t max_calls = env_u64("XUA_FUZZ_CALLS", tiered(10000, 100000));
+	const auto budget = std::chrono::seconds(env_u64("XUA_FUZZ_SECONDS", tiered(20, 60)));
 	std::printf("# fuzz seed %llu (replay: xuaccess-host cell ... --guest-args=--gtest_filter=Fuzz.*,--fuzz-seed=%llu)\n", static_cast<unsigned long long>(seed),
 		    static_cast<unsigned long long>(seed));
 	std::fflush(stdout);
@@ -325,7 +325,7 @@ TEST(Fuzz, RandomCommandsNeverHurtTheKernel)
 TEST(Stress, ProcessesAndThreadsMixEveryCommand)
 {
 	const uint64_t seed = env_u64("XUA_FUZZ_SEED", static_cast<uint64_t>(std::random_device{}()));
-	const auto budget = std::chrono::seconds(env_u64("XUA_STRESS_SECONDS", 8));
+	const auto budget = std::chrono::seconds(env_u64("XUA_STRESS_SECONDS", tiered(2, 8)));
 	// 9 fuzzers: each may hold up to ~16 MiB of user and kernel buffers in a 256 MiB guest.
 	constexpr int kProcs = 3, kThreads = 3;
 	const uint64_t taint_before = taint();

@@ -364,6 +364,28 @@ TEST(Judge, TapShowsEveryCheckWithTheGuestsComments)
 	EXPECT_EQ(tap.rfind("# x86_64-6.1-on: kernel", 0), 0u) << "the cell's description heads the stream";
 }
 
+// Each guest case's time (tests/guest/tap_main.cpp) goes into its name, and the cell's last comment sums them.
+TEST(Judge, CaseTimesAreShownAndSummed)
+{
+	Outcome timed;
+	timed.job_output = "ok 1 - A.b\n# time 1500 ms A.b\nok 2 - A.c # SKIP not here\n# time 0 ms A.c\n"
+			   "ok 3 - A.d\n# time 250 ms A.d\n1..3\n";
+	auto v = judge(timed.make());
+	EXPECT_TRUE(v.ok()) << v.reason();
+	std::vector<std::string> names;
+	for (auto &c : v.checks)
+		names.push_back(c.what);
+	EXPECT_NE(std::ranges::find(names, "x86_64-6.1-on: A.b (1.5 s)"), names.end()) << fmt::format("{}", fmt::join(names, "\n"));
+	EXPECT_NE(std::ranges::find(names, "x86_64-6.1-on: A.c # SKIP not here"), names.end());
+	EXPECT_NE(std::ranges::find(names, "x86_64-6.1-on: A.d (0.2 s)"), names.end());
+	for (auto &c : v.checks)
+		for (auto &l : c.comments)
+			EXPECT_EQ(l.find("time "), std::string::npos) << "a time line left as a comment: " << l;
+	ASSERT_FALSE(v.trailing_comments.empty());
+	EXPECT_EQ(v.trailing_comments.back(), "time: boot to init 1.5 s, 3 cases 1.8 s (slowest: A.b 1.5 s, A.d 0.2 s, "
+					      "A.c 0.0 s), powered off at 9.0 s");
+}
+
 TEST(Judge, BenchNeedsItsJsonIntact)
 {
 	Outcome bench;
@@ -466,6 +488,10 @@ TEST(Bench, ArgumentsAreCheckedAndBootsMerge)
 	EXPECT_EQ(round.boots, 3);
 	EXPECT_EQ(round.clock, "icount");
 	EXPECT_EQ(round.seed, 42u) << "--resume replays the same order";
+	EXPECT_EQ(bench_options_from_json(to_json(BenchOptions{.clock = "icount", .jobs = 3})).jobs, 3);
+	EXPECT_EQ(bench_jobs(BenchOptions{.clock = "icount"}), usable_cpus()) << "icount boots: one per core";
+	EXPECT_EQ(bench_jobs(BenchOptions{.clock = "time"}), 1u) << "time boots: one at a time";
+	EXPECT_EQ(bench_jobs(BenchOptions{.clock = "icount", .jobs = 1}), 1u);
 
 	auto boot = [](double t, double load) {
 		return nlohmann::json{{"context", {{"xua_host_other_cores", load}}},
