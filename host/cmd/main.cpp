@@ -14,6 +14,8 @@
 
 #include "analyze/compare.hpp"
 #include "cmd/bench.hpp"
+#include "cmd/bisect.hpp"
+#include "cmd/bisect_suite.hpp"
 #include "cmd/compare.hpp"
 #include "cmd/host_release.hpp"
 #include "cmd/machines.hpp"
@@ -56,15 +58,20 @@ int run(int argc, char **argv)
 	auto *test = app.add_subcommand("test", "Build everything, then run host unit tests, sparse and the QEMU cells");
 	add_selection(test, sel);
 	std::string test_accel = "tcg", test_suite = "cells";
+	bool test_thorough = false;
 	test->add_option("--suite", test_suite,
 			 "cells (default: host unit tests, sparse and the QEMU cells), machines (Debian 12 machine "
 			 "images: bench --host and --accel kvm end to end inside them; docs/machines.md) or debian13 (a "
-			 "fresh Debian 13 root runs ./xuaccess test and bench --quick from scratch; docs/ci.md)")
-		->check(CLI::IsMember({"cells", "machines", "debian13"}));
+			 "fresh Debian 13 root runs ./xuaccess test and bench --quick from scratch; docs/ci.md) or bisect "
+			 "(./xuaccess bisect over a synthetic kernel history; docs/bisect.md)")
+		->check(CLI::IsMember({"cells", "machines", "debian13", "bisect"}));
 	test->add_option("--accel", test_accel,
 			 "tcg (default: every cell emulated, as in CI), kvm (cells of this machine's arch under KVM; "
 			 "refused when /dev/kvm cannot run them), or auto (kvm where usable, else tcg)")
 		->check(CLI::IsMember({"auto", "tcg", "kvm"}));
+	test->add_flag("--thorough", test_thorough,
+		       "the long tier (CI runs it): 1e5 fuzz calls, 8 s of stress, 6 s of shared-fd load, 100 load cycles "
+		       "per cell instead of 1e4, 2 s, 2 s, 20 (docs/testing.md#tiers)");
 
 	xua::BenchOptions bo;
 	std::string bench_out, resume;
@@ -103,11 +110,15 @@ int run(int argc, char **argv)
 					"auto (default: kvm for cells of this machine's own arch, x86_64 or arm64, when /dev/kvm is "
 					"usable and every cell of that arch and kernel can run under it, else tcg), tcg, or kvm")
 			      ->check(CLI::IsMember({"auto", "tcg", "kvm"}));
+	auto *jobs = bench->add_option("--jobs", bo.jobs,
+				       "boots side by side (default: every usable core with --clock icount, whose counts do "
+				       "not depend on host load; 1 with --clock time, the only value it takes)")
+			     ->check(CLI::Range(1, 1024));
 	auto *res = bench->add_option("--resume", resume,
 				      "continue the interrupted run in this results directory with its own options "
 				      "(boots already on disk are kept)")
 			    ->check(CLI::ExistingDirectory);
-	for (auto *o : {filter, boots, reps, quick, out, host_flag, accel, clock, seed, kbuf})
+	for (auto *o : {filter, boots, reps, quick, out, host_flag, accel, clock, seed, kbuf, jobs})
 		res->excludes(o);
 
 	std::string report_dir;
@@ -135,6 +146,35 @@ int run(int argc, char **argv)
 					 "exit 1 when a row of B is slower than A by more than PCT percent (icount: exactly; "
 					 "time: beyond the interval's lower bound)")
 			      ->check(CLI::Range(0.0, 1000.0));
+
+	xua::BisectOptions bi;
+	std::string bisect_resume, bisect_out;
+	double bisect_pct = 0;
+	auto *bisect = app.add_subcommand("bisect", "Find the commit of a kernel git tree that changed one benchmark row's "
+						    "cost, with git bisect and the instruction clock (docs/bisect.md)");
+	auto *b_tree = bisect->add_option("--tree", bi.tree, "your kernel git tree (never changed: the bisection runs in a "
+							    "clone of it in the cache)");
+	auto *b_good = bisect->add_option("--good", bi.good, "a revision with the old cost");
+	auto *b_bad = bisect->add_option("--bad", bi.bad, "a later revision with the new cost");
+	auto *b_row = bisect->add_option("--row", bi.row, "the benchmark row, e.g. transfer/copy/to_user/64");
+	auto *b_arch = bisect->add_option("--arch", bi.arch, "x86_64 (default) or arm64");
+	auto *b_prot = bisect->add_option("--protection", bi.protection, "on (default), off, off-kernel, sw");
+	auto *b_clock = bisect->add_option("--clock", bi.clock,
+					   "icount (default: instructions, one boot a revision) or time (--boots boots a "
+					   "revision and the interval rule: slower and less certain)")
+				->check(CLI::IsMember({"icount", "time"}));
+	auto *b_thr = bisect->add_option("--threshold", bisect_pct,
+					 "PCT: a revision is bad when the row moved by more than this percentage of the good "
+					 "value (default 0.1 with icount, its repeatability; 2 with time)")
+			      ->check(CLI::Range(1e-6, 100.0));
+	auto *b_boots = bisect->add_option("--boots", bi.boots, "boots a revision with --clock time (default 4)")
+				->check(CLI::Range(2, 50));
+	auto *b_out = bisect->add_option("--out", bisect_out, "results directory (default results/bisect-<UTC timestamp>)");
+	auto *b_res = bisect->add_option("--resume", bisect_resume,
+					 "continue an interrupted bisection in this directory (measured revisions are kept)")
+			      ->check(CLI::ExistingDirectory);
+	for (auto *o : {b_tree, b_good, b_bad, b_row, b_arch, b_prot, b_clock, b_thr, b_boots, b_out})
+		b_res->excludes(o);
 
 	std::string arch, kernel, protection = "on", kout, stamp, depfile;
 	bool sparse = false;
@@ -164,6 +204,10 @@ int run(int argc, char **argv)
 	std::vector<std::string> guest_args;
 	cell->add_option("--guest-args", guest_args, "arguments for the guest program, e.g. --gtest_filter=Mmap*")
 		->delimiter(',');
+	// `./xuaccess test --thorough` reaches its cells the same way.
+	const char *tier_env = std::getenv("XUACCESS_TIER");
+	bool cell_thorough = tier_env && std::string(tier_env) == "thorough";
+	cell->add_flag("--thorough", cell_thorough, "the in-guest tests' long tier (or $XUACCESS_TIER=thorough)");
 
 	auto *fk = app.add_subcommand("fetch-kernel", "(plumbing) fetch and unpack a Debian kernel into the cache");
 	fk->add_option("--arch", arch)->required();
@@ -195,22 +239,30 @@ int run(int argc, char **argv)
 		const auto &m = xua::Matrix::get();
 		if (*test) {
 			if (test_suite == "machines") {
-				if (!sel.kernels.empty() || !sel.protections.empty() || test_accel != "tcg") {
+				if (!sel.kernels.empty() || !sel.protections.empty() || test_accel != "tcg" || test_thorough) {
 					std::fprintf(stderr, "xuaccess: --suite machines takes only --arch (each machine runs its "
 							     "own fixed steps)\n");
 					return 2;
 				}
 				return xua::run_machine_suite(sel.arches);
 			}
+			if (test_suite == "bisect") {
+				if (!sel.kernels.empty() || !sel.protections.empty() || test_accel != "tcg" || test_thorough) {
+					std::fprintf(stderr, "xuaccess: --suite bisect takes only --arch\n");
+					return 2;
+				}
+				return xua::run_bisect_suite(sel.arches);
+			}
 			if (test_suite == "debian13") {
-				if (!sel.arches.empty() || !sel.kernels.empty() || !sel.protections.empty() || test_accel != "tcg") {
+				if (!sel.arches.empty() || !sel.kernels.empty() || !sel.protections.empty() || test_accel != "tcg" ||
+				    test_thorough) {
 					std::fprintf(stderr, "xuaccess: --suite debian13 takes no other option (it runs the README's "
 							     "commands as they are)\n");
 					return 2;
 				}
 				return xua::run_host_release_suite(test_suite);
 			}
-			return xua::run_tests(sel, test_accel);
+			return xua::run_tests(sel, test_accel, test_thorough);
 		}
 		if (*bench) {
 			if (!resume.empty())
@@ -221,6 +273,11 @@ int run(int argc, char **argv)
 						     "the same instruction counts, so more boots add nothing\n");
 				return 2;
 			}
+			if (bo.clock != "icount" && bo.jobs > 1) {
+				std::fprintf(stderr, "xuaccess: --jobs %d needs --clock icount: time figures of boots side by side "
+						     "would measure their sharing of this machine's cores and caches\n", bo.jobs);
+				return 2;
+			}
 			if (host && bo.clock == "icount") {
 				std::fprintf(stderr, "xuaccess: --clock icount needs QEMU (TCG); --host runs on this machine's CPU\n");
 				return 2;
@@ -228,6 +285,24 @@ int run(int argc, char **argv)
 			if (host)
 				return xua::run_host_bench(bo, host_yes);
 			return xua::run_bench(bo);
+		}
+		if (*bisect) {
+			if (!bisect_resume.empty())
+				return xua::resume_bisect(bisect_resume);
+			m.select({bi.arch}, {}, {bi.protection});  // refused as every command refuses them
+			for (auto *o : {b_tree, b_good, b_bad, b_row})
+				if (!o->count()) {
+					std::fprintf(stderr, "xuaccess: bisect needs --tree, --good, --bad and --row (or --resume DIR); "
+							     "%s is missing\n", o->get_name().c_str());
+					return 2;
+				}
+			if (b_boots->count() && bi.clock != "time") {
+				std::fprintf(stderr, "xuaccess: --boots is for --clock time (icount needs one boot a revision)\n");
+				return 2;
+			}
+			bi.threshold = bisect_pct / 100;
+			bi.out = bisect_out;
+			return xua::run_bisect(bi);
 		}
 		if (*report) {
 			xua::print_report(report_dir);
@@ -244,7 +319,8 @@ int run(int argc, char **argv)
 				auto k = xua::cell_kernel(c, xua::Resolve::if_missing);
 				xua::kbuild({.arch = c.arch, .series = k.release, .out = kout, .sparse = sparse,
 					     .headers = k.headers,
-					     .cc = xua::is_source_kernel(kernel) ? xua::kernel_cc(*c.arch, kernel) : ""});
+					     .cc = xua::is_source_kernel(kernel) ? xua::kernel_cc(*c.arch, kernel)
+										 : xua::config_cc(k.headers / ".config")});
 				if (sparse)
 					std::printf("%s", xua::read_file(kout).c_str());
 				return 0;
@@ -267,6 +343,8 @@ int run(int argc, char **argv)
 				xua::CellJob job;
 				job.timeout = std::chrono::seconds(timeout * xua::guest_time_scale());
 				job.args = guest_args;
+				if (cell_thorough)
+					job.args.push_back("--thorough");
 				job.accel = xua::resolve_accels(cell_accel, {c}).front();
 				auto dir = xua::Matrix::paths().build / "cells" / c.name();
 				auto image = xua::provision_cell(c, job.job, dir);

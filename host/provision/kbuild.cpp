@@ -57,6 +57,19 @@ std::string kernel_cc_package(const Arch &arch, const std::string &gcc_major)
 	return "gcc-" + gcc_major + "-" + triplet;
 }
 
+std::string config_cc(const fs::path &dot_config)
+{
+	if (!fs::exists(dot_config))
+		return {};
+	static const std::regex text_re(R"re(^CONFIG_CC_VERSION_TEXT="([^" ]+))re");
+	for (auto &line : split_lines(read_file(dot_config))) {
+		std::smatch m;
+		if (std::regex_search(line, m, text_re))
+			return find_program(m[1]) ? m[1].str() : "";
+	}
+	return {};
+}
+
 std::string kernel_cc(const Arch &arch, const std::string &kernel)
 {
 	const auto &gcc = Matrix::get().series(kernel).gcc;

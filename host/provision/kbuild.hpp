@@ -33,6 +33,11 @@ std::string kernel_cc(const Arch &arch, const std::string &kernel);
 // The Debian package that holds `cc` (gcc-12, gcc-12-aarch64-linux-gnu, gcc-12-x86-64-linux-gnu).
 std::string kernel_cc_package(const Arch &arch, const std::string &gcc_major);
 
+// The compiler a kernel tree says it was built with: the first word of CONFIG_CC_VERSION_TEXT in its .config
+// (gcc-12, aarch64-linux-gnu-gcc-12: gcc names itself as it was invoked) when this machine has that program,
+// else "" (kbuild's default gcc). A module built with another gcc than its kernel's may not load or build.
+std::string config_cc(const fs::path &dot_config);
+
 // The lines of a kbuild log that sparse or the compiler flagged (warnings and errors).
 std::vector<std::string> diagnostics(std::string_view log);
 

@@ -92,7 +92,8 @@ nlohmann::json kernel_context(const Cell &cell, const Kernel &k)
 void build_cell_module(const Cell &cell, const Kernel &k, bool quiet)
 {
 	kbuild({.arch = cell.arch, .series = k.release, .out = cell_module_path(cell), .headers = k.headers,
-		.cc = is_source_kernel(cell.kernel) ? kernel_cc(*cell.arch, cell.kernel) : "", .quiet = quiet});
+		.cc = is_source_kernel(cell.kernel) ? kernel_cc(*cell.arch, cell.kernel) : config_cc(k.headers / ".config"),
+		.quiet = quiet});
 }
 
 void prepare(const std::vector<Cell> &cells)

@@ -25,56 +25,6 @@ std::string source_version(const std::string &series)
 	}
 }
 
-// The unpacked source tree of linux-source-<series>: fetched from its Debian suite, unpacked with dpkg -x
-// and tar into the cache once per package version. Offline, the newest unpacked version is used.
-std::pair<fs::path, std::string> ensure_source(const std::string &series, bool quiet)
-{
-	auto root = user_cache() / "kernel-src";
-	fs::create_directories(root);
-	FileLock lock(root / ("linux-source-" + series + ".lock"));
-	auto tree_of = [&](const std::string &v) { return root / v / ("linux-source-" + series); };
-	auto complete = [&](const std::string &v) { return fs::exists(root / v / ".complete"); };
-	auto version = source_version(series);
-	if (version.empty()) {
-		std::string best;
-		if (fs::exists(root))
-			for (auto &e : fs::directory_iterator(root))
-				if (e.is_directory() && starts_with(e.path().filename().string(), series + ".") &&
-				    fs::exists(tree_of(e.path().filename().string())) &&
-				    complete(e.path().filename().string()))
-					best = std::max(best, e.path().filename().string());
-		if (best.empty())
-			fail("Debian {} offers no linux-source-{} (see the warning above) and none is cached",
-			     Matrix::get().series(series).suite, series);
-		fmt::print(stderr, "xuaccess: warning: cannot resolve linux-source-{}; using the cached {}\n", series,
-			   best);
-		return {tree_of(best), best};
-	}
-	if (complete(version))
-		return {tree_of(version), version};
-
-	if (!quiet)
-		fmt::print(stderr, "xuaccess: fetching and unpacking linux-source-{} {} into {}\n", series, version,
-			   root.string());
-	auto staging = root / (version + ".new");
-	fs::remove_all(staging);
-	fs::create_directories(staging / "deb");
-	DebianArchive::suite(Matrix::get().series(series).suite)
-		.download({"linux-source-" + series + "=" + version}, staging / "deb");
-	for (auto &deb : fs::directory_iterator(staging / "deb"))
-		run_checked({"dpkg-deb", "-x", deb.path().string(), (staging / "deb" / "x").string()});
-	auto tarball = staging / "deb" / "x" / "usr" / "src" / ("linux-source-" + series + ".tar.xz");
-	if (!fs::exists(tarball))
-		fail("linux-source-{} {} holds no {}", series, version, tarball.string());
-	run_checked({"tar", "-xJf", tarball.string(), "-C", staging.string()});
-	fs::remove_all(staging / "deb");
-	if (!fs::exists(staging / ("linux-source-" + series) / "Makefile"))
-		fail("the linux-source-{} tarball did not unpack to linux-source-{}/", series, series);
-	write_file(staging / ".complete", version + "\n");
-	fs::remove_all(root / version);
-	fs::rename(staging, root / version);
-	return {tree_of(version), version};
-}
 
 }  // namespace
 
@@ -302,6 +252,105 @@ fs::path user_cache()
 	     geteuid());
 }
 
+std::pair<fs::path, std::string> ensure_source(const std::string &series, bool quiet)
+{
+	auto root = user_cache() / "kernel-src";
+	fs::create_directories(root);
+	FileLock lock(root / ("linux-source-" + series + ".lock"));
+	auto tree_of = [&](const std::string &v) { return root / v / ("linux-source-" + series); };
+	auto complete = [&](const std::string &v) { return fs::exists(root / v / ".complete"); };
+	auto version = source_version(series);
+	if (version.empty()) {
+		std::string best;
+		if (fs::exists(root))
+			for (auto &e : fs::directory_iterator(root))
+				if (e.is_directory() && starts_with(e.path().filename().string(), series + ".") &&
+				    fs::exists(tree_of(e.path().filename().string())) &&
+				    complete(e.path().filename().string()))
+					best = std::max(best, e.path().filename().string());
+		if (best.empty())
+			fail("Debian {} offers no linux-source-{} (see the warning above) and none is cached",
+			     Matrix::get().series(series).suite, series);
+		fmt::print(stderr, "xuaccess: warning: cannot resolve linux-source-{}; using the cached {}\n", series,
+			   best);
+		return {tree_of(best), best};
+	}
+	if (complete(version))
+		return {tree_of(version), version};
+
+	if (!quiet)
+		fmt::print(stderr, "xuaccess: fetching and unpacking linux-source-{} {} into {}\n", series, version,
+			   root.string());
+	auto staging = root / (version + ".new");
+	fs::remove_all(staging);
+	fs::create_directories(staging / "deb");
+	DebianArchive::suite(Matrix::get().series(series).suite)
+		.download({"linux-source-" + series + "=" + version}, staging / "deb");
+	for (auto &deb : fs::directory_iterator(staging / "deb"))
+		run_checked({"dpkg-deb", "-x", deb.path().string(), (staging / "deb" / "x").string()});
+	auto tarball = staging / "deb" / "x" / "usr" / "src" / ("linux-source-" + series + ".tar.xz");
+	if (!fs::exists(tarball))
+		fail("linux-source-{} {} holds no {}", series, version, tarball.string());
+	run_checked({"tar", "-xJf", tarball.string(), "-C", staging.string()});
+	fs::remove_all(staging / "deb");
+	if (!fs::exists(staging / ("linux-source-" + series) / "Makefile"))
+		fail("the linux-source-{} tarball did not unpack to linux-source-{}/", series, series);
+	write_file(staging / ".complete", version + "\n");
+	fs::remove_all(root / version);
+	fs::rename(staging, root / version);
+	return {tree_of(version), version};
+}
+
+std::string merge_fragments(const std::vector<std::string> &frags, const std::string &header)
+{
+	auto kdir = Matrix::paths().source / "ci" / "kconfig";
+	std::string merged = header + fmt::format("# fragments {}\n", fmt::join(frags, " "));
+	for (auto &f : frags) {
+		auto p = kdir / (f + ".config");
+		if (!fs::exists(p))
+			fail("missing kernel config fragment {}", p.string());
+		merged += read_file(p);
+	}
+	return merged;
+}
+
+void build_kernel_tree(const TreeBuild &b)
+{
+	const Arch &arch = *b.arch;
+	auto margs = make_args(arch, b.cc, b.obj);
+	auto env = build_env();
+	fs::create_directories(b.obj);
+	// Configure: allnoconfig with the fragments forced, then check that every line of them holds (an option
+	// whose dependencies are missing is dropped silently by kconfig).
+	std::vector<std::string> cfg = {"make", "-s", "-C", b.src.string()};
+	cfg.insert(cfg.end(), margs.begin(), margs.end());
+	cfg.insert(cfg.end(), {"KCONFIG_ALLCONFIG=" + b.fragment.string(), "allnoconfig"});
+	auto r = run(cfg, {.env = env});
+	if (!r.ok())
+		fail("configuring {} failed ({}):\n{}", b.label, shell_quote(cfg), trim(r.output));
+	auto unmet = kconfig_unmet(parse_kconfig(read_file(b.fragment)), parse_kconfig(read_file(b.obj / ".config")));
+	if (!unmet.empty())
+		fail("kernel config {}: {} fragment line(s) did not hold after allnoconfig (a typo, or a dependency "
+		     "missing from ci/kconfig/):\n  {}",
+		     b.label, unmet.size(), fmt::join(unmet, "\n  "));
+
+	// Build: the boot image and modules (Module.symvers + modules_prepare for M= builds), niced (the machine
+	// may be shared), one job per CPU this process may use, with a progress line every 30 s.
+	unsigned jobs = usable_cpus();
+	std::vector<std::string> argv = {"nice", "-n", "10", "make", "-C", b.src.string(), fmt::format("-j{}", jobs)};
+	argv.insert(argv.end(), margs.begin(), margs.end());
+	argv.insert(argv.end(), {b.image_target, "modules", "modules_prepare"});
+	if (!b.quiet)
+		fmt::print(stderr, "xuaccess: building kernel {} (make -j{}) in {} (log: {})\n", b.label, jobs,
+			   b.obj.string(), b.log.string());
+	std::function<void(double)> progress;
+	if (!b.quiet)
+		progress = [&](double s) {
+			fmt::print(stderr, "xuaccess: building {}: {} files compiled, {:.0f} s\n", b.label, files_compiled(b.log), s);
+		};
+	run_logged(argv, b.log, "building kernel " + b.label, progress, {.cwd = b.src, .env = env});
+}
+
 Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std::string &protection, bool quiet)
 {
 	auto sk = parse_source_kernel(name);
@@ -312,15 +361,9 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 
 	// The merged fragment, with everything else the build depends on in its header: its hash is the key.
 	auto frags = kconfig_fragments(arch, sk->variant, protection);
-	auto kdir = Matrix::paths().source / "ci" / "kconfig";
-	std::string merged = fmt::format("# source linux-source-{} {}\n# arch {}\n# cc {}\n# fragments {}\n",
-					 sk->series, version, arch.name, compiler_version(cc), fmt::join(frags, " "));
-	for (auto &f : frags) {
-		auto p = kdir / (f + ".config");
-		if (!fs::exists(p))
-			fail("missing kernel config fragment {}", p.string());
-		merged += read_file(p);
-	}
+	const auto header = fmt::format("# source linux-source-{} {}\n# arch {}\n# cc {}\n", sk->series, version, arch.name,
+					compiler_version(cc));
+	std::string merged = merge_fragments(frags, header);
 	auto cache = user_cache() / "kernels";
 	fs::create_directories(cache);
 	auto key = sha256_text(merged).substr(0, 16);
@@ -353,39 +396,11 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 
 	fs::create_directories(k.headers);
 	write_file(k.dir / "config.fragment", merged);
-	auto margs = make_args(arch, cc, k.headers);
-	auto env = build_env();
-	// Configure: allnoconfig with the fragments forced, then check that every line of them holds (an option
-	// whose dependencies are missing is dropped silently by kconfig).
-	std::vector<std::string> cfg = {"make", "-s", "-C", src.string()};
-	cfg.insert(cfg.end(), margs.begin(), margs.end());
-	cfg.insert(cfg.end(), {"KCONFIG_ALLCONFIG=" + (k.dir / "config.fragment").string(), "allnoconfig"});
-	auto r = run(cfg, {.env = env});
-	if (!r.ok())
-		fail("configuring {} failed ({}):\n{}", label, shell_quote(cfg), trim(r.output));
-	auto unmet = kconfig_unmet(parse_kconfig(merged), parse_kconfig(read_file(k.headers / ".config")));
-	if (!unmet.empty())
-		fail("kernel config {}: {} fragment line(s) did not hold after allnoconfig (a typo, or a dependency "
-		     "missing from ci/kconfig/):\n  {}",
-		     label, unmet.size(), fmt::join(unmet, "\n  "));
-
-	// Build: the boot image and modules (Module.symvers + modules_prepare for M= builds), niced (the machine
-	// may be shared), one job per CPU this process may use, with a progress line every 30 s.
-	unsigned jobs = usable_cpus();
-	std::vector<std::string> argv = {"nice", "-n", "10", "make", "-C", src.string(), fmt::format("-j{}", jobs)};
-	argv.insert(argv.end(), margs.begin(), margs.end());
-	argv.insert(argv.end(), {image_target, "modules", "modules_prepare"});
-	auto log = k.dir / "build.log";
-	if (!quiet)
-		fmt::print(stderr, "xuaccess: building kernel {} ({} {}, fragments {}, make -j{}) in {} (log: build.log)\n",
-			   label, k.image_pkg, version, fmt::join(frags, "+"), jobs, k.dir.string());
 	auto t0 = std::chrono::steady_clock::now();
-	std::function<void(double)> progress;
-	if (!quiet)
-		progress = [&](double s) {
-			fmt::print(stderr, "xuaccess: building {}: {} files compiled, {:.0f} s\n", label, files_compiled(log), s);
-		};
-	run_logged(argv, log, "building kernel " + label, progress, {.cwd = src, .env = env});
+	build_kernel_tree({.arch = &arch, .src = src, .obj = k.headers, .fragment = k.dir / "config.fragment",
+			   .log = k.dir / "build.log", .cc = cc, .label = label, .image_target = image_target,
+			   .quiet = quiet});
+	auto log = k.dir / "build.log";
 	k.release = trim(read_file(k.headers / "include" / "config" / "kernel.release"));
 	if (!fs::exists(k.boot_image))
 		fail("kernel {} built, but {} is missing", label, k.boot_image.string());
@@ -399,17 +414,13 @@ Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std
 		auto bdir = k.dir / "base-config";
 		fs::remove_all(bdir);
 		fs::create_directories(bdir);
-		std::string bmerged = fmt::format("# source linux-source-{} {}\n# arch {}\n# cc {}\n# fragments {}\n",
-						  sk->series, version, arch.name, compiler_version(cc),
-						  fmt::join(frags.begin(), frags.end() - 1, " "));
-		for (auto it = frags.begin(); it != frags.end() - 1; ++it)
-			bmerged += read_file(kdir / (*it + ".config"));
+		std::string bmerged = merge_fragments({frags.begin(), frags.end() - 1}, header);
 		write_file(bdir / "config.fragment", bmerged);
 		std::vector<std::string> bcfg = {"make", "-s", "-C", src.string()};
 		auto bargs = make_args(arch, cc, bdir);
 		bcfg.insert(bcfg.end(), bargs.begin(), bargs.end());
 		bcfg.insert(bcfg.end(), {"KCONFIG_ALLCONFIG=" + (bdir / "config.fragment").string(), "allnoconfig"});
-		run_checked(bcfg, {.env = env});
+		run_checked(bcfg, {.env = build_env()});
 		base_info["base_config_sha256"] = sha256_file(bdir / ".config");
 		base_info["config_diff_from_base"] =
 			kconfig_diff(parse_kconfig(read_file(bdir / ".config")), parse_kconfig(read_file(k.headers / ".config")));

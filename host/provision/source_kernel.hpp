@@ -71,6 +71,29 @@ fs::path user_cache();
 // tarball, no full tree on disk).
 fs::path ensure_kunit_tools(const std::string &series, bool quiet = false);
 
+// The unpacked source tree of linux-source-<series> and its package version: fetched from the series' Debian
+// suite, unpacked with dpkg -x and tar into kernel-src/<version>/ once per version. Offline, the newest
+// unpacked version is used.
+std::pair<fs::path, std::string> ensure_source(const std::string &series, bool quiet = false);
+
+// The fragments (ci/kconfig/<name>.config) as one text after `header` and a "# fragments ..." line: what
+// allnoconfig is given as KCONFIG_ALLCONFIG, and (with a header naming source, arch and compiler) a cache key.
+std::string merge_fragments(const std::vector<std::string> &frags, const std::string &header);
+
+// One kernel build of a source tree into an O= directory: allnoconfig with `fragment` (a merged fragment file)
+// as KCONFIG_ALLCONFIG, every line of it checked in the .config (Error naming the ones that did not hold),
+// then the boot image, modules and modules_prepare (niced, -j the usable CPUs, CC="ccache <cc>" with the
+// cache's ccache, reproducible version strings). The make output goes to `log`; Error when make fails.
+struct TreeBuild {
+	const Arch *arch = nullptr;
+	fs::path src, obj, fragment, log;
+	std::string cc;            // kernel_cc() of the series
+	std::string label;         // what messages call it
+	std::string image_target;  // tree_boot_image()'s file name: vmlinux, bzImage or Image
+	bool quiet = false;
+};
+void build_kernel_tree(const TreeBuild &b);
+
 // Builds (or finds in the cache) the kernel for this arch, source-kernel name and protection, and returns
 // it like ensure_kernel() does for Debian's: headers = the O= tree to build modules in.
 Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std::string &protection,

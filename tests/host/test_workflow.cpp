@@ -240,6 +240,8 @@ TEST(Workflow, BootstrapRejectsUsageErrorsFirst)
 					     {"bench", "--arch=x86_64,mips"},
 					     {"bench", "--clock", "sundial"},
 					     {"bench", "--frobnicate"},
+					     {"bisect", "--frobnicate"},
+					     {"bisect", "--arch", "mips"},
 					     {"frobnicate"}}) {
 		auto args = bad;
 		args.insert(args.begin(), script);
@@ -261,6 +263,7 @@ TEST(Workflow, BootstrapRejectsUsageErrorsFirst)
 					      {"bench", "--filter", "-x", "--clock", "icount", "--seed", "3"},
 					      {"test", "--suite", "machines", "--accel", "kvm"},
 					      {"compare", "--across", "kernel", "a.json", "b.json"},
+					      {"bisect", "--tree", "t", "--good", "a", "--bad", "b", "--row", "r", "--arch", "arm64"},
 					      {"report", "results/x"},
 					      {"kbuild", "--whatever"}}) {
 		good.insert(good.begin(), script);
