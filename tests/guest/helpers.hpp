@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,25 @@ inline bool thorough()
 template <typename T> T tiered(T quick, T full)
 {
 	return thorough() ? full : quick;
+}
+
+// Whether the running kernel has any of these symbols (/proc/kallsyms; root reads the names).
+inline bool kernel_has_symbol(std::initializer_list<const char *> names)
+{
+	std::ifstream in("/proc/kallsyms");
+	std::string line;
+	while (std::getline(in, line)) {
+		auto sp = line.rfind(' ');
+		if (sp == std::string::npos)
+			continue;
+		auto sym = line.substr(sp + 1);
+		if (auto tab = sym.find('\t'); tab != std::string::npos)
+			sym.resize(tab);  // a module symbol: "name\t[module]"
+		for (auto *n : names)
+			if (sym == n)
+				return true;
+	}
+	return false;
 }
 
 inline std::string protection()

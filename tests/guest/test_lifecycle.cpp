@@ -81,12 +81,7 @@ uint64_t meminfo(const std::string &key)
 // A KASAN kernel: its allocator hooks are in /proc/kallsyms (root reads the names).
 bool kasan_kernel()
 {
-	std::ifstream in("/proc/kallsyms");
-	std::string line;
-	while (std::getline(in, line))
-		if (line.find(" kasan_quarantine_put") != std::string::npos || line.find(" __kasan_slab_free") != std::string::npos)
-			return true;
-	return false;
+	return kernel_has_symbol({"kasan_quarantine_put", "__kasan_slab_free"});
 }
 
 TEST(Lifecycle, LoadCyclesGiveTheMemoryBack)
