@@ -326,8 +326,11 @@ void describe_cell(nlohmann::json &context, const Cell &c, const BenchOptions &o
 	ctx.order = fmt::format("boots of every protection interleaved per arch and kernel, order seed {}", o.seed);
 	ctx.seed = o.seed;
 	ctx.qemu_version = qemu_version(*c.arch);
-	if (!is_kernel_path(c.kernel))  // the module's compiler (provision/kbuild: the series' gcc on every host)
-		ctx.module_cc = split_lines(run_checked({kernel_cc(*c.arch, c.kernel), "--version"})).front();
+	// The module's compiler (provision/kbuild): the series' gcc on every host; for a kernel given as a path, the
+	// one its .config names, else kbuild's default. (c.kernel is then the tree's label, not a series.)
+	std::string cc = c.kernel_path.empty() ? kernel_cc(*c.arch, c.kernel)
+					       : config_cc(own_kernel(c.kernel_path).headers / ".config");
+	ctx.module_cc = split_lines(run_checked({cc.empty() ? c.arch->cross_compile + "gcc" : cc, "--version"})).front();
 	ctx.host_cpu = cpu_model();  // the machine running QEMU: TCG figures depend on it too
 	ctx.bench_args = fmt::format("{}", fmt::join(args, " "));
 	ctx.qemu_cpu = c.cpu(accel);

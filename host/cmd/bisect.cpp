@@ -47,6 +47,16 @@ std::string git(const fs::path &dir, std::vector<std::string> args)
 	return trim(run_checked(args));
 }
 
+// The bytes of a transfer row (its name's last component, e.g. transfer/copy/to_user/64), if it has them.
+std::optional<double> row_bytes(const std::string &row)
+{
+	auto slash = row.rfind('/');
+	auto last = row.substr(slash == std::string::npos ? 0 : slash + 1);
+	if (last.empty() || last.find_first_not_of("0123456789") != std::string::npos)
+		return std::nullopt;
+	return std::stod(last);
+}
+
 nlohmann::json options_json(const BisectOptions &o)
 {
 	return {{"tree", o.tree.string()}, {"good", o.good},   {"bad", o.bad},
@@ -102,7 +112,6 @@ public:
 			return 1;
 		}
 
-		git(clone_, {"bisect", "reset", "--quiet"});
 		git(clone_, {"bisect", "start", bad_, good_});
 		std::string culprit;
 		std::vector<std::string> candidates;
@@ -130,7 +139,7 @@ public:
 			}
 		}
 		write_file(o_.out / "git-bisect-log.txt", git(clone_, {"bisect", "log"}) + "\n");
-		git(clone_, {"bisect", "reset", "--quiet"});
+		git(clone_, {"bisect", "reset"});
 		if (culprit.empty() && candidates.empty())
 			fail("git bisect did not converge (see {})", (o_.out / "git-bisect-log.txt").string());
 
@@ -196,7 +205,7 @@ private:
 				   clone_.string());
 			run_checked({"git", "clone", "--quiet", "--shared", "--no-checkout", o_.tree.string(), clone_.string()});
 		}
-		run({"git", "-C", clone_.string(), "bisect", "reset", "--quiet"});  // an interrupted run's state
+		run({"git", "-C", clone_.string(), "bisect", "reset"});  // an interrupted run's state, if any
 		write_file(base / "tree", o_.tree.string() + "\n");
 	}
 
@@ -229,7 +238,7 @@ private:
 					   .quiet = true});
 		} catch (const Interrupted &) {
 			throw;
-		} catch (const Error &e) {
+		} catch (const Error &) {
 			s.verdict = "skip";
 			s.why = "does not build (" + log.string() + ")";
 			s.build_seconds = seconds_since(t0);
@@ -239,7 +248,10 @@ private:
 		auto t1 = std::chrono::steady_clock::now();
 		auto res = o_.out / "steps" / rev;
 		fs::remove_all(res);
-		std::vector<std::string> argv = {fs::read_symlink("/proc/self/exe").string(), "bench", "--arch", o_.arch,
+		// The front end of this checkout by name (not /proc/self/exe: a rebuild during a long bisection replaces
+		// the file, and the next revision runs the new one).
+		const auto self = Matrix::paths().build / "host" / "xuaccess-host";
+		std::vector<std::string> argv = {self.string(), "bench", "--arch", o_.arch,
 						 "--kernel", obj_.string(), "--protection", o_.protection, "--clock", o_.clock,
 						 "--filter", "^" + o_.row + "$", "--out", res.string()};
 		if (o_.clock == "time")
@@ -250,7 +262,8 @@ private:
 			throw;
 		} catch (const Error &e) {
 			s.verdict = "skip";
-			s.why = "the cell failed (" + (o_.out / "steps" / (rev + ".bench.log")).string() + ")";
+			s.why = fmt::format("the cell failed: {} ({})", split_lines(e.what()).front(),
+					    (o_.out / "steps" / (rev + ".bench.log")).string());
 			s.boot_seconds = seconds_since(t1);
 			return save(s, what);
 		}
@@ -296,11 +309,11 @@ private:
 
 	BisectStep report(const BisectStep &s, const std::string &what, bool cached)
 	{
-		if (cached)
+		if (cached && !step_of(s.rev))
 			steps_.push_back(s);
 		fmt::print(stderr, "xuaccess bisect: {} {}{}: {}{} (build {:.0f} s, boot {:.0f} s){}\n", s.rev.substr(0, 12),
 			   s.subject, what.empty() ? "" : " [" + what + "]", s.verdict,
-			   s.value ? fmt::format(", {} = {:.1f} {}", o_.row, *s.value, s.unit) : ", " + s.why, s.build_seconds,
+			   s.value ? fmt::format(", {} = {:.6g} {}", o_.row, *s.value, s.unit) : ", " + s.why, s.build_seconds,
 			   s.boot_seconds, cached ? " (measured before)" : "");
 		return s;
 	}
@@ -343,9 +356,15 @@ private:
 				double d = *c->value - *parent->value;
 				j["change"] = d;
 				j["change_share"] = d / *parent->value;
-				text += fmt::format("{}: {:.1f} {} at its parent {}, {:.1f} at the commit: {:+.1f} {} ({:+.3f} %)\n",
+				text += fmt::format("{}: {:.6g} {} at its parent {}, {:.6g} at the commit: {:+.6g} {} ({:+.3f} %)\n",
 						    o_.row, *parent->value, unit, parent->rev.substr(0, 12), *c->value, d, unit,
 						    100 * d / *parent->value);
+				// A per-byte row (insn/B, ns/B) of an N-byte transfer: the change per call too.
+				if (auto bytes = row_bytes(o_.row); bytes && unit.ends_with("/B")) {
+					j["change_per_call"] = d * *bytes;
+					text += fmt::format("per {}-byte call: {:+.6g} {}\n", *bytes, d * *bytes,
+							    unit.substr(0, unit.size() - 2));
+				}
 			}
 		} else if (!candidates.empty()) {
 			j["candidates"] = candidates;
@@ -357,7 +376,7 @@ private:
 		}
 		auto *b = step_of(bad_);
 		if (g && g->value && b && b->value)
-			text += fmt::format("good end {:.1f} {}, bad end {:.1f} {} (threshold {} of the good value)\n", *g->value,
+			text += fmt::format("good end {:.6g} {}, bad end {:.6g} {} (threshold {} of the good value)\n", *g->value,
 					    unit, *b->value, unit, o_.effective_threshold());
 		text += fmt::format("\n{:<4} {:<12} {:>12} {:>10} {:<8} {:>7} {:>7}  {}\n", "step", "revision", "value",
 				    "change", "verdict", "build", "boot", "subject");
@@ -367,7 +386,7 @@ private:
 			steps.push_back(s);
 			std::string change = s.value && g && g->value ? fmt::format("{:+.4f} %", 100 * (*s.value / *g->value - 1)) : "";
 			text += fmt::format("{:<4} {:<12} {:>12} {:>10} {:<8} {:>6.0f}s {:>6.0f}s  {}{}\n", ++n, s.rev.substr(0, 12),
-					    s.value ? fmt::format("{:.1f}", *s.value) : "-", change, s.verdict,
+					    s.value ? fmt::format("{:.6g}", *s.value) : "-", change, s.verdict,
 					    s.build_seconds, s.boot_seconds, s.subject, s.why.empty() ? "" : " (" + s.why + ")");
 		}
 		j["steps"] = steps;

@@ -156,10 +156,11 @@ int run_bisect_suite(const std::vector<std::string> &arches)
 		tap.result(status == 0 && j.value("first_bad_commit", "") == f.commits.at(arch),
 			   fmt::format("{}: names the planted commit {}", arch, f.commits.at(arch).substr(0, 12)),
 			   fmt::format("exit {}, first bad commit {}", status, j.value("first_bad_commit", "none")));
-		double change = j.value("change", std::nan("")), parent = j.value("parent_value", std::nan(""));
+		// The row is per byte (insn/B) of a 64-byte copy: the planted NOPs are 4 instructions per call.
+		double change = j.value("change_per_call", std::nan("")), parent = j.value("parent_value", std::nan("")) * 64;
 		tap.result(std::fabs(change - kPlantedNops) <= 1e-3 * parent,
 			   fmt::format("{}: the change is the planted {} instructions within 1e-3 of the row", arch, kPlantedNops),
-			   fmt::format("change {:+.3f} insn on a row of {:.1f} insn", change, parent));
+			   fmt::format("change {:+.3f} insn per call on a row of {:.1f} insn per call", change, parent));
 		int skipped = 0;
 		for (auto &s : j.value("steps", nlohmann::json::array()))
 			skipped += s.value("verdict", "") == "skip" && s.value("why", "").starts_with("does not build");
