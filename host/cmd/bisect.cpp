@@ -107,8 +107,8 @@ public:
 			     (o_.out / "steps").string());
 		if (bad.verdict != "bad") {
 			write_result({}, {});
-			fmt::print(stderr, "xuaccess bisect: {} did not change beyond the threshold between the ends ({} vs {} "
-					   "{}): nothing to bisect\n", o_.row, good_value_, *bad.value, bad.unit);
+			fmt::print(stderr, "xuaccess bisect: {} did not change beyond the threshold between the ends ({:.6g} vs "
+					   "{:.6g} {}): nothing to bisect\n", o_.row, good_value_, *bad.value, bad.unit);
 			return 1;
 		}
 
