@@ -172,7 +172,7 @@ int run_tests(const Selection &sel, const std::string &accel, bool thorough)
 	prepare(cells);
 	double build_s = seconds_since(t0);
 
-	std::vector<std::string> names = {"host-unit"};
+	std::vector<std::string> names = {"host-unit", "host-unit-waits"};  // tests/host/meson.build
 	std::set<std::string> sparse;
 	std::vector<Cell> path_cells;
 	for (auto &c : cells) {
