@@ -306,6 +306,13 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 	return 0;
 }
 
+unsigned bench_jobs(const BenchOptions &o)
+{
+	if (o.jobs > 0)
+		return static_cast<unsigned>(o.jobs);
+	return o.clock == "icount" ? usable_cpus() : 1;
+}
+
 namespace {
 
 // The context keys that make a cell's JSON describe itself: compare and report read these, not the matrix.
@@ -376,17 +383,6 @@ nlohmann::json saved_boot(const fs::path &file)
 }
 
 // One cell's state while the boots of all cells run interleaved.
-} // namespace
-
-unsigned bench_jobs(const BenchOptions &o)
-{
-	if (o.jobs > 0)
-		return static_cast<unsigned>(o.jobs);
-	return o.clock == "icount" ? usable_cpus() : 1;
-}
-
-namespace {
-
 struct CellRun {
 	std::string accel;             // resolved: tcg or kvm
 	bool done_before = false;      // its JSON is there from an earlier run
