@@ -333,10 +333,8 @@ void describe_cell(nlohmann::json &context, const Cell &c, const BenchOptions &o
 	ctx.order = fmt::format("boots of every protection interleaved per arch and kernel, order seed {}", o.seed);
 	ctx.seed = o.seed;
 	ctx.qemu_version = qemu_version(*c.arch);
-	// The module's compiler (provision/kbuild): the series' gcc on every host; for a kernel given as a path, the
-	// one its .config names, else kbuild's default. (c.kernel is then the tree's label, not a series.)
-	std::string cc = c.kernel_path.empty() ? kernel_cc(*c.arch, c.kernel)
-					       : config_cc(own_kernel(c.kernel_path).headers / ".config");
+	// The module's compiler (provision/prepare: module_cc).
+	std::string cc = module_cc(c, c.kernel_path.empty() ? fs::path() : own_kernel(c.kernel_path).headers);
 	ctx.module_cc = split_lines(run_checked({cc.empty() ? c.arch->cross_compile + "gcc" : cc, "--version"})).front();
 	ctx.host_cpu = cpu_model();  // the machine running QEMU: TCG figures depend on it too
 	ctx.bench_args = fmt::format("{}", fmt::join(args, " "));

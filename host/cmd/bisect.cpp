@@ -207,6 +207,15 @@ private:
 		}
 		run({"git", "-C", clone_.string(), "bisect", "reset"});  // an interrupted run's state, if any
 		write_file(base / "tree", o_.tree.string() + "\n");
+		// What every revision is built with: the source kernels' fragments for the arch and protection, the
+		// default series' gcc.
+		auto merged = merge_fragments(kconfig_fragments(*arch_, "src", o_.protection),
+					      fmt::format("# bisect of {}\n# arch {}\n", o_.tree.string(), o_.arch));
+		fragment_ = base / (obj_.filename().string() + ".fragment");
+		write_file(fragment_, merged);
+		fs::create_directories(obj_);
+		cc_ = kernel_cc(*arch_, Matrix::get().default_kernel());
+		image_target_ = tree_boot_image(*arch_, obj_, parse_kconfig(merged)).filename().string();
 	}
 
 	fs::path step_file(const std::string &rev) const { return o_.out / "steps" / (rev + ".json"); }
@@ -224,18 +233,11 @@ private:
 		s.subject = git(o_.tree, {"log", "-1", "--format=%s", rev});
 		git(clone_, {"checkout", "--quiet", "--detach", rev});
 		auto t0 = std::chrono::steady_clock::now();
-		const auto frags = kconfig_fragments(*arch_, "src", o_.protection);
-		const auto cc = kernel_cc(*arch_, Matrix::get().default_kernel());
-		auto merged = merge_fragments(frags, fmt::format("# bisect of {}\n# arch {}\n", o_.tree.string(), o_.arch));
-		fs::create_directories(obj_);
-		write_file(obj_.parent_path() / (obj_.filename().string() + ".fragment"), merged);
 		const auto log = o_.out / "steps" / (rev + ".build.log");
 		try {
-			build_kernel_tree({.arch = arch_, .src = clone_, .obj = obj_,
-					   .fragment = obj_.parent_path() / (obj_.filename().string() + ".fragment"),
-					   .log = log, .cc = cc, .label = fmt::format("{} at {}", o_.arch, rev.substr(0, 12)),
-					   .image_target = tree_boot_image(*arch_, obj_, parse_kconfig(merged)).filename().string(),
-					   .quiet = true});
+			build_kernel_tree({.arch = arch_, .src = clone_, .obj = obj_, .fragment = fragment_, .log = log,
+					   .cc = cc_, .label = fmt::format("{} at {}", o_.arch, rev.substr(0, 12)),
+					   .image_target = image_target_, .quiet = true});
 		} catch (const Interrupted &) {
 			throw;
 		} catch (const Error &) {
@@ -397,7 +399,8 @@ private:
 	BisectOptions o_;
 	const Arch *arch_;
 	std::string good_, bad_;
-	fs::path clone_, obj_;
+	fs::path clone_, obj_, fragment_;
+	std::string cc_, image_target_;
 	std::unique_ptr<FileLock> lock_;
 	double good_value_ = 0;
 	std::vector<BisectStep> steps_;

@@ -319,8 +319,7 @@ int run(int argc, char **argv)
 				auto k = xua::cell_kernel(c, xua::Resolve::if_missing);
 				xua::kbuild({.arch = c.arch, .series = k.release, .out = kout, .sparse = sparse,
 					     .headers = k.headers,
-					     .cc = xua::is_source_kernel(kernel) ? xua::kernel_cc(*c.arch, kernel)
-										 : xua::config_cc(k.headers / ".config")});
+					     .cc = xua::module_cc(c, k.headers)});
 				if (sparse)
 					std::printf("%s", xua::read_file(kout).c_str());
 				return 0;

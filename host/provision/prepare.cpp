@@ -89,11 +89,15 @@ nlohmann::json kernel_context(const Cell &cell, const Kernel &k)
 	return ctx;
 }
 
+std::string module_cc(const Cell &cell, const fs::path &headers)
+{
+	return cell.kernel_path.empty() ? kernel_cc(*cell.arch, cell.kernel) : config_cc(headers / ".config");
+}
+
 void build_cell_module(const Cell &cell, const Kernel &k, bool quiet)
 {
 	kbuild({.arch = cell.arch, .series = k.release, .out = cell_module_path(cell), .headers = k.headers,
-		.cc = is_source_kernel(cell.kernel) ? kernel_cc(*cell.arch, cell.kernel) : config_cc(k.headers / ".config"),
-		.quiet = quiet});
+		.cc = module_cc(cell, k.headers), .quiet = quiet});
 }
 
 void prepare(const std::vector<Cell> &cells)

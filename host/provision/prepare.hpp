@@ -27,6 +27,11 @@ nlohmann::json kernel_context(const Cell &cell, const Kernel &k);
 // nothing changed).
 void build_cell_module(const Cell &cell, const Kernel &k, bool quiet);
 
+// The compiler a cell's module is built with: the series' gcc (kernel_cc) for Debian's kernels and those built
+// from source, on every host; for a kernel given as a path, the one its .config in `headers` names (config_cc;
+// "" is kbuild's default gcc).
+std::string module_cc(const Cell &cell, const fs::path &headers);
+
 void prepare(const std::vector<Cell> &cells);
 
 // What one boot of a cell needs: the kernel and an initramfs with the module, the init and the job's program.

@@ -25,7 +25,6 @@ std::string source_version(const std::string &series)
 	}
 }
 
-
 }  // namespace
 
 fs::path ensure_kunit_tools(const std::string &series, bool quiet)
