@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "device.hpp"
-#include "results_schema.hpp"
+#include "shared/results_schema.hpp"
 
 namespace {
 

@@ -26,8 +26,8 @@
 
 #include "device.hpp"
 #include "kernel.hpp"
-#include "machine_kind.hpp"
-#include "protocol.hpp"
+#include "shared/machine_kind.hpp"
+#include "shared/protocol.hpp"
 
 namespace {
 

@@ -106,7 +106,7 @@ std::vector<std::string> mismatches(const CellResults &a, const CellResults &b, 
 		if (x != y)
 			out.push_back(fmt::format("{}: '{}' vs '{}' ({})", what, x.empty() ? "?" : x, y.empty() ? "?" : y, key));
 	};
-	// The schema's table (guest/results_schema.hpp): each field's rule.
+	// The schema's table (shared/results_schema.hpp): each field's rule.
 	for (const auto &f : context_fields()) {
 		switch (f.rule) {
 		case FieldRule::refuse:

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "analyze/stats.hpp"
-#include "results_schema.hpp"
+#include "shared/results_schema.hpp"
 
 namespace xua {
 

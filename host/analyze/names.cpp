@@ -3,7 +3,7 @@
 #include <charconv>
 #include <vector>
 
-#include "results_schema.hpp"
+#include "shared/results_schema.hpp"
 
 namespace xua {
 

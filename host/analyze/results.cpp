@@ -2,7 +2,7 @@
 
 #include "analyze/names.hpp"
 #include "analyze/stats.hpp"
-#include "run/host_machine.hpp"
+#include "base/host_machine.hpp"
 
 namespace xua {
 

@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "results_schema.hpp"
-#include "util.hpp"
+#include "shared/results_schema.hpp"
+#include "base/util.hpp"
 
 namespace xua {
 
@@ -40,7 +40,7 @@ struct CellResults {
 	std::string name;             // the file's stem: <arch>-<kernel>-<on|off> (or host-<release>-asbooted)
 	fs::path file;
 	nlohmann::json context;       // Google Benchmark's context plus the xua_* keys the harness adds, as read
-	CellContext meta;             // the same context, typed (guest/results_schema.hpp): what compare and report read
+	CellContext meta;             // the same context, typed (shared/results_schema.hpp): what compare and report read
 	std::map<std::string, Row> rows;
 	int repetitions = 1;          // the smallest number of repetitions of any row (all boots)
 	int boots = 1;                // the smallest number of boots of any row
@@ -76,5 +76,10 @@ CellResults parse_cell(const std::string &name, const nlohmann::json &j);
 // cells), sorted by name. A file that does not parse is left out with a warning naming it (in `skipped`
 // when given, else printed to stderr). Throws Error when no cell is left.
 std::vector<CellResults> load_results(const fs::path &dir, std::vector<std::string> *skipped = nullptr);
+
+// What a result's figures come from, from its accelerator (tcg, kvm, host) and the xua_host_machine it
+// recorded ("" in files from before it was recorded): "KVM on real silicon", "KVM inside an emulated machine
+// (QEMU TCG)", "host kernel on a QEMU TCG-emulated machine", ... TCG's own label stays "emulated (TCG)".
+std::string machine_label(const std::string &accel, const std::string &machine);
 
 }  // namespace xua

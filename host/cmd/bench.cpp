@@ -19,16 +19,16 @@
 #include <unistd.h>
 
 #include "analyze/names.hpp"
-#include "results_schema.hpp"
+#include "shared/results_schema.hpp"
 #include "provision/kbuild.hpp"
 #include "provision/own_kernel.hpp"
 #include "provision/prepare.hpp"
 #include "provision/source_kernel.hpp"
 #include "report/report.hpp"
 #include "run/host_description.hpp"
-#include "run/host_machine.hpp"
+#include "base/host_machine.hpp"
 #include "run/judge.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 namespace xua {
 namespace {

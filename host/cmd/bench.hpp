@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cmd/test.hpp"
+#include "provision/matrix.hpp"
 
 namespace xua {
 

@@ -9,7 +9,7 @@
 #include "provision/kbuild.hpp"
 #include "provision/matrix.hpp"
 #include "provision/source_kernel.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 namespace xua {
 

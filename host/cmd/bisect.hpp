@@ -26,7 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "util.hpp"
+#include "base/util.hpp"
 
 namespace xua {
 

@@ -21,7 +21,7 @@
 #include "provision/matrix.hpp"
 #include "provision/source_kernel.hpp"
 #include "report/tap.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 namespace xua {
 namespace {

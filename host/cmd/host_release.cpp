@@ -8,7 +8,7 @@
 #include "provision/kernel.hpp"
 #include "provision/matrix.hpp"
 #include "report/tap.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 namespace xua {
 namespace {

@@ -6,9 +6,9 @@
 #include "report/tap.hpp"
 #include "provision/machine.hpp"
 #include "run/machine.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
-#include "results_schema.hpp"
+#include "shared/results_schema.hpp"
 
 namespace xua {
 namespace {

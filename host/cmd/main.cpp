@@ -4,7 +4,7 @@
 // cell (one QEMU cell as a TAP test), fetch-kernel.
 //
 // Exit codes: 0 ok, 1 failure, 2 usage error (unknown subcommand, option or name), refused comparison or refused
-// kernel, 128 + signal when interrupted (130 for Ctrl-C, 143 for SIGTERM). Every child process dies with the front end (run/process.hpp).
+// kernel, 128 + signal when interrupted (130 for Ctrl-C, 143 for SIGTERM). Every child process dies with the front end (base/process.hpp).
 #include <cstdint>
 #include <cstdio>
 #include <algorithm>
@@ -28,9 +28,9 @@
 #include "report/report.hpp"
 #include "report/tap.hpp"
 #include "run/cell.hpp"
-#include "run/host_machine.hpp"
+#include "base/host_machine.hpp"
 #include "run/judge.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 namespace {
 

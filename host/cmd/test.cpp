@@ -12,24 +12,10 @@
 #include "provision/own_kernel.hpp"
 #include "provision/prepare.hpp"
 #include "run/cell.hpp"
-#include "run/host_machine.hpp"
-#include "run/process.hpp"
+#include "base/host_machine.hpp"
+#include "base/process.hpp"
 
 namespace xua {
-void Selection::dedupe()
-{
-	for (auto &k : kernels)
-		if (is_kernel_path(k))
-			k = fs::absolute(k).lexically_normal().string();
-	for (auto *v : {&arches, &kernels, &protections}) {
-		std::vector<std::string> out;
-		for (auto &s : *v)
-			if (std::find(out.begin(), out.end(), s) == out.end())
-				out.push_back(s);
-		*v = std::move(out);
-	}
-}
-
 CaseCounts count_test_output(const std::string &out, bool test_ok, const std::string &protocol)
 {
 	static const std::regex tap_re(R"(^(not ok|ok)\b[^#]*(#\s*(SKIP|skip|TODO))?)");

@@ -10,13 +10,6 @@
 
 namespace xua {
 
-struct Selection {
-	std::vector<std::string> arches, kernels, protections;
-	// Repeated values count once, in the order first given (--arch x86_64,x86_64 is one arch); kernels given as
-	// paths become absolute (bench saves them for --resume).
-	void dedupe();
-};
-
 // Runs host unit tests, sparse checks and the selected cells under `accel` (tcg, kvm, auto: kvm for the
 // cells it can run); returns the process exit status. kvm is refused (Error) for a cell it cannot run.
 // `thorough` runs the in-guest tests' long tier (docs/testing.md#tiers).

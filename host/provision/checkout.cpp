@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 namespace xua {
 

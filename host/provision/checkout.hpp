@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "util.hpp"
+#include "base/util.hpp"
 
 namespace xua {
 

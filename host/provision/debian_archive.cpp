@@ -2,7 +2,7 @@
 
 #include "provision/matrix.hpp"
 #include "provision/source_kernel.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 #include <cstdlib>
 #include <map>

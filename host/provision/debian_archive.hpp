@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "util.hpp"
+#include "base/util.hpp"
 
 namespace xua {
 

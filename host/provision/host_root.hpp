@@ -14,7 +14,7 @@
 
 #include <string>
 
-#include "util.hpp"
+#include "base/util.hpp"
 
 namespace xua {
 

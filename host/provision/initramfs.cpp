@@ -1,7 +1,7 @@
 #include "provision/initramfs.hpp"
 
 #include "provision/debian_archive.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 #include <regex>
 #include <set>

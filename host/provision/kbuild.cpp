@@ -1,6 +1,6 @@
 #include "provision/kbuild.hpp"
 
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 #include <algorithm>
 #include <regex>

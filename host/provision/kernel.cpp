@@ -1,7 +1,7 @@
 #include "provision/kernel.hpp"
 
 #include "provision/debian_archive.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 #include <cstring>
 #include <regex>

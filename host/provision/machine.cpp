@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "provision/source_kernel.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 namespace xua {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "provision/own_kernel.hpp"
 #include "provision/source_kernel.hpp"
-#include "run/host_machine.hpp"
+#include "base/host_machine.hpp"
 
 #ifndef XUACCESS_SOURCE_DIR
 #error "XUACCESS_SOURCE_DIR must be defined by the build"
@@ -331,6 +331,20 @@ std::string Cell::cpu(const std::string &accel, bool host_emulated) const
 std::string Cell::machine(const std::string &accel) const
 {
 	return accel == "kvm" && !arch->kvm_machine.empty() ? arch->kvm_machine : arch->machine;
+}
+
+void Selection::dedupe()
+{
+	for (auto &k : kernels)
+		if (is_kernel_path(k))
+			k = fs::absolute(k).lexically_normal().string();
+	for (auto *v : {&arches, &kernels, &protections}) {
+		std::vector<std::string> out;
+		for (auto &s : *v)
+			if (std::find(out.begin(), out.end(), s) == out.end())
+				out.push_back(s);
+		*v = std::move(out);
+	}
 }
 
 }  // namespace xua

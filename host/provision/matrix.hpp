@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "provision/debian_archive.hpp"
-#include "util.hpp"
+#include "base/util.hpp"
 
 namespace xua {
 
@@ -90,6 +90,14 @@ struct Paths {
 struct UsageValues {
 	std::vector<std::string> arches, protections, kernels;
 	std::string text() const;  // the file's content
+};
+
+// The cells a command line asked for (--arch, --kernel, --protection), as given; Matrix::select finds them.
+struct Selection {
+	std::vector<std::string> arches, kernels, protections;
+	// Repeated values count once, in the order first given (--arch x86_64,x86_64 is one arch); kernels given as
+	// paths become absolute (bench saves them for --resume).
+	void dedupe();
 };
 
 class Matrix {

@@ -5,9 +5,9 @@
 #include <regex>
 
 #include "provision/source_kernel.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
-#include "results_schema.hpp"
+#include "shared/results_schema.hpp"
 
 namespace xua {
 namespace {

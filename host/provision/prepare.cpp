@@ -6,9 +6,9 @@
 #include "provision/kbuild.hpp"
 #include "provision/own_kernel.hpp"
 #include "provision/source_kernel.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
-#include "results_schema.hpp"
+#include "shared/results_schema.hpp"
 
 namespace xua {
 namespace {

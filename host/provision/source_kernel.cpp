@@ -2,7 +2,7 @@
 
 #include "provision/debian_archive.hpp"
 #include "provision/kbuild.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 #include <cstdlib>
 #include <pwd.h>

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "report/format.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 namespace xua {
 namespace {

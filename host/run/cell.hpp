@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "protocol.hpp"
+#include "shared/protocol.hpp"
 #include "provision/prepare.hpp"
 #include "run/qemu.hpp"
 

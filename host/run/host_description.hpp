@@ -2,13 +2,13 @@
 // frequency governor and frequencies, turbo/boost, SMT, isolated CPUs, the CPU the benchmark was pinned to,
 // the kernel's mitigations and the distribution. Everything is read under a root directory, so tests run on a
 // fake /sys and /etc tree; a file the machine does not have (a VM often has no cpufreq) reads "not exposed",
-// never a guessed value. The fields and how compare treats them are in guest/results_schema.hpp.
+// never a guessed value. The fields and how compare treats them are in shared/results_schema.hpp.
 #pragma once
 
 #include <string>
 
-#include "results_schema.hpp"
-#include "util.hpp"
+#include "shared/results_schema.hpp"
+#include "base/util.hpp"
 
 namespace xua {
 

@@ -2,7 +2,7 @@
 
 #include <regex>
 
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 namespace xua {
 namespace {

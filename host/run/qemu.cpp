@@ -1,6 +1,6 @@
 #include "run/qemu.hpp"
 
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 #include <cerrno>
 #include <csignal>

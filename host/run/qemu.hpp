@@ -1,6 +1,6 @@
 // Launching one QEMU guest: command line from the matrix row, console capture, a hard timeout and an
 // inactivity watchdog that end the guest and keep the last console lines, and recognition of kernel
-// oopses and panics. QEMU runs as a Child (run/process.hpp): it never outlives the front end.
+// oopses and panics. QEMU runs as a Child (base/process.hpp): it never outlives the front end.
 #pragma once
 
 #include <chrono>
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "protocol.hpp"
+#include "shared/protocol.hpp"
 #include "provision/matrix.hpp"
 
 namespace xua {

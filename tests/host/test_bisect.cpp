@@ -5,7 +5,7 @@
 
 #include "cmd/bisect.hpp"
 #include "provision/kbuild.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 using namespace xua;
 

@@ -8,7 +8,7 @@
 #include "provision/kernel.hpp"
 #include "provision/matrix.hpp"
 #include "provision/source_kernel.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "util.hpp"
+#include "base/util.hpp"
 
 using namespace xua;
 

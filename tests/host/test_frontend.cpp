@@ -15,9 +15,9 @@
 #include "cmd/bench.hpp"
 #include "report/report.hpp"
 #include "report/tap.hpp"
-#include "protocol.hpp"
+#include "shared/protocol.hpp"
 #include "run/judge.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 using namespace xua;
 

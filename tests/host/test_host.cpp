@@ -16,7 +16,7 @@
 #include "analyze/results.hpp"
 #include "analyze/stats.hpp"
 #include "run/cell.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 #include "cmd/test.hpp"
 #include "provision/initramfs.hpp"
 #include "provision/kbuild.hpp"

@@ -6,7 +6,7 @@
 
 #include "provision/matrix.hpp"
 #include "run/cell.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 #include "run/qemu.hpp"
 
 using namespace xua;

@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 using namespace xua;
 

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "provision/source_kernel.hpp"
-#include "run/process.hpp"
-#include "util.hpp"
+#include "base/process.hpp"
+#include "base/util.hpp"
 #include "xua_ktap.h"
 
 using namespace xua;

@@ -1,4 +1,4 @@
-// Detection of the machine xuaccess runs on (guest/machine_kind.hpp): fake /sys and /proc trees and fake CPUID
+// Detection of the machine xuaccess runs on (shared/machine_kind.hpp): fake /sys and /proc trees and fake CPUID
 // values, with positive controls both ways (a machine that looks like silicon says so, one that looks
 // emulated does not), the labels that use it, and compare refusing two host machines.
 #include <unistd.h>
@@ -7,8 +7,8 @@
 
 #include "analyze/compare.hpp"
 #include "analyze/results.hpp"
-#include "machine_kind.hpp"
-#include "run/host_machine.hpp"
+#include "shared/machine_kind.hpp"
+#include "base/host_machine.hpp"
 
 using namespace xua;
 

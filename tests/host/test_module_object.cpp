@@ -6,8 +6,8 @@
 
 #include <regex>
 
-#include "run/process.hpp"
-#include "util.hpp"
+#include "base/process.hpp"
+#include "base/util.hpp"
 
 using namespace xua;
 

@@ -7,7 +7,7 @@
 #include "analyze/compare.hpp"
 #include "provision/own_kernel.hpp"
 #include "provision/source_kernel.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 using namespace xua;
 

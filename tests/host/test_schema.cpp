@@ -1,4 +1,4 @@
-// The results schema (guest/results_schema.hpp): its parsers, its field table as compare applies it, a
+// The results schema (shared/results_schema.hpp): its parsers, its field table as compare applies it, a
 // committed file of the 0.3.0 format read and compared, and bench --host's description of the machine
 // (host/run/host_description.hpp) read from fake /sys trees and from this machine's own.
 #include <set>
@@ -7,7 +7,7 @@
 
 #include "analyze/compare.hpp"
 #include "analyze/results.hpp"
-#include "results_schema.hpp"
+#include "shared/results_schema.hpp"
 #include "run/host_description.hpp"
 
 using namespace xua;

@@ -10,8 +10,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include "provision/matrix.hpp"
-#include "run/process.hpp"
-#include "util.hpp"
+#include "base/process.hpp"
+#include "base/util.hpp"
 
 using namespace xua;
 

@@ -17,7 +17,7 @@
 
 #include "analyze/compare.hpp"
 #include "analyze/results.hpp"
-#include "run/process.hpp"
+#include "base/process.hpp"
 
 using namespace xua;
 

@@ -17,7 +17,7 @@
 
 #include <sys/types.h>
 
-#include "util.hpp"
+#include "base/util.hpp"
 
 namespace xua {
 

@@ -1,4 +1,4 @@
-// Small helpers shared by the host front end: errors, files, strings, locks. (Child processes: run/process.hpp.)
+// Small helpers shared by the host front end: errors, files, strings, locks. (Child processes: base/process.hpp.)
 #pragma once
 
 #include <chrono>
