@@ -182,4 +182,31 @@ std::string CellResults::clock() const
 	return std::string(name_of(meta.clock_or_time()));
 }
 
+nlohmann::json merge_boots(const std::vector<nlohmann::json> &boots, bool icount)
+{
+	if (boots.empty())
+		fail("internal: merge_boots with no boot");
+	nlohmann::json j = boots.front();
+	j["benchmarks"] = nlohmann::json::array();
+	double other = -1, steal = -1;
+	for (size_t k = 0; k < boots.size(); ++k) {
+		for (auto b : boots[k].value("benchmarks", nlohmann::json::array())) {
+			if (boots.size() > 1 && b.value("run_type", "iteration") != "iteration")
+				continue;
+			b[keys::row_boot] = k;
+			j["benchmarks"].push_back(std::move(b));
+		}
+		auto ctx = boots[k].value("context", nlohmann::json::object()).get<CellContext>();
+		other = std::max(other, ctx.host_other_cores.value_or(-1.0));
+		steal = std::max(steal, ctx.host_steal.value_or(-1.0));
+	}
+	annotate_rows(j, icount);
+	auto ctx = j["context"].get<CellContext>();
+	ctx.boots = static_cast<int>(boots.size());
+	ctx.host_other_cores = other;  // the busiest boot's
+	ctx.host_steal = steal;
+	j["context"] = ctx;
+	return j;
+}
+
 }  // namespace xua

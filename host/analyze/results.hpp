@@ -82,4 +82,10 @@ std::vector<CellResults> load_results(const fs::path &dir, std::vector<std::stri
 // (QEMU TCG)", "host kernel on a QEMU TCG-emulated machine", ... TCG's own label stays "emulated (TCG)".
 std::string machine_label(const std::string &accel, const std::string &machine);
 
+// One cell's boots (each a Google Benchmark JSON, in boot order) as one JSON: every boot's iteration rows,
+// each marked with its boot ("xua_boot"); Google Benchmark's per-boot aggregates dropped with several boots
+// (compare computes its own); the context of the first boot, with the busiest boot's host load. Rows get
+// their unit and kind (instruction units with `icount`).
+nlohmann::json merge_boots(const std::vector<nlohmann::json> &boots, bool icount = false);
+
 }  // namespace xua

@@ -27,6 +27,8 @@
 #include "report/report.hpp"
 #include "run/host_description.hpp"
 #include "base/host_machine.hpp"
+#include "run/boots.hpp"
+#include "run/host_module.hpp"
 #include "run/judge.hpp"
 #include "base/process.hpp"
 
@@ -64,16 +66,6 @@ std::string cpu_model()
 			return trim(line.substr(line.find(':') + 1));
 	return "unknown";
 }
-
-// Unloads the module when the host run ends, however it ends.
-struct HostModule {
-	bool loaded = false;
-	~HostModule()
-	{
-		if (loaded && syscall(SYS_delete_module, "xuaccess", O_NONBLOCK) != 0)
-			fmt::print(stderr, "xuaccess: could not unload the module: {} (rmmod xuaccess)\n", std::strerror(errno));
-	}
-};
 
 // Where the figures come from: the machine running the guests (or, with --host, the suites themselves).
 void describe_host_machine(CellContext &ctx)
@@ -120,64 +112,6 @@ std::string kbuf_for(const BenchOptions &o, const std::string &accel)
 	return accel == "tcg" ? "vmalloc" : "linear";
 }
 
-std::vector<Slot> schedule(const std::vector<Cell> &cells, int boots, uint64_t seed)
-{
-	// splitmix64: a generator whose sequence is fixed by the seed on every platform and library.
-	uint64_t state = seed;
-	auto next = [&state] {
-		uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-		return z ^ (z >> 31);
-	};
-	std::vector<std::vector<size_t>> groups;  // cells of one arch x kernel, in the cells' order
-	std::map<std::string, size_t> group_of;
-	for (size_t i = 0; i < cells.size(); ++i) {
-		auto key = cells[i].arch->name + "-" + cells[i].kernel;
-		auto [it, fresh] = group_of.emplace(key, groups.size());
-		if (fresh)
-			groups.emplace_back();
-		groups[it->second].push_back(i);
-	}
-	std::vector<Slot> order;
-	for (auto &g : groups)
-		for (int k = 0; k < boots; ++k) {
-			auto round = g;
-			for (size_t i = round.size(); i > 1; --i)  // Fisher-Yates
-				std::swap(round[i - 1], round[next() % i]);
-			for (size_t c : round)
-				order.push_back({c, k});
-		}
-	return order;
-}
-
-nlohmann::json merge_boots(const std::vector<nlohmann::json> &boots, bool icount)
-{
-	if (boots.empty())
-		fail("internal: merge_boots with no boot");
-	nlohmann::json j = boots.front();
-	j["benchmarks"] = nlohmann::json::array();
-	double other = -1, steal = -1;
-	for (size_t k = 0; k < boots.size(); ++k) {
-		for (auto b : boots[k].value("benchmarks", nlohmann::json::array())) {
-			if (boots.size() > 1 && b.value("run_type", "iteration") != "iteration")
-				continue;
-			b[keys::row_boot] = k;
-			j["benchmarks"].push_back(std::move(b));
-		}
-		auto ctx = boots[k].value("context", nlohmann::json::object()).get<CellContext>();
-		other = std::max(other, ctx.host_other_cores.value_or(-1.0));
-		steal = std::max(steal, ctx.host_steal.value_or(-1.0));
-	}
-	annotate_rows(j, icount);
-	auto ctx = j["context"].get<CellContext>();
-	ctx.boots = static_cast<int>(boots.size());
-	ctx.host_other_cores = other;  // the busiest boot's
-	ctx.host_steal = steal;
-	j["context"] = ctx;
-	return j;
-}
-
 nlohmann::json to_json(const BenchOptions &o)
 {
 	return {{"arches", o.sel.arches}, {"kernels", o.sel.kernels}, {"protections", o.sel.protections},
@@ -203,6 +137,40 @@ BenchOptions bench_options_from_json(const nlohmann::json &j)
 	o.jobs = j.value("jobs", 0);
 	return o;
 }
+
+// The context of a --host run (in `j`): the protection as the module found it (verified, not assumed: on;
+// off-kernel when the CPU has the guard and the kernel does not use it, x86's clearcpuid=smap; sw for arm64's
+// software PAN; off), the kernel parameters that set it, the machine; returns the result's name.
+namespace {
+std::string describe_host_run(nlohmann::json &j, const BenchOptions &o, const std::string &release,
+			      const HostDescription &described)
+{
+	auto ctx = j["context"].get<CellContext>();
+	const Protection found = ctx.guard_enabled == "true"   ? (ctx.guard_software == "true" ? Protection::sw : Protection::on)
+				 : ctx.guard_present == "true" ? Protection::off_kernel
+							       : Protection::off;
+	const std::string prot(name_of(found));
+	std::vector<std::string> prot_params;
+	for (auto &w : split_words(read_file("/proc/cmdline")))
+		if (w == "clearcpuid=smap" || w == "nosmap" || starts_with(w, "arm64.nopan") || starts_with(w, "id_aa64mmfr1.pan"))
+			prot_params.push_back(w);
+	const auto name = "host-" + release + "-" + prot;
+	ctx.cell = name;
+	ctx.emulated = this_machine().virtualised() ? "yes: the running kernel of a " + this_machine().description + ", not silicon"
+						    : "no (real silicon, the running kernel)";
+	ctx.accel = Accel::host;
+	describe_host_machine(ctx);
+	record(described, ctx);  // governor, frequencies, boost, SMT, isolation, pinned CPU, mitigations, OS
+	ctx.host_cpu = cpu_model();
+	ctx.bench_args = fmt::format("{}", fmt::join(bench_args(o), " "));
+	ctx.protection_requested = found;  // as booted, and verified by the module (INFO)
+	ctx.protection_verified = prot;
+	ctx.protection_cmdline = fmt::format("{}", fmt::join(prot_params, " "));
+	ctx.date_utc = utc_now("%Y-%m-%dT%H:%M:%SZ");
+	j["context"] = ctx;
+	return name;
+}
+}  // namespace
 
 int run_host_bench(const BenchOptions &o, bool confirmed)
 {
@@ -243,21 +211,7 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 	prepare({});
 	kbuild({.arch = &arch, .series = release, .out = ko, .headers = headers});
 
-	HostModule mod;
-	{
-		int fd = open(ko.c_str(), O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			fail("cannot open {}: {}", ko.string(), std::strerror(errno));
-		const auto params = "kbuf=" + kbuf_for(o, "host");
-		long r = syscall(SYS_finit_module, fd, params.c_str(), 0);
-		int err = errno;
-		close(fd);
-		if (r != 0)
-			fail("loading {} failed: {} (see dmesg)", ko.string(), std::strerror(err));
-		mod.loaded = true;
-	}
-	for (int i = 0; i < 50 && !fs::exists("/dev/xuaccess"); ++i)  // devtmpfs/udev creates the node
-		usleep(100000);
+	HostModule mod(ko, "kbuf=" + kbuf_for(o, "host"));
 	// One CPU, said in the results: the benchmark (a child, which inherits the affinity) runs there alone.
 	const int cpu = choose_bench_cpu();
 	if (cpu >= 0)
@@ -273,34 +227,11 @@ int run_host_bench(const BenchOptions &o, bool confirmed)
 		fail("{} printed no parsable benchmark JSON: {}", bench.string(), e.what());
 	}
 	annotate_rows(j);
-	auto ctx = j["context"].get<CellContext>();
-	// The protection as the module found it (verified, not assumed): on; off-kernel when the CPU has the
-	// guard and the kernel does not use it (x86: clearcpuid=smap); sw for arm64's software PAN; off.
-	const Protection found = ctx.guard_enabled == "true"   ? (ctx.guard_software == "true" ? Protection::sw : Protection::on)
-				 : ctx.guard_present == "true" ? Protection::off_kernel
-							       : Protection::off;
-	const std::string prot(name_of(found));
-	std::vector<std::string> prot_params;
-	for (auto &w : split_words(read_file("/proc/cmdline")))
-		if (w == "clearcpuid=smap" || w == "nosmap" || starts_with(w, "arm64.nopan") || starts_with(w, "id_aa64mmfr1.pan"))
-			prot_params.push_back(w);
-	const auto name = "host-" + release + "-" + prot;
-	ctx.cell = name;
-	ctx.emulated = this_machine().virtualised() ? "yes: the running kernel of a " + this_machine().description + ", not silicon"
-						    : "no (real silicon, the running kernel)";
-	ctx.accel = Accel::host;
-	describe_host_machine(ctx);
-	record(described, ctx);  // governor, frequencies, boost, SMT, isolation, pinned CPU, mitigations, OS
-	ctx.host_cpu = cpu_model();
-	ctx.bench_args = fmt::format("{}", fmt::join(bench_args(o), " "));
-	ctx.protection_requested = found;  // as booted, and verified by the module (INFO)
-	ctx.protection_verified = prot;
-	ctx.protection_cmdline = fmt::format("{}", fmt::join(prot_params, " "));
-	ctx.date_utc = utc_now("%Y-%m-%dT%H:%M:%SZ");
-	j["context"] = ctx;
+	const auto name = describe_host_run(j, o, release, described);
 	fs::create_directories(out);
 	write_file(out / (name + ".json"), j.dump(2) + "\n");
-	fmt::print("xuaccess: the {} guard is {} on this machine (module INFO); wrote {}\n", arch.guard, prot,
+	fmt::print("xuaccess: the {} guard is {} on this machine (module INFO); wrote {}\n", arch.guard,
+		   j["context"].get<CellContext>().protection_verified,
 		   (out / (name + ".json")).string());
 	print_report(out);
 	return 0;
@@ -362,24 +293,6 @@ void describe_cell(nlohmann::json &context, const Cell &c, const BenchOptions &o
 	context = ctx;
 }
 
-fs::path boot_file(const fs::path &out, const Cell &c, int k)
-{
-	return out / "boots" / c.name() / fmt::format("boot-{}.json", k);
-}
-
-// A boot saved by an earlier (interrupted) run, or null when there is none or it is unreadable.
-nlohmann::json saved_boot(const fs::path &file)
-{
-	if (!fs::exists(file))
-		return nullptr;
-	try {
-		return nlohmann::json::parse(read_file(file));
-	} catch (const nlohmann::json::exception &e) {
-		fmt::print(stderr, "\nxuaccess: warning: {} does not parse ({}): that boot runs again\n", file.string(), e.what());
-		return nullptr;
-	}
-}
-
 // One cell's state while the boots of all cells run interleaved.
 struct CellRun {
 	std::string accel;             // resolved: tcg or kvm
@@ -390,99 +303,120 @@ struct CellRun {
 	double seconds = 0;
 };
 
-int bench_cells(const BenchOptions &o, const fs::path &out)
-{
-	const auto &m = Matrix::get();
-	auto t0 = std::chrono::steady_clock::now();
-	auto cells = m.select(o.sel.arches, o.sel.kernels, o.sel.protections);
-	const bool icount = o.clock == "icount";
-	std::vector<CellRun> runs(cells.size());
-	std::map<std::string, std::string> why_tcg;  // arch-kernel -> why --accel auto chose TCG
-	const auto accels = resolve_accels(icount && o.accel == "auto" ? "tcg" : o.accel, cells, kvm_probe, &why_tcg);
-	for (size_t i = 0; i < cells.size(); ++i) {
-		auto &r = runs[i];
-		r.accel = accels[i];
-		if (auto why = accel_unusable(r.accel, cells[i]); !why.empty())
-			fail("--accel {}: {}", o.accel, why);
-		if (icount && r.accel != "tcg")
-			fail("--clock icount counts instructions under TCG only, not with --accel {}", r.accel);
-	}
-	const auto args = bench_args(o);
-	fs::create_directories(out / "boots");
-	write_file(out / "boots" / "run.json", to_json(o).dump(2) + "\n");
-	progress(fmt::format("xuaccess bench: building for {} cell(s)", cells.size()));
-	prepare(cells);
-	end_progress_line();
-	for (size_t i = 0; i < cells.size(); ++i) {
-		auto why = why_tcg.find(cells[i].arch->name + "-" + cells[i].kernel);
-		fmt::print(stderr, "xuaccess bench: {} under {}{}\n", cells[i].name(), runs[i].accel == "kvm" ? "KVM" : "TCG",
-			   icount ? std::string(" with the icount clock (instructions)")
-			   : o.accel == "auto" && runs[i].accel == "tcg" && why != why_tcg.end()
-				   ? fmt::format(" (--accel auto: {})", why->second)
-				   : std::string());
+// A bench run over the selected cells: accelerators chosen, images built, boots run in the schedule's order
+// (saved as each finishes), each cell's boots merged into its JSON, then the report.
+class BenchRun {
+public:
+	BenchRun(const BenchOptions &o, const fs::path &out)
+		: o_(o), out_(out), icount_(o.clock == "icount"), boots_(o.quick || icount_ ? 1 : o.boots),
+		  cells_(Matrix::get().select(o.sel.arches, o.sel.kernels, o.sel.protections)), runs_(cells_.size()),
+		  args_(bench_args(o))
+	{
 	}
 
-	const int boots = o.quick || icount ? 1 : o.boots;
-	if (boots > 1)
-		fmt::print(stderr, "xuaccess bench: {} boots per cell, the protections of each arch and kernel interleaved in a random order: seed {} "
-				   "(--seed {} replays it)\n", boots, o.seed, o.seed);
-	for (size_t i = 0; i < cells.size(); ++i) {
-		runs[i].boots.resize(static_cast<size_t>(boots));
-		runs[i].done_before = fs::exists(out / (cells[i].name() + ".json"));
-		if (runs[i].done_before) {
-			progress(fmt::format("{}: done in an earlier run -> {}", cells[i].name(),
-					     (out / (cells[i].name() + ".json")).string()));
-			end_progress_line();
+	int run()
+	{
+		auto t0 = std::chrono::steady_clock::now();
+		choose_accels();
+		fs::create_directories(out_ / "boots");
+		write_file(out_ / "boots" / "run.json", to_json(o_).dump(2) + "\n");
+		progress(fmt::format("xuaccess bench: building for {} cell(s)", cells_.size()));
+		prepare(cells_);
+		end_progress_line();
+		announce();
+		order_ = schedule(cells_, boots_, o_.seed);
+		for (size_t i = 0; i < cells_.size(); ++i)
+			if (!runs_[i].done_before)
+				runs_[i].image = provision_cell(cells_[i], "bench",
+								Matrix::paths().build / "cells" / (cells_[i].name() + "-bench"));
+		const unsigned jobs = bench_jobs(o_);
+		if (jobs > 1)
+			fmt::print(stderr, "xuaccess bench: {} boots side by side (instruction counts do not depend on host "
+					   "load)\n", jobs);
+		run_slots(order_.size(), jobs, [this](size_t n) { boot(n); });
+		end_progress_line();
+		auto [done, failed] = write_cells();
+		if (done)
+			print_report(out_);
+		fmt::print("Results: {} (one Google Benchmark JSON per cell; compare any two with ./xuaccess compare A.json "
+			   "B.json)\n", out_.string());
+		fmt::print("xuaccess bench: {} cell(s) done, {} failed, {:.0f} s in all ({})\n", done, failed,
+			   seconds_since(t0),
+			   icount_ ? "icount: instructions, under TCG"
+			   : o_.accel == "tcg" ? "emulated under TCG" : "accelerator per cell above");
+		return failed ? 1 : 0;
+	}
+
+private:
+	// Each cell's accelerator (--accel auto: KVM where it can run, said why not where it cannot), refusing
+	// what cannot run before anything is built.
+	void choose_accels()
+	{
+		const auto accels = resolve_accels(icount_ && o_.accel == "auto" ? "tcg" : o_.accel, cells_, kvm_probe,
+						   &why_tcg_);
+		for (size_t i = 0; i < cells_.size(); ++i) {
+			runs_[i].accel = accels[i];
+			if (auto why = accel_unusable(runs_[i].accel, cells_[i]); !why.empty())
+				fail("--accel {}: {}", o_.accel, why);
+			if (icount_ && runs_[i].accel != "tcg")
+				fail("--clock icount counts instructions under TCG only, not with --accel {}", runs_[i].accel);
 		}
 	}
-	const auto order = schedule(cells, boots, o.seed);
-	for (size_t i = 0; i < cells.size(); ++i)
-		if (!runs[i].done_before)
-			runs[i].image = provision_cell(cells[i], "bench", Matrix::paths().build / "cells" / (cells[i].name() + "-bench"));
-	const unsigned jobs = bench_jobs(o);
-	if (jobs > 1)
-		fmt::print(stderr, "xuaccess bench: {} boots side by side (instruction counts do not depend on host load)\n",
-			   jobs);
-	std::mutex mu;  // guards runs[] and the progress line once boots run side by side
-	auto run_slot = [&](size_t n) {
-		const auto [i, k] = order[n];
-		const auto &c = cells[i];
-		auto &r = runs[i];
-		auto btag = fmt::format("[{}/{}] {}{}", n + 1, order.size(), c.name(),
-					boots > 1 ? fmt::format(" boot {}/{}", k + 1, boots) : "");
+
+	// Says how each cell runs and which cells an earlier run finished.
+	void announce()
+	{
+		for (size_t i = 0; i < cells_.size(); ++i) {
+			auto why = why_tcg_.find(cells_[i].arch->name + "-" + cells_[i].kernel);
+			fmt::print(stderr, "xuaccess bench: {} under {}{}\n", cells_[i].name(),
+				   runs_[i].accel == "kvm" ? "KVM" : "TCG",
+				   icount_ ? std::string(" with the icount clock (instructions)")
+				   : o_.accel == "auto" && runs_[i].accel == "tcg" && why != why_tcg_.end()
+					   ? fmt::format(" (--accel auto: {})", why->second)
+					   : std::string());
+		}
+		if (boots_ > 1)
+			fmt::print(stderr, "xuaccess bench: {} boots per cell, the protections of each arch and kernel "
+					   "interleaved in a random order: seed {} (--seed {} replays it)\n",
+				   boots_, o_.seed, o_.seed);
+		for (size_t i = 0; i < cells_.size(); ++i) {
+			runs_[i].boots.resize(static_cast<size_t>(boots_));
+			runs_[i].done_before = fs::exists(out_ / (cells_[i].name() + ".json"));
+			if (runs_[i].done_before) {
+				progress(fmt::format("{}: done in an earlier run -> {}", cells_[i].name(),
+						     (out_ / (cells_[i].name() + ".json")).string()));
+				end_progress_line();
+			}
+		}
+	}
+
+	// Slot n of the schedule: one boot of one cell, unless its cell is done or failed or the boot was saved
+	// by an earlier run. Runs on several threads with --jobs: runs_ and the progress line under mu_.
+	void boot(size_t n)
+	{
+		const auto [i, k] = order_[n];
+		const auto &c = cells_[i];
+		auto &r = runs_[i];
+		auto tag = fmt::format("[{}/{}] {}{}", n + 1, order_.size(), c.name(),
+				       boots_ > 1 ? fmt::format(" boot {}/{}", k + 1, boots_) : "");
 		{
-			std::lock_guard lock(mu);
+			std::lock_guard lock(mu_);
 			if (r.done_before || !r.why.empty())
 				return;
-			if (auto saved = saved_boot(boot_file(out, c, k)); !saved.is_null()) {
+			if (auto saved = saved_boot(boot_file(out_, c, k)); !saved.is_null()) {
 				r.boots[static_cast<size_t>(k)] = std::move(saved);
 				return;
 			}
-			progress(btag + ": booting");
+			progress(tag + ": booting");
 		}
-		CellJob job;
-		job.job = "bench";
-		job.args = args;
-		job.timeout = std::chrono::seconds(o.quick ? 600 : 1800);
-		job.inactivity = o.inactivity;
-		job.accel = r.accel;
-		job.icount = icount;
-		job.modparams = "kbuf=" + kbuf_for(o, r.accel);
-		job.on_line = [&](const std::string &line) {
-			auto pos = line.find(protocol::kProgress);
-			if (pos != std::string::npos) {
-				std::lock_guard lock(mu);
-				progress(fmt::format("{}: benchmark {}", btag, line.substr(pos + protocol::kProgress.size() + 1)));
-			}
-		};
-		auto oc = run_cell(c, *r.image, job, boot_file(out, c, k).parent_path() / fmt::format("boot-{}", k));
+		auto oc = run_cell(c, *r.image, job_for(r, tag), boot_file(out_, c, k).parent_path() / fmt::format("boot-{}", k));
 		auto verdict = judge(oc);
-		std::lock_guard lock(mu);
+		std::lock_guard lock(mu_);
 		r.seconds += oc.guest.seconds;
 		if (!verdict.ok()) {
 			r.why = fmt::format("{}: {}\n(console: {})", to_string(verdict.primary()), verdict.reason(),
 					    (oc.dir / "console.log").string());
-			progress(fmt::format("{}: FAILED", btag));
+			progress(fmt::format("{}: FAILED", tag));
 			end_progress_line();
 			fmt::print(stderr, "{}\n", r.why);
 			return;
@@ -493,57 +427,75 @@ int bench_cells(const BenchOptions &o, const fs::path &out)
 		ctx.host_other_cores = oc.guest.host_other_cores;
 		ctx.host_steal = oc.guest.host_steal;
 		ctx.kernel_package = oc.kernel.image_pkg + " " + oc.kernel.version;
-		ctx.run_position = fmt::format("{} of {}", n + 1, order.size());
+		ctx.run_position = fmt::format("{} of {}", n + 1, order_.size());
 		one["context"] = ctx;
 		one["context"].update(kernel_context(c, oc.kernel));  // config hash and fragments of a kernel built from source
-		write_file(boot_file(out, c, k), one.dump(1) + "\n");  // kept even if the run stops now
+		write_file(boot_file(out_, c, k), one.dump(1) + "\n");  // kept even if the run stops now
 		r.boots[static_cast<size_t>(k)] = std::move(one);
-	};
-	if (jobs <= 1) {
-		for (size_t n = 0; n < order.size(); ++n)
-			run_slot(n);
-	} else {
-		// Each worker takes the next boot in the schedule's order; an interruption ends every QEMU (each
-		// run_cell watches the stop signal) and the workers with them.
-		std::atomic<size_t> next{0};
-		std::vector<std::jthread> workers;
-		for (unsigned w = 0; w < jobs; ++w)
-			workers.emplace_back([&] {
-				for (size_t n; (n = next++) < order.size() && !stop_signal();)
-					run_slot(n);
-			});
 	}
-	end_progress_line();
 
-	int failed = 0, done = 0;
-	for (size_t i = 0; i < cells.size(); ++i) {
-		const auto &c = cells[i];
-		auto &r = runs[i];
-		auto file = out / (c.name() + ".json");
-		if (r.done_before) {
+	CellJob job_for(const CellRun &r, const std::string &tag)
+	{
+		CellJob job;
+		job.job = "bench";
+		job.args = args_;
+		job.timeout = std::chrono::seconds(o_.quick ? 600 : 1800);
+		job.inactivity = o_.inactivity;
+		job.accel = r.accel;
+		job.icount = icount_;
+		job.modparams = "kbuf=" + kbuf_for(o_, r.accel);
+		job.on_line = [this, tag](const std::string &line) {
+			auto pos = line.find(protocol::kProgress);
+			if (pos != std::string::npos) {
+				std::lock_guard lock(mu_);
+				progress(fmt::format("{}: benchmark {}", tag, line.substr(pos + protocol::kProgress.size() + 1)));
+			}
+		};
+		return job;
+	}
+
+	// Each cell's boots merged into DIR/<cell>.json; returns {cells done, cells failed}.
+	std::pair<int, int> write_cells()
+	{
+		int failed = 0, done = 0;
+		for (size_t i = 0; i < cells_.size(); ++i) {
+			const auto &c = cells_[i];
+			auto &r = runs_[i];
+			auto file = out_ / (c.name() + ".json");
+			if (r.done_before) {
+				++done;
+				continue;
+			}
+			if (!r.why.empty()) {
+				fmt::print(stderr, "{}: FAILED ({:.0f} s): {}\n", c.name(), r.seconds, r.why);
+				++failed;
+				continue;
+			}
+			auto j = merge_boots(r.boots, icount_);
+			describe_cell(j["context"], c, o_, r.accel, args_);
+			write_file(file, j.dump(2) + "\n");
 			++done;
-			continue;
+			fmt::print(stderr, "{}: done in {:.0f} s, {} rows -> {}\n", c.name(), r.seconds, j["benchmarks"].size(),
+				   file.string());
 		}
-		if (!r.why.empty()) {
-			fmt::print(stderr, "{}: FAILED ({:.0f} s): {}\n", c.name(), r.seconds, r.why);
-			++failed;
-			continue;
-		}
-		auto j = merge_boots(r.boots, icount);
-		describe_cell(j["context"], c, o, r.accel, args);
-		write_file(file, j.dump(2) + "\n");
-		++done;
-		fmt::print(stderr, "{}: done in {:.0f} s, {} rows -> {}\n", c.name(), r.seconds, j["benchmarks"].size(),
-			   file.string());
+		return {done, failed};
 	}
 
-	if (done)
-		print_report(out);
-	fmt::print("Results: {} (one Google Benchmark JSON per cell; compare any two with ./xuaccess compare A.json B.json)\n",
-		   out.string());
-	fmt::print("xuaccess bench: {} cell(s) done, {} failed, {:.0f} s in all ({})\n", done, failed, seconds_since(t0),
-		   icount ? "icount: instructions, under TCG" : o.accel == "tcg" ? "emulated under TCG" : "accelerator per cell above");
-	return failed ? 1 : 0;
+	const BenchOptions &o_;
+	const fs::path out_;
+	const bool icount_;
+	const int boots_;
+	const std::vector<Cell> cells_;
+	std::vector<CellRun> runs_;
+	const std::vector<std::string> args_;
+	std::map<std::string, std::string> why_tcg_;  // arch-kernel -> why --accel auto chose TCG
+	std::vector<Slot> order_;
+	std::mutex mu_;
+};
+
+int bench_cells(const BenchOptions &o, const fs::path &out)
+{
+	return BenchRun(o, out).run();
 }
 
 // bench_cells, saying on the way out of an interruption where the finished boots are and how to go on.

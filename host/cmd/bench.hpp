@@ -37,15 +37,6 @@ struct BenchOptions {
 // How many boots run side by side for these options.
 unsigned bench_jobs(const BenchOptions &o);
 
-// The order boots run in. For each arch x kernel, the boots of its cells (on and off) alternate round by
-// round, the order inside each round drawn from `seed`: a drift of the host over the run falls on both
-// sides alike instead of lining up with the guard. The same seed gives the same order (--seed, --resume).
-struct Slot {
-	size_t cell;  // index into the cells
-	int boot;     // 0 .. boots-1
-};
-std::vector<Slot> schedule(const std::vector<Cell> &cells, int boots, uint64_t seed);
-
 // Starts a run in o.out (an earlier run there is started over).
 int run_bench(const BenchOptions &o);
 // Continues the run in `dir` with the options it was started with (DIR/boots/run.json).
@@ -61,12 +52,6 @@ std::string kbuf_for(const BenchOptions &o, const std::string &accel);
 // The arguments of xuaccess-bench for these options, after checking them (they travel on the guest's
 // kernel command line, where spaces separate parameters and commas separate arguments).
 std::vector<std::string> bench_args(const BenchOptions &o);
-
-// One cell's boots (each a Google Benchmark JSON, in boot order) as one JSON: every boot's iteration rows,
-// each marked with its boot ("xua_boot"); Google Benchmark's per-boot aggregates dropped with several boots
-// (compare computes its own); the context of the first boot, with the busiest boot's host load. Rows get
-// their unit and kind (instruction units with `icount`).
-nlohmann::json merge_boots(const std::vector<nlohmann::json> &boots, bool icount = false);
 
 // The options as saved in DIR/boots/run.json, and back.
 nlohmann::json to_json(const BenchOptions &o);

@@ -64,88 +64,107 @@ fs::path the_json(const fs::path &dir)
 	fail("no host-*.json in {}", dir.string());
 }
 
-}  // namespace
+// The steps of one arch's machine: image, checkout, the two host boots and their results, the KVM boot and its
+// results. Every step is reported, also those a failed step before them leaves unrun (the plan is fixed).
+class MachineSteps {
+public:
+	MachineSteps(TapSteps &tap, const Arch &arch)
+		: tap_(tap), arch_(arch), series_(Matrix::get().default_kernel()),
+		  dir_(Matrix::paths().build / "machines" / arch.name)
+	{
+	}
 
-int run_machine_suite(const std::vector<std::string> &arches_in)
-{
-	auto arches = arches_in.empty() ? std::vector<std::string>{host_arch()} : arches_in;
-	const auto &m = Matrix::get();
-	const auto runs = Matrix::paths().build / "machines";
-	TapSteps tap;
-	fmt::print("TAP version 13\n");
-	auto t_all = std::chrono::steady_clock::now();
-	for (auto &name : arches) {
-		const Arch &arch = m.arch(name);
-		const auto series = m.default_kernel();
-		MachineImage img;
-		auto dir = runs / arch.name;
-		bool have_image = tap.step(arch.name + ": Debian 12 machine image built (mmdebstrap, cached)", [&] {
-			img = ensure_machine_image(arch);
-			return fmt::format("{} (kernel {})", img.dir.string(), img.release);
+	void run()
+	{
+		build();
+		host_pair();
+		kvm();
+	}
+
+private:
+	void build()
+	{
+		bool have_image = tap_.step(arch_.name + ": Debian 12 machine image built (mmdebstrap, cached)", [&] {
+			img_ = ensure_machine_image(arch_);
+			return fmt::format("{} (kernel {})", img_.dir.string(), img_.release);
 		});
-		const std::string build_step = arch.name + (arch.native ? ": this checkout built inside the image (chroot)"
-								      : ": this checkout built for the image (cross, at its native paths)");
-		bool built = have_image && tap.step(build_step, [&] {
-			refresh_machine_tree(img, series);
+		const std::string step = arch_.name + (arch_.native ? ": this checkout built inside the image (chroot)"
+								    : ": this checkout built for the image (cross, at its native paths)");
+		built_ = have_image && tap_.step(step, [&] {
+			refresh_machine_tree(img_, series_);
 			return std::string();
 		});
 		if (!have_image)
-			tap.result(false, build_step, "not run: needs the image");
-		auto boot = [&](const std::string &what, const MachineJob &job) {
-			MachineOutcome o;
-			bool ok = tap.step(arch.name + ": " + what, [&] {
-				o = run_machine(img, job, dir / job.name);
-				if (!o.ok())
-					fail("{}", o.why_not());
-				return fmt::format("booted in {:.0f} s to the job; machine ran {:.0f} s",
-						   o.guest.first_output, o.guest.seconds);
-			});
-			return std::pair{ok, o};
-		};
-		// Every step is reported, also those a failed step before them leaves unrun (the plan is fixed).
-		auto boot_if_built = [&](const std::string &what, const MachineJob &job) {
-			if (built)
-				return boot(what, job);
-			tap.result(false, arch.name + ": " + what, "not run: needs the image and its checkout (above)");
-			return std::pair{false, MachineOutcome{}};
-		};
+			tap_.result(false, step, "not run: needs the image");
+	}
+
+	std::pair<bool, MachineOutcome> boot(const std::string &what, const MachineJob &job)
+	{
+		if (!built_) {
+			tap_.result(false, arch_.name + ": " + what, "not run: needs the image and its checkout (above)");
+			return {false, MachineOutcome{}};
+		}
+		MachineOutcome o;
+		bool ok = tap_.step(arch_.name + ": " + what, [&] {
+			o = run_machine(img_, job, dir_ / job.name);
+			if (!o.ok())
+				fail("{}", o.why_not());
+			return fmt::format("booted in {:.0f} s to the job; machine ran {:.0f} s", o.guest.first_output,
+					   o.guest.seconds);
+		});
+		return {ok, o};
+	}
+
+	// bench --host with the guard on and off, what the two results say, and compare over them.
+	void host_pair()
+	{
 		MachineJob on{.name = "host-on", .script = host_bench_script("/job/out/host"), .on_line = progress};
-		auto [on_ok, on_o] = boot_if_built("bench --host, guard on: module built, loaded, suites run, unloaded", on);
-		auto off_job = guard_off(arch, on);
+		auto [on_ok, on_o] = boot("bench --host, guard on: module built, loaded, suites run, unloaded", on);
+		auto off_job = guard_off(arch_, on);
 		off_job.name = "host-off";
-		auto [off_ok, off_o] = boot_if_built("bench --host, guard off: the same on the guard-off boot", off_job);
+		auto [off_ok, off_o] = boot("bench --host, guard off: the same on the guard-off boot", off_job);
 		fs::path on_json, off_json;
-		tap.step(arch.name + ": the two host results say what they ran with", [&] {
+		tap_.step(arch_.name + ": the two host results say what they ran with", [&] {
 			if (!on_ok || !off_ok)
 				fail("needs both host boots");
 			on_json = the_json(on_o.out / "host");
 			off_json = the_json(off_o.out / "host");
-			auto ctx = [](const fs::path &p) { return nlohmann::json::parse(read_file(p)).at("context").get<CellContext>(); };
-			auto a = ctx(on_json), b = ctx(off_json);
-			if (a.protection_verified != "on")
-				fail("guard-on boot: the module found '{}', not on", a.protection_verified);
-			if (b.protection_verified == "on")
-				fail("guard-off boot: the module found the guard on");
-			// What makes host timings move, as bench --host recorded it (issue 20): present in both.
-			for (auto *c : {&a, &b})
-				if (c->host_governor.empty() || c->host_mitigations.empty() || c->host_bench_cpu.empty())
-					fail("a host result lacks the host description (governor, mitigations, pinned CPU)");
-			return fmt::format("{}: {} | {}: {} | governor {}, boost {}, SMT {}, CPU {}, {}", on_json.filename().string(),
-					   a.emulated, off_json.filename().string(), b.emulated, a.host_governor, a.host_boost,
-					   a.host_smt, a.host_bench_cpu, a.host_os);
+			return check_host_results(on_json, off_json);
 		});
-		tap.step(arch.name + ": compare reads the host on/off pair", [&] {
+		tap_.step(arch_.name + ": compare reads the host on/off pair", [&] {
 			if (on_json.empty() || off_json.empty())
 				fail("needs both host results");
 			CompareOptions co;
 			// arm64's guard-off machine is another CPU model: compare refuses it unless told (and says why).
-			co.allow_mismatch = arch.name != "x86_64";
-			auto st = run_compare(on_json, off_json, co, dir / "compare-host.json");
+			co.allow_mismatch = arch_.name != "x86_64";
+			auto st = run_compare(on_json, off_json, co, dir_ / "compare-host.json");
 			if (st != 0)
 				fail("compare exited {}", st);
-			return "compare JSON: " + (dir / "compare-host.json").string();
+			return "compare JSON: " + (dir_ / "compare-host.json").string();
 		});
-		const auto kvm_prots = kvm_protections(arch);
+	}
+
+	static std::string check_host_results(const fs::path &on_json, const fs::path &off_json)
+	{
+		auto ctx = [](const fs::path &p) { return nlohmann::json::parse(read_file(p)).at("context").get<CellContext>(); };
+		auto a = ctx(on_json), b = ctx(off_json);
+		if (a.protection_verified != "on")
+			fail("guard-on boot: the module found '{}', not on", a.protection_verified);
+		if (b.protection_verified == "on")
+			fail("guard-off boot: the module found the guard on");
+		// What makes host timings move, as bench --host recorded it (issue 20): present in both.
+		for (auto *c : {&a, &b})
+			if (c->host_governor.empty() || c->host_mitigations.empty() || c->host_bench_cpu.empty())
+				fail("a host result lacks the host description (governor, mitigations, pinned CPU)");
+		return fmt::format("{}: {} | {}: {} | governor {}, boost {}, SMT {}, CPU {}, {}", on_json.filename().string(),
+				   a.emulated, off_json.filename().string(), b.emulated, a.host_governor, a.host_boost, a.host_smt,
+				   a.host_bench_cpu, a.host_os);
+	}
+
+	// test and bench --accel kvm inside the machine, and what the KVM results say.
+	void kvm()
+	{
+		const auto prots = kvm_protections(arch_);
 		MachineJob kvm{.name = "kvm",
 			       .script = fmt::format("set -e\ntrap 'mkdir -p /job/out/inner; cp -r build/cells build/meson-logs /job/out/inner/ 2>/dev/null' EXIT\n"
 						     "modprobe kvm_amd 2>/dev/null || modprobe kvm_intel 2>/dev/null || modprobe kvm\n"
@@ -154,39 +173,60 @@ int run_machine_suite(const std::vector<std::string> &arches_in)
 						     // A few rows: the nested guest's results port moves ~250 bytes a second.
 						     "./xuaccess bench --accel kvm --arch {0} --kernel {1} --protection {2} --quick "
 						     "--filter '^(guard/toggle|transfer/copy/)' --out /job/out/kvm\n",
-						     arch.name, series, fmt::join(kvm_prots, ",")),
+						     arch_.name, series_, fmt::join(prots, ",")),
 			       .on_line = progress};
-		auto [kvm_ok, kvm_o] =
-			boot_if_built("test and bench --accel kvm inside the machine (KVM nested in the emulated machine)", kvm);
-		tap.step(arch.name + ": the KVM results say what they ran on", [&] {
-			if (!kvm_ok)
+		auto [ok, o] = boot("test and bench --accel kvm inside the machine (KVM nested in the emulated machine)", kvm);
+		tap_.step(arch_.name + ": the KVM results say what they ran on", [&] {
+			if (!ok)
 				fail("needs the KVM boot");
-			std::string said;
-			for (auto &prot : kvm_prots) {
-				auto file = kvm_o.out / "kvm" / fmt::format("{}-{}-{}.json", arch.name, series, prot);
-				if (!fs::exists(file))
-					fail("{} is missing", file.string());
-				auto j = nlohmann::json::parse(read_file(file));
-				auto ctx = j.at("context").get<CellContext>();
-				if (ctx.accel != Accel::kvm)
-					fail("{}: {} is '{}', not kvm", file.string(), keys::accel,
-					     ctx.accel ? name_of(*ctx.accel) : "?");
-				if (ctx.emulated.find("KVM inside") == std::string::npos)
-					fail("{}: labelled '{}', not as KVM inside this emulated machine", file.string(), ctx.emulated);
-				if (j.value("benchmarks", nlohmann::json::array()).empty())
-					fail("{} holds no benchmark rows", file.string());
-				said += fmt::format("{}: {} ({} rows)\n", file.filename().string(), ctx.emulated,
-						    j["benchmarks"].size());
-			}
-			// bench pairs its on and off cells itself: refusing them would mean their contexts disagree.
-			if (kvm_prots.size() < 2)
-				return said + fmt::format("(on only: {} under KVM has no guard-off CPU)", arch.name);
-			auto summary = read_file(kvm_o.out / "kvm" / "summary.txt");
-			if (auto at = summary.find("not compared"); at != std::string::npos)
-				fail("bench did not compare on with off: {}", summary.substr(at, summary.find('\n', at) - at));
-			return said;
+			return check_kvm_results(o.out / "kvm", prots);
 		});
 	}
+
+	std::string check_kvm_results(const fs::path &dir, const std::vector<std::string> &prots) const
+	{
+		std::string said;
+		for (auto &prot : prots) {
+			auto file = dir / fmt::format("{}-{}-{}.json", arch_.name, series_, prot);
+			if (!fs::exists(file))
+				fail("{} is missing", file.string());
+			auto j = nlohmann::json::parse(read_file(file));
+			auto ctx = j.at("context").get<CellContext>();
+			if (ctx.accel != Accel::kvm)
+				fail("{}: {} is '{}', not kvm", file.string(), keys::accel, ctx.accel ? name_of(*ctx.accel) : "?");
+			if (ctx.emulated.find("KVM inside") == std::string::npos)
+				fail("{}: labelled '{}', not as KVM inside this emulated machine", file.string(), ctx.emulated);
+			if (j.value("benchmarks", nlohmann::json::array()).empty())
+				fail("{} holds no benchmark rows", file.string());
+			said += fmt::format("{}: {} ({} rows)\n", file.filename().string(), ctx.emulated, j["benchmarks"].size());
+		}
+		// bench pairs its on and off cells itself: refusing them would mean their contexts disagree.
+		if (prots.size() < 2)
+			return said + fmt::format("(on only: {} under KVM has no guard-off CPU)", arch_.name);
+		auto summary = read_file(dir / "summary.txt");
+		if (auto at = summary.find("not compared"); at != std::string::npos)
+			fail("bench did not compare on with off: {}", summary.substr(at, summary.find('\n', at) - at));
+		return said;
+	}
+
+	TapSteps &tap_;
+	const Arch &arch_;
+	const std::string series_;
+	const fs::path dir_;
+	MachineImage img_;
+	bool built_ = false;
+};
+
+}  // namespace
+
+int run_machine_suite(const std::vector<std::string> &arches_in)
+{
+	auto arches = arches_in.empty() ? std::vector<std::string>{host_arch()} : arches_in;
+	TapSteps tap;
+	fmt::print("TAP version 13\n");
+	auto t_all = std::chrono::steady_clock::now();
+	for (auto &name : arches)
+		MachineSteps(tap, Matrix::get().arch(name)).run();
 	return tap.finish("machines", seconds_since(t_all));
 }
 

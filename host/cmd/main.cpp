@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 
 #include <CLI/CLI.hpp>
 
@@ -47,313 +48,406 @@ void add_selection(CLI::App *cmd, xua::Selection &sel)
 		->delimiter(',');
 }
 
+// A usage error found after parsing (a combination of options CLI11 cannot express): said, exit status 2.
+int usage(const char *what)
+{
+	std::fprintf(stderr, "xuaccess: %s\n", what);
+	return 2;
+}
+
+// One subcommand: its options, registered on the command line in the constructor, and what it does once the
+// line parsed (`go`, run with the front end's exit-status rules around it).
+struct Command {
+	CLI::App *sub = nullptr;
+	virtual ~Command() = default;
+	virtual int go() = 0;
+};
+
+struct TestCommand : Command {
+	xua::Selection sel;
+	std::string accel = "tcg", suite = "cells";
+	bool thorough = false;
+
+	explicit TestCommand(CLI::App &app)
+	{
+		sub = app.add_subcommand("test", "Build everything, then run host unit tests, sparse and the QEMU cells");
+		add_selection(sub, sel);
+		sub->add_option("--suite", suite,
+				"cells (default: host unit tests, sparse and the QEMU cells), machines (Debian 12 machine "
+				"images: bench --host and --accel kvm end to end inside them; docs/machines.md) or debian13 (a "
+				"fresh Debian 13 root runs ./xuaccess test and bench --quick from scratch; docs/ci.md) or bisect "
+				"(./xuaccess bisect over a synthetic kernel history; docs/bisect.md)")
+			->check(CLI::IsMember({"cells", "machines", "debian13", "bisect"}));
+		sub->add_option("--accel", accel,
+				"tcg (default: every cell emulated, as in CI), kvm (cells of this machine's arch under KVM; "
+				"refused when /dev/kvm cannot run them), or auto (kvm where usable, else tcg)")
+			->check(CLI::IsMember({"auto", "tcg", "kvm"}));
+		sub->add_flag("--thorough", thorough,
+			      "the long tier (CI runs it): 1e5 fuzz calls, 8 s of stress, 6 s of shared-fd load, 100 load "
+			      "cycles per cell instead of 1e4, 2 s, 2 s, 20 (docs/testing.md#tiers)");
+	}
+
+	int go() override
+	{
+		sel.dedupe();
+		// The other suites run fixed steps of their own: only cells takes the selection's other options.
+		const bool cell_options = !sel.kernels.empty() || !sel.protections.empty() || accel != "tcg" || thorough;
+		if (suite == "machines")
+			return cell_options ? usage("--suite machines takes only --arch (each machine runs its own fixed steps)")
+					    : xua::run_machine_suite(sel.arches);
+		if (suite == "bisect")
+			return cell_options ? usage("--suite bisect takes only --arch") : xua::run_bisect_suite(sel.arches);
+		if (suite == "debian13")
+			return cell_options || !sel.arches.empty()
+				       ? usage("--suite debian13 takes no other option (it runs the README's commands as they are)")
+				       : xua::run_host_release_suite(suite);
+		return xua::run_tests(sel, accel, thorough);
+	}
+};
+
+struct BenchCommand : Command {
+	xua::BenchOptions bo;
+	std::string out, resume;
+	bool host = false, host_yes = false;
+	CLI::Option *boots = nullptr;
+
+	explicit BenchCommand(CLI::App &app)
+	{
+		sub = app.add_subcommand("bench", "Run the benchmark suites in every cell (the project's main job)");
+		add_selection(sub, bo.sel);
+		auto *filter = sub->add_option("--filter", bo.filter,
+					       "regex over benchmark names, e.g. 'transfer/copy' or '^guard'; no spaces, commas "
+					       "or quotes (it travels on the guest kernel command line)");
+		boots = sub->add_option("--boots", bo.boots,
+					"guest boots per cell (default 8): each boot is one sample of the on/off test, since "
+					"boots of one cell differ by far more than repetitions inside a boot; on and off boots "
+					"alternate in a seeded random order")
+				->check(CLI::Range(1, 50));
+		auto *reps = sub->add_option("--repetitions", bo.repetitions, "repetitions per benchmark in each boot (default 1)")
+				     ->check(CLI::Range(1, 50));
+		auto *clock = sub->add_option("--clock", bo.clock,
+					      "time (default), or icount: QEMU counts instructions (one ns of guest time each; "
+					      "TCG, one boot per cell, since every boot gives the same figures)")
+				      ->check(CLI::IsMember({"time", "icount"}));
+		auto *seed = sub->add_option("--seed", bo.seed, "the order of the interleaved boots (default: drawn and printed)")
+				     ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
+		auto *kbuf = sub->add_option("--kbuf", bo.kbuf,
+					     "the module's kernel buffers: auto (default: linear on KVM and --host, vmalloc under "
+					     "TCG), vmalloc, or linear (the linear map, as kmalloc memory)")
+				     ->check(CLI::IsMember({"auto", "vmalloc", "linear"}));
+		auto *quick = sub->add_flag("--quick", bo.quick,
+					    "smoke run for CI (about 30 s per cell): a few sizes, short min time, 1 boot, 1 "
+					    "repetition");
+		quick->excludes(boots)->excludes(reps);
+		auto *out_opt = sub->add_option("--out", out, "results directory (default results/<UTC timestamp>)");
+		auto *host_flag = sub->add_flag("--host", host,
+						"run on this machine's own kernel instead of QEMU (loads the module; results say "
+						"whether this machine is real silicon or itself virtual or emulated)");
+		sub->add_flag("--yes-load-module-into-this-kernel", host_yes, "the confirmation --host requires")
+			->needs(host_flag);
+		auto *accel = sub->add_option("--accel", bo.accel,
+					      "auto (default: kvm for cells of this machine's own arch, x86_64 or arm64, when "
+					      "/dev/kvm is usable and every cell of that arch and kernel can run under it, else "
+					      "tcg), tcg, or kvm")
+				      ->check(CLI::IsMember({"auto", "tcg", "kvm"}));
+		auto *jobs = sub->add_option("--jobs", bo.jobs,
+					     "boots side by side (default: every usable core with --clock icount, whose counts do "
+					     "not depend on host load; 1 with --clock time, the only value it takes)")
+				     ->check(CLI::Range(1, 1024));
+		auto *res = sub->add_option("--resume", resume,
+					    "continue the interrupted run in this results directory with its own options "
+					    "(boots already on disk are kept)")
+				    ->check(CLI::ExistingDirectory);
+		for (auto *o : {filter, boots, reps, quick, out_opt, host_flag, accel, clock, seed, kbuf, jobs})
+			res->excludes(o);
+	}
+
+	int go() override
+	{
+		if (!resume.empty())
+			return xua::resume_bench(resume);
+		bo.sel.dedupe();
+		bo.out = out;
+		if (bo.clock == "icount" && boots->count() && bo.boots != 1)
+			return usage("--clock icount takes one boot per cell: every boot of a cell gives the same instruction "
+				     "counts, so more boots add nothing");
+		if (bo.clock != "icount" && bo.jobs > 1) {
+			std::fprintf(stderr, "xuaccess: --jobs %d needs --clock icount: time figures of boots side by side "
+					     "would measure their sharing of this machine's cores and caches\n", bo.jobs);
+			return 2;
+		}
+		if (host && bo.clock == "icount")
+			return usage("--clock icount needs QEMU (TCG); --host runs on this machine's CPU");
+		return host ? xua::run_host_bench(bo, host_yes) : xua::run_bench(bo);
+	}
+};
+
+struct ReportCommand : Command {
+	std::string dir;
+
+	explicit ReportCommand(CLI::App &app)
+	{
+		sub = app.add_subcommand("report", "Regenerate summary.txt, compare-*.txt/json, plots/ and report.md of a "
+						   "results directory from its JSON, and print the summary");
+		sub->add_option("dir", dir, "results/<run> of a ./xuaccess bench")->required()->check(CLI::ExistingDirectory);
+	}
+
+	int go() override
+	{
+		xua::print_report(dir);
+		return 0;
+	}
+};
+
+struct CompareCommand : Command {
+	std::string a, b, json;
+	xua::CompareOptions co;
+	double max_regression = 0;
+	CLI::Option *max_reg = nullptr;
+
+	explicit CompareCommand(CLI::App &app)
+	{
+		sub = app.add_subcommand("compare", "Compare two cells' benchmark JSON row by row: B/A time with its interval, "
+						    "spread, Mann-Whitney U over the boots (over the repetitions for one-boot "
+						    "cells) and Benjamini-Hochberg q-values");
+		sub->add_option("A", a, "the baseline, e.g. results/<run>/x86_64-6.1-off.json")->required()->check(CLI::ExistingFile);
+		sub->add_option("B", b, "compared against A, e.g. results/<run>/x86_64-6.1-on.json")->required()->check(CLI::ExistingFile);
+		sub->add_option("--alpha", co.alpha, "rows are marked at q < alpha (default 0.05)")->check(CLI::Range(1e-9, 0.5));
+		sub->add_flag("--allow-mismatch", co.allow_mismatch,
+			      "compare cells that differ in more than the protection (arch, kernel, CPU, accel, host machine, "
+			      "command line, ...)");
+		sub->add_option("--across", co.across,
+				"kernel: compare one protection on two kernels (same arch, CPU, everything else), a kernel A/B")
+			->check(CLI::IsMember({"kernel"}));
+		sub->add_option("--json", json, "also write the comparison as JSON to this file");
+		max_reg = sub->add_option("--max-regression", max_regression,
+					  "exit 1 when a row of B is slower than A by more than PCT percent (icount: exactly; "
+					  "time: beyond the interval's lower bound)")
+				  ->check(CLI::Range(0.0, 1000.0));
+	}
+
+	int go() override
+	{
+		return xua::run_compare(a, b, co, json, max_reg->count() ? std::optional<double>(max_regression) : std::nullopt);
+	}
+};
+
+struct BisectCommand : Command {
+	xua::BisectOptions bi;
+	std::string resume, out;
+	double pct = 0;
+	std::vector<CLI::Option *> required;
+	CLI::Option *boots = nullptr;
+
+	explicit BisectCommand(CLI::App &app)
+	{
+		sub = app.add_subcommand("bisect", "Find the commit of a kernel git tree that changed one benchmark row's "
+						   "cost, with git bisect and the instruction clock (docs/bisect.md)");
+		auto *tree = sub->add_option("--tree", bi.tree, "your kernel git tree (never changed: the bisection runs in a "
+								"clone of it in the cache)");
+		auto *good = sub->add_option("--good", bi.good, "a revision with the old cost");
+		auto *bad = sub->add_option("--bad", bi.bad, "a later revision with the new cost");
+		auto *row = sub->add_option("--row", bi.row, "the benchmark row, e.g. transfer/copy/to_user/64");
+		required = {tree, good, bad, row};
+		auto *arch = sub->add_option("--arch", bi.arch, "x86_64 (default) or arm64");
+		auto *prot = sub->add_option("--protection", bi.protection, "on (default), off, off-kernel, sw");
+		auto *clock = sub->add_option("--clock", bi.clock,
+					      "icount (default: instructions, one boot a revision) or time (--boots boots a "
+					      "revision and the interval rule: slower and less certain)")
+				      ->check(CLI::IsMember({"icount", "time"}));
+		auto *thr = sub->add_option("--threshold", pct,
+					    "PCT: a revision is bad when the row moved by more than this percentage of the good "
+					    "value (default 0.1 with icount, its repeatability; 2 with time)")
+				    ->check(CLI::Range(1e-6, 100.0));
+		boots = sub->add_option("--boots", bi.boots, "boots a revision with --clock time (default 4)")
+				->check(CLI::Range(2, 50));
+		auto *out_opt = sub->add_option("--out", out, "results directory (default results/bisect-<UTC timestamp>)");
+		auto *res = sub->add_option("--resume", resume,
+					    "continue an interrupted bisection in this directory (measured revisions are kept)")
+				    ->check(CLI::ExistingDirectory);
+		for (auto *o : {tree, good, bad, row, arch, prot, clock, thr, boots, out_opt})
+			res->excludes(o);
+	}
+
+	int go() override
+	{
+		if (!resume.empty())
+			return xua::resume_bisect(resume);
+		xua::Matrix::get().select({bi.arch}, {}, {bi.protection});  // refused as every command refuses them
+		for (auto *o : required)
+			if (!o->count()) {
+				std::fprintf(stderr, "xuaccess: bisect needs --tree, --good, --bad and --row (or --resume DIR); "
+						     "%s is missing\n", o->get_name().c_str());
+				return 2;
+			}
+		if (boots->count() && bi.clock != "time")
+			return usage("--boots is for --clock time (icount needs one boot a revision)");
+		bi.threshold = pct / 100;
+		bi.out = out;
+		return xua::run_bisect(bi);
+	}
+};
+
+// The plumbing commands name one cell or kernel: --arch, --kernel (and --protection where it matters).
+struct OneCell {
+	std::string arch, kernel, protection = "on";
+};
+
+struct KbuildCommand : Command {
+	OneCell one;
+	std::string out, stamp, depfile;
+	bool sparse = false;
+
+	explicit KbuildCommand(CLI::App &app)
+	{
+		sub = app.add_subcommand("kbuild", "(plumbing) build the module for one arch and kernel series");
+		sub->add_option("--arch", one.arch)->required();
+		sub->add_option("--kernel", one.kernel,
+				"a kernel series, <series>-src/-debug, or a path (a build tree or .deb directory)")
+			->required();
+		sub->add_option("--out", out, "the .ko to write (with --sparse: the report)")->required();
+		sub->add_option("--stamp", stamp);
+		sub->add_option("--depfile", depfile);
+		sub->add_flag("--sparse", sparse, "check with sparse (C=2) and fail on any warning");
+		sub->add_option("--protection", one.protection,
+				"for a kernel built from source or given as a path: the protection's config")
+			->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
+	}
+
+	int go() override
+	{
+		xua::die_with_parent(SIGTERM);  // run by ninja, run by the front end
+		const auto &m = xua::Matrix::get();
+		if (xua::is_source_kernel(one.kernel) || xua::is_kernel_path(one.kernel)) {
+			// Against a kernel built from source (built now if the cache lacks it) or given as a path.
+			auto c = m.select({one.arch}, {one.kernel}, {one.protection}).front();
+			auto k = xua::cell_kernel(c, xua::Resolve::if_missing);
+			xua::kbuild({.arch = c.arch, .series = k.release, .out = out, .sparse = sparse, .headers = k.headers,
+				     .cc = xua::module_cc(c, k.headers)});
+		} else {
+			xua::kbuild({.arch = &m.arch(one.arch), .series = one.kernel, .out = out, .stamp = stamp,
+				     .depfile = depfile, .sparse = sparse});
+		}
+		if (sparse)
+			std::printf("%s", xua::read_file(out).c_str());
+		return 0;
+	}
+};
+
+struct CellCommand : Command {
+	OneCell one;
+	int timeout = 240;
+	std::string accel;
+	std::vector<std::string> guest_args;
+	bool thorough = false;
+
+	explicit CellCommand(CLI::App &app)
+	{
+		sub = app.add_subcommand("cell", "(plumbing) boot one cell, run the in-guest tests, print TAP");
+		sub->add_option("--arch", one.arch)->required();
+		sub->add_option("--kernel", one.kernel,
+				"a kernel series, <series>-src/-debug, or a path (a build tree or .deb directory)")
+			->required();
+		sub->add_option("--protection", one.protection)->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
+		sub->add_option("--timeout", timeout, "seconds before the guest is killed")->check(CLI::Range(5, 3600));
+		// `./xuaccess test --accel` reaches its cells (run by Meson) through the environment.
+		const char *accel_env = std::getenv("XUACCESS_ACCEL");
+		accel = accel_env && *accel_env ? accel_env : "tcg";
+		sub->add_option("--accel", accel, "tcg (default, or $XUACCESS_ACCEL), kvm or auto")
+			->check(CLI::IsMember({"auto", "tcg", "kvm"}));
+		sub->add_option("--guest-args", guest_args, "arguments for the guest program, e.g. --gtest_filter=Mmap*")
+			->delimiter(',');
+		// `./xuaccess test --thorough` reaches its cells the same way.
+		const char *tier_env = std::getenv("XUACCESS_TIER");
+		thorough = tier_env && std::string(tier_env) == "thorough";
+		sub->add_flag("--thorough", thorough, "the in-guest tests' long tier (or $XUACCESS_TIER=thorough)");
+	}
+
+	int go() override
+	{
+		xua::die_with_parent(SIGTERM);  // run by meson, run by the front end: QEMU goes when they go
+		try {
+			auto c = xua::Matrix::get().select({one.arch}, {one.kernel}, {one.protection}).front();
+			xua::CellJob job;
+			job.timeout = std::chrono::seconds(timeout * xua::guest_time_scale());
+			job.args = guest_args;
+			if (thorough)
+				job.args.push_back("--thorough");
+			job.accel = xua::resolve_accels(accel, {c}).front();
+			auto dir = xua::Matrix::paths().build / "cells" / c.name();
+			auto image = xua::provision_cell(c, job.job, dir);
+			auto o = xua::run_cell(c, image, job, dir);
+			return xua::print_tap(o, xua::judge(o), stdout) == 0 ? 0 : 1;
+		} catch (const xua::Error &e) {
+			std::printf("Bail out! %s\n", e.what());  // a TAP consumer (Meson) reads stdout
+			throw;
+		}
+	}
+};
+
+struct FetchKernelCommand : Command {
+	OneCell one;
+
+	explicit FetchKernelCommand(CLI::App &app)
+	{
+		sub = app.add_subcommand("fetch-kernel", "(plumbing) fetch and unpack a Debian kernel into the cache");
+		sub->add_option("--arch", one.arch)->required();
+		sub->add_option("--kernel", one.kernel)->required();
+	}
+
+	int go() override
+	{
+		auto k = xua::ensure_kernel(xua::Matrix::get().arch(one.arch), one.kernel, xua::Resolve::always);
+		std::printf("%s", xua::read_file(k.stamp).c_str());
+		return 0;
+	}
+};
+
+// An unknown subcommand is named as such, with the valid ones (CLI11 would say "A subcommand is required").
+bool unknown_subcommand(CLI::App &app, int argc, char **argv)
+{
+	if (argc < 2 || argv[1][0] == '-')
+		return false;
+	std::vector<std::string> known, plumbing;
+	for (auto *s : app.get_subcommands([](CLI::App *) { return true; }))
+		(s->get_description().starts_with("(plumbing)") ? plumbing : known).push_back(s->get_name());
+	if (std::find(known.begin(), known.end(), argv[1]) != known.end() ||
+	    std::find(plumbing.begin(), plumbing.end(), argv[1]) != plumbing.end())
+		return false;
+	std::fprintf(stderr, "xuaccess: unknown subcommand '%s' (expected one of: %s; plumbing: %s)\n", argv[1],
+		     fmt::format("{}", fmt::join(known, ", ")).c_str(), fmt::format("{}", fmt::join(plumbing, ", ")).c_str());
+	return true;
+}
+
 int run(int argc, char **argv)
 {
 	CLI::App app{"xuaccess: kernel/user data transfer under x86 SMAP and arm64 PAN, measured in QEMU guests", "xuaccess"};
 	app.require_subcommand(1);
 	app.footer("Exit status: 0 ok, 1 failure, 2 usage error, refused comparison or refused kernel, 130 interrupted (143 "
 		   "on SIGTERM).");
+	// In the order --help lists them.
+	std::vector<std::unique_ptr<Command>> commands;
+	commands.push_back(std::make_unique<TestCommand>(app));
+	commands.push_back(std::make_unique<BenchCommand>(app));
+	commands.push_back(std::make_unique<ReportCommand>(app));
+	commands.push_back(std::make_unique<CompareCommand>(app));
+	commands.push_back(std::make_unique<BisectCommand>(app));
+	commands.push_back(std::make_unique<KbuildCommand>(app));
+	commands.push_back(std::make_unique<CellCommand>(app));
+	commands.push_back(std::make_unique<FetchKernelCommand>(app));
 
-	xua::Selection sel;
-	auto *test = app.add_subcommand("test", "Build everything, then run host unit tests, sparse and the QEMU cells");
-	add_selection(test, sel);
-	std::string test_accel = "tcg", test_suite = "cells";
-	bool test_thorough = false;
-	test->add_option("--suite", test_suite,
-			 "cells (default: host unit tests, sparse and the QEMU cells), machines (Debian 12 machine "
-			 "images: bench --host and --accel kvm end to end inside them; docs/machines.md) or debian13 (a "
-			 "fresh Debian 13 root runs ./xuaccess test and bench --quick from scratch; docs/ci.md) or bisect "
-			 "(./xuaccess bisect over a synthetic kernel history; docs/bisect.md)")
-		->check(CLI::IsMember({"cells", "machines", "debian13", "bisect"}));
-	test->add_option("--accel", test_accel,
-			 "tcg (default: every cell emulated, as in CI), kvm (cells of this machine's arch under KVM; "
-			 "refused when /dev/kvm cannot run them), or auto (kvm where usable, else tcg)")
-		->check(CLI::IsMember({"auto", "tcg", "kvm"}));
-	test->add_flag("--thorough", test_thorough,
-		       "the long tier (CI runs it): 1e5 fuzz calls, 8 s of stress, 6 s of shared-fd load, 100 load cycles "
-		       "per cell instead of 1e4, 2 s, 2 s, 20 (docs/testing.md#tiers)");
-
-	xua::BenchOptions bo;
-	std::string bench_out, resume;
-	auto *bench = app.add_subcommand("bench", "Run the benchmark suites in every cell (the project's main job)");
-	add_selection(bench, bo.sel);
-	auto *filter = bench->add_option("--filter", bo.filter,
-					 "regex over benchmark names, e.g. 'transfer/copy' or '^guard'; no spaces, commas or "
-					 "quotes (it travels on the guest kernel command line)");
-	auto *boots = bench->add_option("--boots", bo.boots,
-					"guest boots per cell (default 8): each boot is one sample of the on/off test, since "
-					"boots of one cell differ by far more than repetitions inside a boot; on and off boots "
-					"alternate in a seeded random order")
-			      ->check(CLI::Range(1, 50));
-	auto *reps = bench->add_option("--repetitions", bo.repetitions, "repetitions per benchmark in each boot (default 1)")
-			     ->check(CLI::Range(1, 50));
-	auto *clock = bench->add_option("--clock", bo.clock,
-					"time (default), or icount: QEMU counts instructions (one ns of guest time each; TCG, "
-					"one boot per cell, since every boot gives the same figures)")
-			      ->check(CLI::IsMember({"time", "icount"}));
-	auto *seed = bench->add_option("--seed", bo.seed, "the order of the interleaved boots (default: drawn and printed)")
-			     ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
-	auto *kbuf = bench->add_option("--kbuf", bo.kbuf,
-				       "the module's kernel buffers: auto (default: linear on KVM and --host, vmalloc under "
-				       "TCG), vmalloc, or linear (the linear map, as kmalloc memory)")
-			     ->check(CLI::IsMember({"auto", "vmalloc", "linear"}));
-	auto *quick = bench->add_flag("--quick", bo.quick,
-				      "smoke run for CI (about 30 s per cell): a few sizes, short min time, 1 boot, 1 repetition");
-	quick->excludes(boots)->excludes(reps);
-	auto *out = bench->add_option("--out", bench_out, "results directory (default results/<UTC timestamp>)");
-	bool host = false, host_yes = false;
-	auto *host_flag = bench->add_flag("--host", host,
-					  "run on this machine's own kernel instead of QEMU (loads the module; results say whether "
-					  "this machine is real silicon or itself virtual or emulated)");
-	bench->add_flag("--yes-load-module-into-this-kernel", host_yes, "the confirmation --host requires")->needs(host_flag);
-	auto *accel = bench->add_option("--accel", bo.accel,
-					"auto (default: kvm for cells of this machine's own arch, x86_64 or arm64, when /dev/kvm is "
-					"usable and every cell of that arch and kernel can run under it, else tcg), tcg, or kvm")
-			      ->check(CLI::IsMember({"auto", "tcg", "kvm"}));
-	auto *jobs = bench->add_option("--jobs", bo.jobs,
-				       "boots side by side (default: every usable core with --clock icount, whose counts do "
-				       "not depend on host load; 1 with --clock time, the only value it takes)")
-			     ->check(CLI::Range(1, 1024));
-	auto *res = bench->add_option("--resume", resume,
-				      "continue the interrupted run in this results directory with its own options "
-				      "(boots already on disk are kept)")
-			    ->check(CLI::ExistingDirectory);
-	for (auto *o : {filter, boots, reps, quick, out, host_flag, accel, clock, seed, kbuf, jobs})
-		res->excludes(o);
-
-	std::string report_dir;
-	auto *report = app.add_subcommand("report", "Regenerate summary.txt, compare-*.txt/json, plots/ and report.md of a "
-						    "results directory from its JSON, and print the summary");
-	report->add_option("dir", report_dir, "results/<run> of a ./xuaccess bench")->required()->check(CLI::ExistingDirectory);
-
-	std::string cmp_a, cmp_b, cmp_json;
-	xua::CompareOptions co;
-	auto *cmp = app.add_subcommand("compare", "Compare two cells' benchmark JSON row by row: B/A time with its interval, "
-						  "spread, Mann-Whitney U over the boots (over the repetitions for one-boot "
-						  "cells) and Benjamini-Hochberg q-values");
-	cmp->add_option("A", cmp_a, "the baseline, e.g. results/<run>/x86_64-6.1-off.json")->required()->check(CLI::ExistingFile);
-	cmp->add_option("B", cmp_b, "compared against A, e.g. results/<run>/x86_64-6.1-on.json")->required()->check(CLI::ExistingFile);
-	cmp->add_option("--alpha", co.alpha, "rows are marked at q < alpha (default 0.05)")->check(CLI::Range(1e-9, 0.5));
-	cmp->add_flag("--allow-mismatch", co.allow_mismatch,
-		      "compare cells that differ in more than the protection (arch, kernel, CPU, accel, host machine, command "
-		      "line, ...)");
-	cmp->add_option("--across", co.across,
-			"kernel: compare one protection on two kernels (same arch, CPU, everything else), a kernel A/B")
-		->check(CLI::IsMember({"kernel"}));
-	cmp->add_option("--json", cmp_json, "also write the comparison as JSON to this file");
-	double max_regression = 0;
-	auto *max_reg = cmp->add_option("--max-regression", max_regression,
-					 "exit 1 when a row of B is slower than A by more than PCT percent (icount: exactly; "
-					 "time: beyond the interval's lower bound)")
-			      ->check(CLI::Range(0.0, 1000.0));
-
-	xua::BisectOptions bi;
-	std::string bisect_resume, bisect_out;
-	double bisect_pct = 0;
-	auto *bisect = app.add_subcommand("bisect", "Find the commit of a kernel git tree that changed one benchmark row's "
-						    "cost, with git bisect and the instruction clock (docs/bisect.md)");
-	auto *b_tree = bisect->add_option("--tree", bi.tree, "your kernel git tree (never changed: the bisection runs in a "
-							    "clone of it in the cache)");
-	auto *b_good = bisect->add_option("--good", bi.good, "a revision with the old cost");
-	auto *b_bad = bisect->add_option("--bad", bi.bad, "a later revision with the new cost");
-	auto *b_row = bisect->add_option("--row", bi.row, "the benchmark row, e.g. transfer/copy/to_user/64");
-	auto *b_arch = bisect->add_option("--arch", bi.arch, "x86_64 (default) or arm64");
-	auto *b_prot = bisect->add_option("--protection", bi.protection, "on (default), off, off-kernel, sw");
-	auto *b_clock = bisect->add_option("--clock", bi.clock,
-					   "icount (default: instructions, one boot a revision) or time (--boots boots a "
-					   "revision and the interval rule: slower and less certain)")
-				->check(CLI::IsMember({"icount", "time"}));
-	auto *b_thr = bisect->add_option("--threshold", bisect_pct,
-					 "PCT: a revision is bad when the row moved by more than this percentage of the good "
-					 "value (default 0.1 with icount, its repeatability; 2 with time)")
-			      ->check(CLI::Range(1e-6, 100.0));
-	auto *b_boots = bisect->add_option("--boots", bi.boots, "boots a revision with --clock time (default 4)")
-				->check(CLI::Range(2, 50));
-	auto *b_out = bisect->add_option("--out", bisect_out, "results directory (default results/bisect-<UTC timestamp>)");
-	auto *b_res = bisect->add_option("--resume", bisect_resume,
-					 "continue an interrupted bisection in this directory (measured revisions are kept)")
-			      ->check(CLI::ExistingDirectory);
-	for (auto *o : {b_tree, b_good, b_bad, b_row, b_arch, b_prot, b_clock, b_thr, b_boots, b_out})
-		b_res->excludes(o);
-
-	std::string arch, kernel, protection = "on", kout, stamp, depfile;
-	bool sparse = false;
-	int timeout = 240;
-	auto *kb = app.add_subcommand("kbuild", "(plumbing) build the module for one arch and kernel series");
-	kb->add_option("--arch", arch)->required();
-	kb->add_option("--kernel", kernel, "a kernel series, <series>-src/-debug, or a path (a build tree or .deb directory)")
-		->required();
-	kb->add_option("--out", kout, "the .ko to write (with --sparse: the report)")->required();
-	kb->add_option("--stamp", stamp);
-	kb->add_option("--depfile", depfile);
-	kb->add_flag("--sparse", sparse, "check with sparse (C=2) and fail on any warning");
-	kb->add_option("--protection", protection, "for a kernel built from source or given as a path: the protection's config")
-		->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
-
-	auto *cell = app.add_subcommand("cell", "(plumbing) boot one cell, run the in-guest tests, print TAP");
-	cell->add_option("--arch", arch)->required();
-	cell->add_option("--kernel", kernel, "a kernel series, <series>-src/-debug, or a path (a build tree or .deb directory)")
-		->required();
-	cell->add_option("--protection", protection)->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
-	cell->add_option("--timeout", timeout, "seconds before the guest is killed")->check(CLI::Range(5, 3600));
-	// `./xuaccess test --accel` reaches its cells (run by Meson) through the environment.
-	const char *accel_env = std::getenv("XUACCESS_ACCEL");
-	std::string cell_accel = accel_env && *accel_env ? accel_env : "tcg";
-	cell->add_option("--accel", cell_accel, "tcg (default, or $XUACCESS_ACCEL), kvm or auto")
-		->check(CLI::IsMember({"auto", "tcg", "kvm"}));
-	std::vector<std::string> guest_args;
-	cell->add_option("--guest-args", guest_args, "arguments for the guest program, e.g. --gtest_filter=Mmap*")
-		->delimiter(',');
-	// `./xuaccess test --thorough` reaches its cells the same way.
-	const char *tier_env = std::getenv("XUACCESS_TIER");
-	bool cell_thorough = tier_env && std::string(tier_env) == "thorough";
-	cell->add_flag("--thorough", cell_thorough, "the in-guest tests' long tier (or $XUACCESS_TIER=thorough)");
-
-	auto *fk = app.add_subcommand("fetch-kernel", "(plumbing) fetch and unpack a Debian kernel into the cache");
-	fk->add_option("--arch", arch)->required();
-	fk->add_option("--kernel", kernel)->required();
-
-	// An unknown subcommand is named as such, with the valid ones (CLI11 would say "A subcommand is required").
-	if (argc > 1 && argv[1][0] != '-') {
-		std::vector<std::string> known, plumbing;
-		for (auto *s : app.get_subcommands([](CLI::App *) { return true; }))
-			(s->get_description().starts_with("(plumbing)") ? plumbing : known).push_back(s->get_name());
-		if (std::find(known.begin(), known.end(), argv[1]) == known.end() &&
-		    std::find(plumbing.begin(), plumbing.end(), argv[1]) == plumbing.end()) {
-			std::fprintf(stderr, "xuaccess: unknown subcommand '%s' (expected one of: %s; plumbing: %s)\n", argv[1],
-				     fmt::format("{}", fmt::join(known, ", ")).c_str(),
-				     fmt::format("{}", fmt::join(plumbing, ", ")).c_str());
-			return 2;
-		}
-	}
+	if (unknown_subcommand(app, argc, argv))
+		return 2;
 	try {
 		app.parse(argc, argv);
 	} catch (const CLI::ParseError &e) {
 		int code = app.exit(e);  // prints the help, or the error and a hint
 		return code == 0 ? 0 : 2;  // CLI11's own 105-109 are usage errors
 	}
-	sel.dedupe();
-	bo.sel.dedupe();
-
 	try {
-		const auto &m = xua::Matrix::get();
-		if (*test) {
-			if (test_suite == "machines") {
-				if (!sel.kernels.empty() || !sel.protections.empty() || test_accel != "tcg" || test_thorough) {
-					std::fprintf(stderr, "xuaccess: --suite machines takes only --arch (each machine runs its "
-							     "own fixed steps)\n");
-					return 2;
-				}
-				return xua::run_machine_suite(sel.arches);
-			}
-			if (test_suite == "bisect") {
-				if (!sel.kernels.empty() || !sel.protections.empty() || test_accel != "tcg" || test_thorough) {
-					std::fprintf(stderr, "xuaccess: --suite bisect takes only --arch\n");
-					return 2;
-				}
-				return xua::run_bisect_suite(sel.arches);
-			}
-			if (test_suite == "debian13") {
-				if (!sel.arches.empty() || !sel.kernels.empty() || !sel.protections.empty() || test_accel != "tcg" ||
-				    test_thorough) {
-					std::fprintf(stderr, "xuaccess: --suite debian13 takes no other option (it runs the README's "
-							     "commands as they are)\n");
-					return 2;
-				}
-				return xua::run_host_release_suite(test_suite);
-			}
-			return xua::run_tests(sel, test_accel, test_thorough);
-		}
-		if (*bench) {
-			if (!resume.empty())
-				return xua::resume_bench(resume);
-			bo.out = bench_out;
-			if (bo.clock == "icount" && boots->count() && bo.boots != 1) {
-				std::fprintf(stderr, "xuaccess: --clock icount takes one boot per cell: every boot of a cell gives "
-						     "the same instruction counts, so more boots add nothing\n");
-				return 2;
-			}
-			if (bo.clock != "icount" && bo.jobs > 1) {
-				std::fprintf(stderr, "xuaccess: --jobs %d needs --clock icount: time figures of boots side by side "
-						     "would measure their sharing of this machine's cores and caches\n", bo.jobs);
-				return 2;
-			}
-			if (host && bo.clock == "icount") {
-				std::fprintf(stderr, "xuaccess: --clock icount needs QEMU (TCG); --host runs on this machine's CPU\n");
-				return 2;
-			}
-			if (host)
-				return xua::run_host_bench(bo, host_yes);
-			return xua::run_bench(bo);
-		}
-		if (*bisect) {
-			if (!bisect_resume.empty())
-				return xua::resume_bisect(bisect_resume);
-			m.select({bi.arch}, {}, {bi.protection});  // refused as every command refuses them
-			for (auto *o : {b_tree, b_good, b_bad, b_row})
-				if (!o->count()) {
-					std::fprintf(stderr, "xuaccess: bisect needs --tree, --good, --bad and --row (or --resume DIR); "
-							     "%s is missing\n", o->get_name().c_str());
-					return 2;
-				}
-			if (b_boots->count() && bi.clock != "time") {
-				std::fprintf(stderr, "xuaccess: --boots is for --clock time (icount needs one boot a revision)\n");
-				return 2;
-			}
-			bi.threshold = bisect_pct / 100;
-			bi.out = bisect_out;
-			return xua::run_bisect(bi);
-		}
-		if (*report) {
-			xua::print_report(report_dir);
-			return 0;
-		}
-		if (*cmp)
-			return xua::run_compare(cmp_a, cmp_b, co, cmp_json,
-						max_reg->count() ? std::optional<double>(max_regression) : std::nullopt);
-		if (*kb) {
-			xua::die_with_parent(SIGTERM);  // run by ninja, run by the front end
-			if (xua::is_source_kernel(kernel) || xua::is_kernel_path(kernel)) {
-				// Against a kernel built from source (built now if the cache lacks it) or given as a path.
-				auto c = m.select({arch}, {kernel}, {protection}).front();
-				auto k = xua::cell_kernel(c, xua::Resolve::if_missing);
-				xua::kbuild({.arch = c.arch, .series = k.release, .out = kout, .sparse = sparse,
-					     .headers = k.headers,
-					     .cc = xua::module_cc(c, k.headers)});
-				if (sparse)
-					std::printf("%s", xua::read_file(kout).c_str());
-				return 0;
-			}
-			xua::kbuild({.arch = &m.arch(arch), .series = kernel, .out = kout, .stamp = stamp,
-				     .depfile = depfile, .sparse = sparse});
-			if (sparse)
-				std::printf("%s", xua::read_file(kout).c_str());
-			return 0;
-		}
-		if (*fk) {
-			auto k = xua::ensure_kernel(m.arch(arch), kernel, xua::Resolve::always);
-			std::printf("%s", xua::read_file(k.stamp).c_str());
-			return 0;
-		}
-		if (*cell) {
-			xua::die_with_parent(SIGTERM);  // run by meson, run by the front end: QEMU goes when they go
-			try {
-				auto c = m.select({arch}, {kernel}, {protection}).front();
-				xua::CellJob job;
-				job.timeout = std::chrono::seconds(timeout * xua::guest_time_scale());
-				job.args = guest_args;
-				if (cell_thorough)
-					job.args.push_back("--thorough");
-				job.accel = xua::resolve_accels(cell_accel, {c}).front();
-				auto dir = xua::Matrix::paths().build / "cells" / c.name();
-				auto image = xua::provision_cell(c, job.job, dir);
-				auto o = xua::run_cell(c, image, job, dir);
-				return xua::print_tap(o, xua::judge(o), stdout) == 0 ? 0 : 1;
-			} catch (const xua::Error &e) {
-				std::printf("Bail out! %s\n", e.what());  // a TAP consumer (Meson) reads stdout
-				throw;
-			}
-		}
+		for (auto &c : commands)
+			if (*c->sub)
+				return c->go();
 	} catch (const xua::Refused &e) {
 		std::fprintf(stderr, "xuaccess: %s\n", e.what());
 		return 2;

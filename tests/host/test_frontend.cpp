@@ -13,6 +13,7 @@
 #include "analyze/names.hpp"
 #include "analyze/results.hpp"
 #include "cmd/bench.hpp"
+#include "run/boots.hpp"
 #include "report/report.hpp"
 #include "report/tap.hpp"
 #include "shared/protocol.hpp"
