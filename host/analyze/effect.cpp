@@ -101,67 +101,56 @@ bool all_equal(const std::vector<double> &v)
 	return std::all_of(v.begin(), v.end(), [&](double x) { return x == v.front(); });
 }
 
-}  // namespace
-
-ShiftEstimate wilcox_shift(const std::vector<double> &x_in, const std::vector<double> &y_in, double conf_level)
+// Adds to the estimate's note, "; " between notes.
+void add_note(ShiftEstimate &r, const std::string &s)
 {
-	if (!(conf_level > 0 && conf_level < 1))
-		throw std::invalid_argument("conf_level must be between 0 and 1");
-	ShiftEstimate r;
-	r.requested_level = conf_level;
-	const std::vector<double> x = finite_only(x_in), y = finite_only(y_in);
-	r.nx = x.size();
-	r.ny = y.size();
-	if (x.empty() || y.empty()) {
-		r.note = fmt::format("no finite values on {} side", x.empty() ? "the first" : "the second");
-		return r;
-	}
+	r.note += (r.note.empty() ? "" : "; ") + s;
+}
+
+// wilcox.test.default, exact two-sample branch, alternative "two.sided": the interval from the sorted pairwise
+// differences at the rank-sum distribution's quantiles, the estimate their median.
+void exact_shift(ShiftEstimate &r, const std::vector<double> &x, const std::vector<double> &y, double conf_level)
+{
 	const double alpha = 1 - conf_level;
 	const double nx = static_cast<double>(r.nx), ny = static_cast<double>(r.ny);
-	const RankSumTest t = rank_sum_test(x, y);
-	r.w = t.w;
-	r.p = t.p;
-	r.exact = t.exact;
-	if (x.size() + y.size() < x_in.size() + y_in.size())
-		r.note = fmt::format("{} non-finite values dropped", x_in.size() + y_in.size() - x.size() - y.size());
-	auto add_note = [&](const std::string &s) { r.note += (r.note.empty() ? "" : "; ") + s; };
+	std::vector<double> diffs;
+	diffs.reserve(r.nx * r.ny);
+	for (double xi : x)
+		for (double yj : y)
+			diffs.push_back(xi - yj);
+	std::sort(diffs.begin(), diffs.end());
+	const RankSumDistribution d(r.nx, r.ny);
+	double qu = d.q(alpha / 2);
+	if (qu == 0)
+		qu = 1;
+	const double ql = nx * ny - qu;
+	const double achieved_alpha = 2 * d.p(std::trunc(qu) - 1);
+	r.lo = diffs[static_cast<size_t>(qu) - 1];  // diffs[qu] in R's 1-based indexing
+	r.hi = diffs[static_cast<size_t>(ql)];      // diffs[ql + 1]
+	r.coverage = 1 - achieved_alpha;
+	r.limited = achieved_alpha - alpha > alpha / 2;
+	r.achieved_level = r.limited ? 1 - achieved_alpha : conf_level;
+	if (r.limited)
+		add_note(r, fmt::format("{} vs {} values cannot give a {:g} % interval: this one is {:.3g} % "
+					"(the smallest and largest of the pairwise differences)",
+					r.nx, r.ny, 100 * conf_level, 100 * r.achieved_level));
+	r.estimate = sorted_median(diffs);
+}
 
-	if (t.exact) {
-		// wilcox.test.default, exact two-sample branch, alternative "two.sided".
-		std::vector<double> diffs;
-		diffs.reserve(r.nx * r.ny);
-		for (double xi : x)
-			for (double yj : y)
-				diffs.push_back(xi - yj);
-		std::sort(diffs.begin(), diffs.end());
-		const RankSumDistribution d(r.nx, r.ny);
-		double qu = d.q(alpha / 2);
-		if (qu == 0)
-			qu = 1;
-		const double ql = nx * ny - qu;
-		const double achieved_alpha = 2 * d.p(std::trunc(qu) - 1);
-		r.lo = diffs[static_cast<size_t>(qu) - 1];  // diffs[qu] in R's 1-based indexing
-		r.hi = diffs[static_cast<size_t>(ql)];      // diffs[ql + 1]
-		r.coverage = 1 - achieved_alpha;
-		r.limited = achieved_alpha - alpha > alpha / 2;
-		r.achieved_level = r.limited ? 1 - achieved_alpha : conf_level;
-		if (r.limited)
-			add_note(fmt::format("{} vs {} values cannot give a {:g} % interval: this one is {:.3g} % "
-					     "(the smallest and largest of the pairwise differences)",
-					     r.nx, r.ny, 100 * conf_level, 100 * r.achieved_level));
-		r.estimate = sorted_median(diffs);
-		return r;
-	}
-
-	// Normal approximation (ties, or 50 values or more on a side).
+// The normal approximation (ties, or 50 values or more on a side): the interval's ends and the estimate are
+// the roots of the standardised rank sum of (x - d, y), found by uniroot between the extreme differences.
+void normal_shift(ShiftEstimate &r, const std::vector<double> &x, const std::vector<double> &y, double conf_level)
+{
+	const double alpha = 1 - conf_level;
+	const double nx = static_cast<double>(r.nx), ny = static_cast<double>(r.ny);
 	if (all_equal(x) && all_equal(y)) {
 		// R stops here ("cannot compute confidence interval when all observations are tied"); with no
 		// spread on either side the shift is known exactly.
 		r.estimate = r.lo = r.hi = x.front() - y.front();
 		r.achieved_level = conf_level;
 		r.coverage = 1;
-		add_note("every value of each side is identical: the shift is exact, no interval");
-		return r;
+		add_note(r, "every value of each side is identical: the shift is exact, no interval");
+		return;
 	}
 	const double mumin = *std::min_element(x.begin(), x.end()) - *std::max_element(y.begin(), y.end());
 	const double mumax = *std::max_element(x.begin(), x.end()) - *std::min_element(y.begin(), y.end());
@@ -196,9 +185,36 @@ ShiftEstimate wilcox_shift(const std::vector<double> &x_in, const std::vector<do
 	r.hi = root(qnorm(alpha / 2));
 	r.achieved_level = r.coverage = conf_level;
 	if (clipped)
-		add_note("the interval reaches the range of the pairwise differences: its level may be lower than stated");
+		add_note(r, "the interval reaches the range of the pairwise differences: its level may be lower than stated");
 	r.estimate = zeroin2(mumin, mumax, W(mumin, false), W(mumax, false), [&](double dd) { return W(dd, false); },
 			     1e-4);
+}
+
+}  // namespace
+
+ShiftEstimate wilcox_shift(const std::vector<double> &x_in, const std::vector<double> &y_in, double conf_level)
+{
+	if (!(conf_level > 0 && conf_level < 1))
+		throw std::invalid_argument("conf_level must be between 0 and 1");
+	ShiftEstimate r;
+	r.requested_level = conf_level;
+	const std::vector<double> x = finite_only(x_in), y = finite_only(y_in);
+	r.nx = x.size();
+	r.ny = y.size();
+	if (x.empty() || y.empty()) {
+		r.note = fmt::format("no finite values on {} side", x.empty() ? "the first" : "the second");
+		return r;
+	}
+	const RankSumTest t = rank_sum_test(x, y);
+	r.w = t.w;
+	r.p = t.p;
+	r.exact = t.exact;
+	if (x.size() + y.size() < x_in.size() + y_in.size())
+		r.note = fmt::format("{} non-finite values dropped", x_in.size() + y_in.size() - x.size() - y.size());
+	if (t.exact)
+		exact_shift(r, x, y, conf_level);
+	else
+		normal_shift(r, x, y, conf_level);
 	return r;
 }
 

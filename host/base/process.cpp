@@ -88,36 +88,115 @@ void die_with_parent(int sig)
 		_exit(128 + sig);
 }
 
+namespace {
+
+// Everything the child needs between fork and exec, prepared before fork: in between only async-signal-safe
+// calls. Not copied or moved: argv and envp point into the strings.
+struct ExecPlan {
+	std::vector<std::string> envs;   // the inherited environment, less what opt.env overrides, plus opt.env
+	std::vector<char *> argv, envp;  // null-terminated
+	const char *cwd = nullptr, *out_file = nullptr;
+	pid_t parent = getpid();
+
+	ExecPlan(const std::vector<std::string> &args, const SpawnOptions &opt)
+	{
+		for (char **e = environ; *e; ++e) {
+			std::string_view kv(*e);
+			if (!opt.env.count(std::string(kv.substr(0, kv.find('=')))))
+				envs.emplace_back(kv);
+		}
+		for (const auto &[k, v] : opt.env)
+			envs.push_back(k + "=" + v);
+		for (const auto &a : args)
+			argv.push_back(const_cast<char *>(a.c_str()));
+		argv.push_back(nullptr);
+		for (auto &e : envs)
+			envp.push_back(e.data());
+		envp.push_back(nullptr);
+		cwd = opt.cwd ? opt.cwd->c_str() : nullptr;
+		out_file = opt.out == SpawnOptions::Out::file ? opt.out_file.c_str() : nullptr;
+	}
+	ExecPlan(const ExecPlan &) = delete;
+	ExecPlan &operator=(const ExecPlan &) = delete;
+};
+
+// In the child, after a failed step: the stage (1 output file, 2 directory, 3 exec) and errno to the
+// exec-error pipe, for the parent's message.
+[[noreturn]] void child_failed(int err_pipe, int stage)
+{
+	int err[2] = {stage, errno};
+	[[maybe_unused]] auto n = write(err_pipe, err, sizeof(err));
+	_exit(127);
+}
+
+// The child's side of fork: its stdin, stdout and stderr, its directory, then exec.
+[[noreturn]] void exec_child(const ExecPlan &plan, const SpawnOptions &opt, int out_pipe, int err_pipe)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != plan.parent)  // the front end died before prctl
+		_exit(127);
+	if (opt.own_process_group)
+		setpgid(0, 0);
+	// Handlers are reset by exec; an ignored SIGPIPE would not be: give the program the default back.
+	::signal(SIGPIPE, SIG_DFL);
+	int devnull = open("/dev/null", O_RDWR);
+	dup2(devnull, 0);
+	int out = -1;
+	switch (opt.out) {
+	case SpawnOptions::Out::inherit: break;
+	case SpawnOptions::Out::pipe: out = out_pipe; break;
+	case SpawnOptions::Out::null: out = devnull; break;
+	case SpawnOptions::Out::file:
+		out = open(plan.out_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (out < 0)
+			child_failed(err_pipe, 1);
+		break;
+	}
+	if (out >= 0) {
+		dup2(out, 1);
+		if (opt.stderr_to_out)
+			dup2(out, 2);
+		else if (opt.out == SpawnOptions::Out::file && opt.stderr_to_pipe)
+			dup2(out_pipe, 2);
+	}
+	if (plan.cwd && chdir(plan.cwd) != 0)
+		child_failed(err_pipe, 2);
+	execvpe(plan.argv[0], plan.argv.data(), plan.envp.data());
+	child_failed(err_pipe, 3);
+}
+
+// Reads what a child that could not run its program wrote to the exec-error pipe (exec closes the pipe
+// instead); false when the exec succeeded.
+bool read_exec_error(int fd, int (&err)[2])
+{
+	ssize_t n;
+	while ((n = read(fd, err, sizeof(err))) < 0 && errno == EINTR) {
+	}
+	return n == sizeof(err);
+}
+
+// What the child could not do, from the stage and errno it reported (read_exec_error).
+std::string exec_failure(const int (&err)[2], const std::string &program, const SpawnOptions &opt)
+{
+	static const char *what[] = {"", "cannot open its output file", "cannot enter", "cannot run"};
+	std::string detail = err[0] == 1 ? opt.out_file.string() : err[0] == 2 ? opt.cwd->string() : "";
+	return fmt::format("{} {}{}: {}", what[err[0] & 3], err[0] == 3 ? program : detail,
+			   err[0] == 3 ? "" : fmt::format(" (for {})", program), std::strerror(err[1]));
+}
+
+}  // namespace
+
 Child::Child(const std::vector<std::string> &argv, const SpawnOptions &opt) : group_(opt.own_process_group), grace_(opt.grace)
 {
 	if (argv.empty())
 		fail("internal: Child started with no program");
-	// Everything the child needs is prepared before fork: between fork and exec only async-signal-safe calls.
-	std::vector<std::string> envs;
-	for (char **e = environ; *e; ++e) {
-		std::string_view kv(*e);
-		if (!opt.env.count(std::string(kv.substr(0, kv.find('=')))))
-			envs.emplace_back(kv);
-	}
-	for (const auto &[k, v] : opt.env)
-		envs.push_back(k + "=" + v);
-	std::vector<char *> cargv, cenv;
-	for (const auto &a : argv)
-		cargv.push_back(const_cast<char *>(a.c_str()));
-	cargv.push_back(nullptr);
-	for (auto &e : envs)
-		cenv.push_back(e.data());
-	cenv.push_back(nullptr);
-
+	const ExecPlan plan(argv, opt);
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1};  // output pipe; exec-error pipe (closed by a successful exec)
 	const bool want_pipe = opt.out == SpawnOptions::Out::pipe || (opt.out == SpawnOptions::Out::file && opt.stderr_to_pipe);
 	if (want_pipe && pipe2(outp, O_CLOEXEC) != 0)
 		fail("pipe for {}: {}", argv[0], std::strerror(errno));
 	if (pipe2(errp, O_CLOEXEC) != 0)
 		fail("pipe for {}: {}", argv[0], std::strerror(errno));
-	const pid_t parent = getpid();
-	const char *cwd = opt.cwd ? opt.cwd->c_str() : nullptr;
-	const char *out_file = opt.out == SpawnOptions::Out::file ? opt.out_file.c_str() : nullptr;
 
 	pid_ = fork();
 	if (pid_ < 0) {
@@ -127,44 +206,8 @@ Child::Child(const std::vector<std::string> &argv, const SpawnOptions &opt) : gr
 				close(fd);
 		fail("fork for {}: {}", argv[0], std::strerror(err));
 	}
-	if (pid_ == 0) {
-		auto die = [&](int stage) {
-			int err[2] = {stage, errno};
-			[[maybe_unused]] auto n = write(errp[1], err, sizeof(err));
-			_exit(127);
-		};
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)  // the front end died before prctl
-			_exit(127);
-		if (opt.own_process_group)
-			setpgid(0, 0);
-		// Handlers are reset by exec; an ignored SIGPIPE would not be: give the program the default back.
-		::signal(SIGPIPE, SIG_DFL);
-		int devnull = open("/dev/null", O_RDWR);
-		dup2(devnull, 0);
-		int out = -1;
-		switch (opt.out) {
-		case SpawnOptions::Out::inherit: break;
-		case SpawnOptions::Out::pipe: out = outp[1]; break;
-		case SpawnOptions::Out::null: out = devnull; break;
-		case SpawnOptions::Out::file:
-			out = open(out_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-			if (out < 0)
-				die(1);
-			break;
-		}
-		if (out >= 0) {
-			dup2(out, 1);
-			if (opt.stderr_to_out)
-				dup2(out, 2);
-			else if (opt.out == SpawnOptions::Out::file && opt.stderr_to_pipe)
-				dup2(outp[1], 2);
-		}
-		if (cwd && chdir(cwd) != 0)
-			die(2);
-		execvpe(cargv[0], cargv.data(), cenv.data());
-		die(3);
-	}
+	if (pid_ == 0)
+		exec_child(plan, opt, outp[1], errp[1]);
 	close(errp[1]);
 	if (outp[1] >= 0)
 		close(outp[1]);
@@ -173,11 +216,9 @@ Child::Child(const std::vector<std::string> &argv, const SpawnOptions &opt) : gr
 	if (pidfd_ >= 0)
 		fcntl(pidfd_, F_SETFD, FD_CLOEXEC);
 	int err[2] = {0, 0};
-	ssize_t n;
-	while ((n = read(errp[0], err, sizeof(err))) < 0 && errno == EINTR) {
-	}
+	const bool exec_failed = read_exec_error(errp[0], err);
 	close(errp[0]);
-	if (n == sizeof(err)) {
+	if (exec_failed) {
 		// It has exited 127 already: reap it and release what this object holds (no destructor runs for an
 		// object whose constructor throws).
 		while (!wait_for(std::chrono::seconds(10))) {
@@ -186,10 +227,7 @@ Child::Child(const std::vector<std::string> &argv, const SpawnOptions &opt) : gr
 		if (pidfd_ >= 0)
 			close(pidfd_);
 		pidfd_ = -1;
-		static const char *what[] = {"", "cannot open its output file", "cannot enter", "cannot run"};
-		std::string detail = err[0] == 1 ? opt.out_file.string() : err[0] == 2 ? opt.cwd->string() : "";
-		fail("{} {}{}: {}", what[err[0] & 3], err[0] == 3 ? argv[0] : detail,
-		     err[0] == 3 ? "" : fmt::format(" (for {})", argv[0]), std::strerror(err[1]));
+		fail("{}", exec_failure(err, argv[0], opt));
 	}
 }
 

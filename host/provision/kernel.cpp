@@ -1,6 +1,7 @@
 #include "provision/kernel.hpp"
 
 #include "provision/debian_archive.hpp"
+#include "base/cache_dir.hpp"
 #include "base/process.hpp"
 
 #include <cstring>
@@ -160,63 +161,47 @@ void unpack_debian_kernel(const Arch &arch, const std::string &release, const st
 	}
 }
 
-Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolve, bool quiet)
+namespace {
+
+// The cached kernel.json of (arch, series); null when there is none, or when it is not of this series: a kernel
+// cached before series were checked (or fetched through a host's own sources, where the meta package may name
+// the next series) is fetched again.
+nlohmann::json cached_kernel(const fs::path &stamp, const std::string &series)
 {
-	const auto &m = Matrix::get();
-	Kernel k;
-	k.dir = Matrix::paths().cache() / "kernels" / (arch.name + "-" + series);
-	k.stamp = k.dir / "kernel.json";
-	FileLock lock(k.dir.string() + ".lock");
-
-	std::string meta = pkg_arch(m.image_meta(series, arch), arch);
-	const auto &archive = DebianArchive::suite(m.series(series).suite);
 	nlohmann::json cached;
-	if (fs::exists(k.stamp))
-		try {
-			cached = nlohmann::json::parse(read_file(k.stamp));
-		} catch (const nlohmann::json::exception &e) {
-			fmt::print(stderr, "xuaccess: warning: {} does not parse ({}): fetching the kernel again\n",
-				   k.stamp.string(), e.what());
-		}
-
-	// A kernel cached before series were checked (or fetched through a host's own sources, where the meta
-	// package may name the next series) is no kernel of this series: fetch it again.
+	read_stamp(stamp, "fetching the kernel again", [&](const nlohmann::json &j) { cached = j; });
 	if (!cached.is_null() && !starts_with(cached.value("version", ""), series + "."))
 		cached = nullptr;
+	return cached;
+}
+
+// The concrete image package and version into k: the cached ones (if_missing), or those the meta package resolves
+// to now; the cached ones after all when that fails (offline, say), unless it was refused.
+void resolve_image(Kernel &k, nlohmann::json &cached, Resolve resolve, const std::string &meta,
+		   const std::string &series, const DebianArchive &archive)
+{
 	if (resolve == Resolve::if_missing && !cached.is_null()) {
 		k.image_pkg = cached["image_pkg"];
 		k.version = cached["version"];
-	} else {
-		try {
-			std::tie(k.image_pkg, k.version) =
-				resolve_series_meta(meta, archive.show(meta), series, archive.spec().suite);
-		} catch (const Refused &) {
-			throw;
-		} catch (const Error &e) {
-			if (cached.is_null())
-				throw;
-			fmt::print(stderr, "xuaccess: warning: {}; using the cached kernel {}\n", e.what(),
-				   cached["release"].get<std::string>());
-			k.image_pkg = cached["image_pkg"];
-			k.version = cached["version"];
-		}
+		return;
 	}
-	static const std::regex image_re("^linux-image-(.+?)(-unsigned)?$");
-	std::smatch mm;
-	if (!std::regex_match(k.image_pkg, mm, image_re))
-		fail("{} resolves to {}, which does not look like a kernel image package", meta, k.image_pkg);
-	k.release = mm[1];
-	auto root = k.dir / "root";
-	k.headers = root / "usr/src" / ("linux-headers-" + k.release);
-	k.boot_image = k.dir / arch.boot_image;
+	try {
+		std::tie(k.image_pkg, k.version) = resolve_series_meta(meta, archive.show(meta), series, archive.spec().suite);
+	} catch (const Refused &) {
+		throw;
+	} catch (const Error &e) {
+		if (cached.is_null())
+			throw;
+		fmt::print(stderr, "xuaccess: warning: {}; using the cached kernel {}\n", e.what(),
+			   cached["release"].get<std::string>());
+		k.image_pkg = cached["image_pkg"];
+		k.version = cached["version"];
+	}
+}
 
-	if (!cached.is_null() && cached["image_pkg"] == k.image_pkg && cached["version"] == k.version &&
-	    fs::exists(k.boot_image) && headers_complete(k.headers))
-		return k;
-
-	if (!quiet)
-		fmt::print(stderr, "xuaccess: fetching Debian kernel {} {} for {}\n", k.image_pkg, k.version,
-			   arch.name);
+// The packages of k: the image and the flavour headers with what they need to build modules.
+std::vector<std::string> kernel_packages(const Arch &arch, const Kernel &k, const DebianArchive &archive)
+{
 	std::string headers_pkg = "linux-headers-" + k.release;
 	std::vector<std::string> pkgs = {pkg_arch(k.image_pkg, arch), pkg_arch(headers_pkg, arch)};
 	// The flavour headers depend on their -common headers and on linux-kbuild (Multi-Arch: foreign, fetched
@@ -227,6 +212,30 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 		else if (starts_with(dep, "linux-kbuild-"))
 			pkgs.push_back(dep);
 	}
+	return pkgs;
+}
+
+// Puts the complete directory `staging` in the place of `dir`: the old one moved aside (<dir>.old) first and
+// removed last.
+void replace_dir(const fs::path &dir, const fs::path &staging)
+{
+	fs::path old = dir;
+	old += ".old";
+	fs::remove_all(old);
+	if (fs::exists(dir))
+		fs::rename(dir, old);
+	fs::rename(staging, dir);
+	fs::remove_all(old);
+}
+
+// Fetches and unpacks k's packages into k.dir, its stamp kernel.json included.
+void fetch_kernel(const Arch &arch, const std::string &series, const Kernel &k, const DebianArchive &archive,
+		  bool quiet)
+{
+	if (!quiet)
+		fmt::print(stderr, "xuaccess: fetching Debian kernel {} {} for {}\n", k.image_pkg, k.version,
+			   arch.name);
+	const auto pkgs = kernel_packages(arch, k, archive);
 	// Everything is fetched and unpacked into a staging directory; the cached kernel is replaced only once the
 	// new one is complete (an interrupted or failed download leaves the old one usable).
 	fs::path staging = k.dir;
@@ -241,20 +250,41 @@ Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolv
 	std::vector<fs::path> files;
 	for (auto &deb : fs::directory_iterator(debs))
 		files.push_back(deb.path());
-	unpack_debian_kernel(arch, k.release, files, sroot, root, boot_image);
+	unpack_debian_kernel(arch, k.release, files, sroot, k.dir / "root", boot_image);
 	fs::remove_all(debs);
 	nlohmann::json j = {{"arch", arch.name},       {"series", series},     {"release", k.release},
 			    {"version", k.version},      {"image_pkg", k.image_pkg}, {"packages", pkgs},
 			    {"suite", archive.spec().suite}, {"boot_image", k.boot_image.string()}};
-	write_file(staging / "kernel.json", j.dump(2) + "\n");
+	write_stamp(staging / "kernel.json", j);
+	replace_dir(k.dir, staging);
+}
 
-	fs::path old = k.dir;
-	old += ".old";
-	fs::remove_all(old);
-	if (fs::exists(k.dir))
-		fs::rename(k.dir, old);
-	fs::rename(staging, k.dir);
-	fs::remove_all(old);
+}  // namespace
+
+Kernel ensure_kernel(const Arch &arch, const std::string &series, Resolve resolve, bool quiet)
+{
+	const auto &m = Matrix::get();
+	Kernel k;
+	k.dir = Matrix::paths().cache() / "kernels" / (arch.name + "-" + series);
+	k.stamp = k.dir / "kernel.json";
+	FileLock lock(k.dir.string() + ".lock");
+
+	std::string meta = pkg_arch(m.image_meta(series, arch), arch);
+	const auto &archive = DebianArchive::suite(m.series(series).suite);
+	nlohmann::json cached = cached_kernel(k.stamp, series);
+	resolve_image(k, cached, resolve, meta, series, archive);
+	static const std::regex image_re("^linux-image-(.+?)(-unsigned)?$");
+	std::smatch mm;
+	if (!std::regex_match(k.image_pkg, mm, image_re))
+		fail("{} resolves to {}, which does not look like a kernel image package", meta, k.image_pkg);
+	k.release = mm[1];
+	k.headers = k.dir / "root" / "usr/src" / ("linux-headers-" + k.release);
+	k.boot_image = k.dir / arch.boot_image;
+
+	if (!cached.is_null() && cached["image_pkg"] == k.image_pkg && cached["version"] == k.version &&
+	    fs::exists(k.boot_image) && headers_complete(k.headers))
+		return k;
+	fetch_kernel(arch, series, k, archive, quiet);
 	return k;
 }
 

@@ -2,6 +2,7 @@
 
 #include "provision/debian_archive.hpp"
 #include "provision/kbuild.hpp"
+#include "base/cache_dir.hpp"
 #include "base/process.hpp"
 
 #include <cstdlib>
@@ -350,100 +351,123 @@ void build_kernel_tree(const TreeBuild &b)
 	run_logged(argv, b.log, "building kernel " + b.label, progress, {.cwd = b.src, .env = env});
 }
 
-Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std::string &protection, bool quiet)
+namespace {
+
+// What a kernel built from source is made of: the hash of `merged` (key) names its cache directory.
+struct SourceBuild {
+	SourceKernelName sk;
+	fs::path src;                    // the unpacked linux-source-<series>
+	std::string version;             // of linux-source-<series>
+	std::string cc;                  // kernel_cc()
+	std::vector<std::string> frags;  // kconfig_fragments()
+	std::string header;              // the merged fragment's header: everything else the build depends on
+	std::string merged;              // header and fragments
+	std::string key, label;
+	bool has_protection_fragment() const { return frags.size() > (sk.variant == "debug" ? 3u : 2u); }
+};
+
+// Unpacks the source when it is not yet, merges the cell's fragments and names the kernel.
+SourceBuild plan_source_kernel(const Arch &arch, const std::string &name, const std::string &protection, bool quiet)
 {
 	auto sk = parse_source_kernel(name);
 	if (!sk)
 		fail("'{}' is not a kernel built from source (expected <series>-src or <series>-debug)", name);
-	auto [src, version] = ensure_source(sk->series, quiet);
-	auto cc = kernel_cc(arch, name);
+	SourceBuild b{.sk = *sk};
+	std::tie(b.src, b.version) = ensure_source(sk->series, quiet);
+	b.cc = kernel_cc(arch, name);
 
 	// The merged fragment, with everything else the build depends on in its header: its hash is the key.
-	auto frags = kconfig_fragments(arch, sk->variant, protection);
-	const auto header = fmt::format("# source linux-source-{} {}\n# arch {}\n# cc {}\n", sk->series, version, arch.name,
-					compiler_version(cc));
-	std::string merged = merge_fragments(frags, header);
-	auto cache = user_cache() / "kernels";
-	fs::create_directories(cache);
-	auto key = sha256_text(merged).substr(0, 16);
-	std::string label = fmt::format("{}-{}", sk->series, arch.name);
-	for (size_t i = 2; i < frags.size(); ++i)
-		label += "-" + frags[i];
+	b.frags = kconfig_fragments(arch, sk->variant, protection);
+	b.header = fmt::format("# source linux-source-{} {}\n# arch {}\n# cc {}\n", sk->series, b.version, arch.name,
+			       compiler_version(b.cc));
+	b.merged = merge_fragments(b.frags, b.header);
+	fs::create_directories(user_cache() / "kernels");
+	b.key = sha256_text(b.merged).substr(0, 16);
+	b.label = fmt::format("{}-{}", sk->series, arch.name);
+	for (size_t i = 2; i < b.frags.size(); ++i)
+		b.label += "-" + b.frags[i];
+	return b;
+}
 
-	Kernel k;
-	k.dir = cache / (label + "-" + key);
-	k.stamp = k.dir / "kernel.json";
-	k.version = version;
-	k.image_pkg = "linux-source-" + sk->series;
-	k.headers = k.dir / "obj";
-	// The fragments decide the image (x86 debug kernels, KASAN, boot the bzImage: tree_boot_image).
-	k.boot_image = tree_boot_image(arch, k.headers, parse_kconfig(merged));
-	auto image_target = k.boot_image.filename().string();
-	FileLock lock(k.dir.string() + ".lock");
-	if (fs::exists(k.stamp)) {
-		try {
-			auto j = nlohmann::json::parse(read_file(k.stamp));
-			k.release = j.at("release");
-			if (fs::exists(k.boot_image) && fs::exists(k.headers / "Module.symvers"))
-				return k;
-		} catch (const nlohmann::json::exception &e) {
-			fmt::print(stderr, "xuaccess: warning: {} does not parse ({}): building again\n",
-				   k.stamp.string(), e.what());
-		}
-		fs::remove(k.stamp);
-	}
+// With a protection fragment: configure the base (same fragments without it) next to it, so results can
+// say exactly which options differ from the kernel the "on" cell boots (compare accepts that alone).
+nlohmann::json base_config_info(const Arch &arch, const SourceBuild &b, const Kernel &k)
+{
+	nlohmann::json base_info = nlohmann::json::object();
+	auto bdir = k.dir / "base-config";
+	fs::remove_all(bdir);
+	fs::create_directories(bdir);
+	std::string bmerged = merge_fragments({b.frags.begin(), b.frags.end() - 1}, b.header);
+	write_file(bdir / "config.fragment", bmerged);
+	std::vector<std::string> bcfg = {"make", "-s", "-C", b.src.string()};
+	auto bargs = make_args(arch, b.cc, bdir);
+	bcfg.insert(bcfg.end(), bargs.begin(), bargs.end());
+	bcfg.insert(bcfg.end(), {"KCONFIG_ALLCONFIG=" + (bdir / "config.fragment").string(), "allnoconfig"});
+	run_checked(bcfg, {.env = build_env()});
+	base_info["base_config_sha256"] = sha256_file(bdir / ".config");
+	base_info["config_diff_from_base"] =
+		kconfig_diff(parse_kconfig(read_file(bdir / ".config")), parse_kconfig(read_file(k.headers / ".config")));
+	fs::copy_file(bdir / ".config", k.dir / "base.config", fs::copy_options::overwrite_existing);
+	fs::remove_all(bdir);
+	return base_info;
+}
 
+// Builds the kernel into k.dir (obj/, config.fragment, build.log, base.config) and writes its stamp last.
+void build_source_kernel(const Arch &arch, const std::string &name, const SourceBuild &b, Kernel &k, bool quiet)
+{
 	fs::create_directories(k.headers);
-	write_file(k.dir / "config.fragment", merged);
+	write_file(k.dir / "config.fragment", b.merged);
 	auto t0 = std::chrono::steady_clock::now();
-	build_kernel_tree({.arch = &arch, .src = src, .obj = k.headers, .fragment = k.dir / "config.fragment",
-			   .log = k.dir / "build.log", .cc = cc, .label = label, .image_target = image_target,
-			   .quiet = quiet});
+	build_kernel_tree({.arch = &arch, .src = b.src, .obj = k.headers, .fragment = k.dir / "config.fragment",
+			   .log = k.dir / "build.log", .cc = b.cc, .label = b.label,
+			   .image_target = k.boot_image.filename().string(), .quiet = quiet});
 	auto log = k.dir / "build.log";
 	k.release = trim(read_file(k.headers / "include" / "config" / "kernel.release"));
 	if (!fs::exists(k.boot_image))
-		fail("kernel {} built, but {} is missing", label, k.boot_image.string());
+		fail("kernel {} built, but {} is missing", b.label, k.boot_image.string());
 	double secs = seconds_since(t0);
 	auto config_hash = sha256_file(k.headers / ".config");
-	// With a protection fragment: configure the base (same fragments without it) next to it, so results can
-	// say exactly which options differ from the kernel the "on" cell boots (compare accepts that alone).
-	nlohmann::json base_info = nlohmann::json::object();
-	bool has_prot_frag = frags.size() > (sk->variant == "debug" ? 3u : 2u);
-	if (has_prot_frag) {
-		auto bdir = k.dir / "base-config";
-		fs::remove_all(bdir);
-		fs::create_directories(bdir);
-		std::string bmerged = merge_fragments({frags.begin(), frags.end() - 1}, header);
-		write_file(bdir / "config.fragment", bmerged);
-		std::vector<std::string> bcfg = {"make", "-s", "-C", src.string()};
-		auto bargs = make_args(arch, cc, bdir);
-		bcfg.insert(bcfg.end(), bargs.begin(), bargs.end());
-		bcfg.insert(bcfg.end(), {"KCONFIG_ALLCONFIG=" + (bdir / "config.fragment").string(), "allnoconfig"});
-		run_checked(bcfg, {.env = build_env()});
-		base_info["base_config_sha256"] = sha256_file(bdir / ".config");
-		base_info["config_diff_from_base"] =
-			kconfig_diff(parse_kconfig(read_file(bdir / ".config")), parse_kconfig(read_file(k.headers / ".config")));
-		fs::copy_file(bdir / ".config", k.dir / "base.config", fs::copy_options::overwrite_existing);
-		fs::remove_all(bdir);
-	}
+	nlohmann::json base_info = b.has_protection_fragment() ? base_config_info(arch, b, k) : nlohmann::json::object();
 	nlohmann::json j = {{"arch", arch.name},
 			    {"name", name},
-			    {"series", sk->series},
-			    {"variant", sk->variant},
-			    {"protection_fragment", frags.size() > (sk->variant == "debug" ? 3u : 2u) ? frags.back() : ""},
-			    {"fragments", frags},
+			    {"series", b.sk.series},
+			    {"variant", b.sk.variant},
+			    {"protection_fragment", b.has_protection_fragment() ? b.frags.back() : ""},
+			    {"fragments", b.frags},
 			    {"release", k.release},
-			    {"version", version},
+			    {"version", b.version},
 			    {"image_pkg", k.image_pkg},
-			    {"key", key},
+			    {"key", b.key},
 			    {"config_sha256", config_hash},
 			    {"build_seconds", secs},
 			    {"files_compiled", files_compiled(log)},
 			    {"boot_image", k.boot_image.string()}};
 	j.update(base_info);
-	write_file(k.stamp, j.dump(2) + "\n");
+	write_stamp(k.stamp, j);
 	if (!quiet)
-		fmt::print(stderr, "xuaccess: kernel {} ({}) built in {:.0f} s\n", label, k.release, secs);
+		fmt::print(stderr, "xuaccess: kernel {} ({}) built in {:.0f} s\n", b.label, k.release, secs);
+}
+
+}  // namespace
+
+Kernel ensure_source_kernel(const Arch &arch, const std::string &name, const std::string &protection, bool quiet)
+{
+	const SourceBuild b = plan_source_kernel(arch, name, protection, quiet);
+	Kernel k;
+	k.dir = user_cache() / "kernels" / (b.label + "-" + b.key);
+	k.stamp = k.dir / "kernel.json";
+	k.version = b.version;
+	k.image_pkg = "linux-source-" + b.sk.series;
+	k.headers = k.dir / "obj";
+	// The fragments decide the image (x86 debug kernels, KASAN, boot the bzImage: tree_boot_image).
+	k.boot_image = tree_boot_image(arch, k.headers, parse_kconfig(b.merged));
+	FileLock lock(k.dir.string() + ".lock");
+	if (read_stamp(k.stamp, "building again", [&](const nlohmann::json &j) { k.release = j.at("release"); }) &&
+	    fs::exists(k.boot_image) && fs::exists(k.headers / "Module.symvers"))
+		return k;
+	if (fs::exists(k.stamp))
+		fs::remove(k.stamp);  // it does not parse, or its build is incomplete: built again
+	build_source_kernel(arch, name, b, k, quiet);
 	return k;
 }
 

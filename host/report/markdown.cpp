@@ -6,12 +6,13 @@
 #include "report/format.hpp"
 
 namespace xua {
+namespace {
 
-std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells, const std::vector<Group> &groups,
-		     const std::map<std::string, std::vector<std::string>> &pngs)
+// What the figures are when cells ran under icount or TCG, not on silicon (nothing for KVM and host cells).
+std::string clock_warnings(const std::vector<CellResults> &cells)
 {
 	const auto &c0 = cells.front();
-	std::string m = fmt::format("# xuaccess benchmark report: {}\n\n", dir.filename().string());
+	std::string m;
 	bool any_icount = std::any_of(cells.begin(), cells.end(), [](auto &c) { return c.exact_clock(); });
 	bool any_tcg = std::any_of(cells.begin(), cells.end(), [](auto &c) {
 		return c.meta.accel != Accel::kvm && c.meta.accel != Accel::host && !c.exact_clock();
@@ -39,11 +40,15 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 			c0.meta.host_cpu.empty() ? "CPU not recorded" : c0.meta.host_cpu,
 			c0.meta.host_machine.empty() ? "machine kind not recorded"
 								       : c0.meta.host_machine);
-	m += fmt::format("Made by `./xuaccess report {}` from the JSON files in this directory (one Google Benchmark "
-			 "JSON per cell); `summary.txt` is what the bench printed, `compare-*.txt` compares every row.\n\n",
-			 dir.string());
-	m += "## Cells\n\n| cell | guest CPU | kernel | guard | on in guest | accel | samples | rows | boot s | date |\n"
-	     "|---|---|---|---|---|---|---|---|---|---|\n";
+	return m;
+}
+
+// A row per cell: what it ran on, how it was measured, how many samples.
+std::string cells_table(const std::vector<CellResults> &cells)
+{
+	std::string m = "## Cells\n\n"
+			"| cell | guest CPU | kernel | guard | on in guest | accel | samples | rows | boot s | date |\n"
+			"|---|---|---|---|---|---|---|---|---|---|\n";
 	for (auto &c : cells)
 		m += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", c.name,
 				 md_escape(c.meta.qemu_cpu), md_escape(c.meta.kernel_package),
@@ -54,8 +59,13 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 				 c.meta.date_utc);
 	m += "\n\"on in guest\" is what the module read from the CPU inside the guest (CR4.SMAP, or PAN detected), "
 	     "checked against the protection asked for before any figure was kept.\n\n";
-	m += "## How to read it\n\n"
-	     "- `transfer/<method>/<dir>/<bytes>`, `batch/*`, `guard/toggle` and `baseline/kernel_memcpy/*` are timed by the "
+	return m;
+}
+
+std::string how_to_read()
+{
+	std::string m = "## How to read it\n\n";
+	m += "- `transfer/<method>/<dir>/<bytes>`, `batch/*`, `guard/toggle` and `baseline/kernel_memcpy/*` are timed by the "
 	     "module around its own loop: no syscall in the figure. `latency/*`, `mmap/*` and the other baselines are wall "
 	     "clock per call, syscall included.\n"
 	     "- MiB/s: higher is faster. ns: lower is faster. A cell with several boots of its guest has one sample per "
@@ -81,82 +91,142 @@ std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells,
 	     "- Under TCG the absolute numbers mean little; the ratios between paths inside one cell, and the on/off "
 	     "ratio where the guard's instructions are executed per access (`raw_toggle`, `guard/toggle`, x86 "
 	     "`per-access`), are what carry over in kind, not in size.\n\n";
-	std::set<const CellResults *> noted;  // a cell in two pairs has its notes under the first
-	for (auto &g : groups) {
-		const auto &f = g.first();
-		const auto gp = g.guarded ? g.guarded->protection() : "", up = g.unguarded ? g.unguarded->protection() : "";
-		m += fmt::format("## {}, kernel {}{}\n\n", f.meta.arch, kernel_of(f),
-				 g.guarded ? ": " + g.pair_title() : std::string(g.cells.size() == 1 ? "" : ": not paired"));
-		if (g.cmp) {
-			const auto &c = *g.cmp;
-			m += fmt::format("**{} {}:** {} of {} rows marked ({}: {}, {}: {}). {}.\n\n", guard_name(f),
-					 g.pair_title(), c.significant(), c.rows.size(), gp, g.guarded->sampling(), up,
-					 g.unguarded->sampling(), md_escape(c.mark_rule()));
-			for (auto *n : {&c.noise_a, &c.noise_b})
-				if (*n)
-					m += fmt::format("This run's own noise, {}: {}\n\n",
-							 n == &c.noise_a ? g.unguarded->name : g.guarded->name, md_escape((*n)->summary()));
-			for (auto &n : c.test_notes)
-				m += fmt::format("> **Warning:** {}\n\n", md_escape(n));
-			// Per benchmark family (the name without its size), the significant rows: a method's effect reads
-			// as one line across sizes rather than eight lines of the same method.
-			auto sig = significant_families(c);
-			if (!sig.empty()) {
-				m += fmt::format("Largest marked effects, per benchmark family (time {} / time {} of the marked rows; "
-						 "every row's estimate and interval is in the table file):\n\n",
-						 gp, up);
-				for (size_t i = 0; i < std::min<size_t>(10, sig.size()); ++i) {
-					const auto &f = sig[i];
-					auto range = f.lo == f.hi ? fmt::format("×{:.3f}", f.lo) : fmt::format("×{:.3f} to ×{:.3f}", f.lo, f.hi);
-					m += fmt::format("- `{}`: {} ({} of {} rows marked, smallest q {:.4f})\n", f.name, range, f.marked,
-							 f.rows, f.q);
-				}
-				if (sig.size() > 10)
-					m += fmt::format("- ... {} more families with marked rows in compare-{}.txt\n", sig.size() - 10, g.name);
-				m += "\n";
-			}
-			for (auto &mm : c.mismatches)
-				m += fmt::format("Compared despite a mismatch: {}\n\n", md_escape(mm));
-			for (auto &w : c.warnings)
-				m += fmt::format("> **Warning:** {}\n\n", md_escape(w));
-			if (auto note = cpu_off_note(*g.unguarded, *g.guarded); !note.empty())
-				m += fmt::format("Caveat: {}.\n\n", note);
-		} else if (!g.refused.empty()) {
-			m += fmt::format("{} were not compared: {}\n\n", g.pair_title(), md_escape(g.refused));
-		} else {
-			for (auto *c : g.cells)
-				if (auto p = partner_protections(c->protection()); !p.empty())
-					m += fmt::format("{} is not compared: no {} cell of this kernel in this directory.\n\n", c->name,
-							 fmt::join(p, " or "));
-		}
-		for (auto *c : g.cells) {
-			if (!noted.insert(c).second)
-				continue;
-			for (bool to_user : {true, false})
-				if (!series(*c, to_user ? "mmap/produce+read" : "mmap/write+consume").empty())
-					m += fmt::format("- {} mmap vs copy, {}: {}\n", c->name, to_user ? "kernel -> user" : "user -> kernel",
-							 mmap_vs_copy(*c, to_user));
-			for (auto &n : cell_notes(*c))
-				m += fmt::format("- {}\n", n);
-		}
-		m += "\n";
-		for (auto &png : pngs.at(g.name))
-			m += fmt::format("![{}](plots/{})\n\n", png, png);
-		if (g.cmp) {
-			const auto &c = *g.cmp;
-			auto rows = headline_rows(*g.guarded);
-			m += fmt::format("| benchmark | unit | {} {} | {} {} | {}/{} {} | q |\n|---|---|---|---|---|---|\n",
-					 guard_name(f), up, guard_name(f), gp, gp, up, c.exact ? "instructions" : "time [interval]");
-			for (auto &r : c.rows) {
-				if (std::find(rows.begin(), rows.end(), r.name) == rows.end())
-					continue;
-				m += fmt::format("| `{}` | {} | {} | {} | {}{} | {} |\n", r.name, r.a->unit(), value_cv(*r.a),
-						 value_cv(*r.b), r.effect_text(), r.significant ? " *" : "",
-						 r.q ? fmt::format("{:.4f}", *r.q) : "-");
-			}
-			m += fmt::format("\nEvery row: [compare-{}.txt](compare-{}.txt).\n\n", g.name, g.name);
-		}
+	return m;
+}
+
+// Per benchmark family (the name without its size), the significant rows: a method's effect reads
+// as one line across sizes rather than eight lines of the same method.
+std::string largest_effects(const Group &g, const std::string &gp, const std::string &up)
+{
+	const auto &c = *g.cmp;
+	auto sig = significant_families(c);
+	if (sig.empty())
+		return {};
+	std::string m = fmt::format("Largest marked effects, per benchmark family (time {} / time {} of the marked rows; "
+			 "every row's estimate and interval is in the table file):\n\n",
+			 gp, up);
+	for (size_t i = 0; i < std::min<size_t>(10, sig.size()); ++i) {
+		const auto &f = sig[i];
+		auto range = f.lo == f.hi ? fmt::format("×{:.3f}", f.lo) : fmt::format("×{:.3f} to ×{:.3f}", f.lo, f.hi);
+		m += fmt::format("- `{}`: {} ({} of {} rows marked, smallest q {:.4f})\n", f.name, range, f.marked,
+				 f.rows, f.q);
 	}
+	if (sig.size() > 10)
+		m += fmt::format("- ... {} more families with marked rows in compare-{}.txt\n", sig.size() - 10, g.name);
+	m += "\n";
+	return m;
+}
+
+// What a group's comparison found: the marks, this run's own noise, the largest effects and every warning.
+std::string comparison_summary(const Group &g)
+{
+	const auto &f = g.first();
+	const auto gp = g.guarded->protection(), up = g.unguarded->protection();
+	const auto &c = *g.cmp;
+	std::string m = fmt::format("**{} {}:** {} of {} rows marked ({}: {}, {}: {}). {}.\n\n", guard_name(f),
+			 g.pair_title(), c.significant(), c.rows.size(), gp, g.guarded->sampling(), up,
+			 g.unguarded->sampling(), md_escape(c.mark_rule()));
+	for (auto *n : {&c.noise_a, &c.noise_b})
+		if (*n)
+			m += fmt::format("This run's own noise, {}: {}\n\n",
+					 n == &c.noise_a ? g.unguarded->name : g.guarded->name, md_escape((*n)->summary()));
+	for (auto &n : c.test_notes)
+		m += fmt::format("> **Warning:** {}\n\n", md_escape(n));
+	m += largest_effects(g, gp, up);
+	for (auto &mm : c.mismatches)
+		m += fmt::format("Compared despite a mismatch: {}\n\n", md_escape(mm));
+	for (auto &w : c.warnings)
+		m += fmt::format("> **Warning:** {}\n\n", md_escape(w));
+	if (auto note = cpu_off_note(*g.unguarded, *g.guarded); !note.empty())
+		m += fmt::format("Caveat: {}.\n\n", note);
+	return m;
+}
+
+// Why a group has no comparison: its pair was refused, or a cell lacks the partner it would be compared with.
+std::string no_comparison(const Group &g)
+{
+	std::string m;
+	if (!g.refused.empty()) {
+		m += fmt::format("{} were not compared: {}\n\n", g.pair_title(), md_escape(g.refused));
+	} else {
+		for (auto *c : g.cells)
+			if (auto p = partner_protections(c->protection()); !p.empty())
+				m += fmt::format("{} is not compared: no {} cell of this kernel in this directory.\n\n", c->name,
+						 fmt::join(p, " or "));
+	}
+	return m;
+}
+
+// Each cell's mmap-vs-copy lines and notes, once: a cell in two pairs has them under the first (`noted`).
+std::string cell_lines(const Group &g, std::set<const CellResults *> &noted)
+{
+	std::string m;
+	for (auto *c : g.cells) {
+		if (!noted.insert(c).second)
+			continue;
+		for (bool to_user : {true, false})
+			if (!series(*c, to_user ? "mmap/produce+read" : "mmap/write+consume").empty())
+				m += fmt::format("- {} mmap vs copy, {}: {}\n", c->name, to_user ? "kernel -> user" : "user -> kernel",
+						 mmap_vs_copy(*c, to_user));
+		for (auto &n : cell_notes(*c))
+			m += fmt::format("- {}\n", n);
+	}
+	return m;
+}
+
+// The comparison's headline rows (the summary's), with a link to the file that has every row.
+std::string headline_table(const Group &g)
+{
+	const auto &f = g.first();
+	const auto gp = g.guarded->protection(), up = g.unguarded->protection();
+	const auto &c = *g.cmp;
+	std::string m;
+	auto rows = headline_rows(*g.guarded);
+	m += fmt::format("| benchmark | unit | {} {} | {} {} | {}/{} {} | q |\n|---|---|---|---|---|---|\n",
+			 guard_name(f), up, guard_name(f), gp, gp, up, c.exact ? "instructions" : "time [interval]");
+	for (auto &r : c.rows) {
+		if (std::find(rows.begin(), rows.end(), r.name) == rows.end())
+			continue;
+		m += fmt::format("| `{}` | {} | {} | {} | {}{} | {} |\n", r.name, r.a->unit(), value_cv(*r.a),
+				 value_cv(*r.b), r.effect_text(), r.significant ? " *" : "",
+				 r.q ? fmt::format("{:.4f}", *r.q) : "-");
+	}
+	m += fmt::format("\nEvery row: [compare-{}.txt](compare-{}.txt).\n\n", g.name, g.name);
+	return m;
+}
+
+// One group's section: title, comparison (or why there is none), the cells' notes, plots and headline table.
+std::string group_section(const Group &g, const std::map<std::string, std::vector<std::string>> &pngs,
+			  std::set<const CellResults *> &noted)
+{
+	const auto &f = g.first();
+	std::string m = fmt::format("## {}, kernel {}{}\n\n", f.meta.arch, kernel_of(f),
+				    g.guarded ? ": " + g.pair_title() : std::string(g.cells.size() == 1 ? "" : ": not paired"));
+	m += g.cmp ? comparison_summary(g) : no_comparison(g);
+	m += cell_lines(g, noted);
+	m += "\n";
+	for (auto &png : pngs.at(g.name))
+		m += fmt::format("![{}](plots/{})\n\n", png, png);
+	if (g.cmp)
+		m += headline_table(g);
+	return m;
+}
+
+}  // namespace
+
+std::string markdown(const fs::path &dir, const std::vector<CellResults> &cells, const std::vector<Group> &groups,
+		     const std::map<std::string, std::vector<std::string>> &pngs)
+{
+	std::string m = fmt::format("# xuaccess benchmark report: {}\n\n", dir.filename().string());
+	m += clock_warnings(cells);
+	m += fmt::format("Made by `./xuaccess report {}` from the JSON files in this directory (one Google Benchmark "
+			 "JSON per cell); `summary.txt` is what the bench printed, `compare-*.txt` compares every row.\n\n",
+			 dir.string());
+	m += cells_table(cells);
+	m += how_to_read();
+	std::set<const CellResults *> noted;  // a cell in two pairs has its notes under the first
+	for (auto &g : groups)
+		m += group_section(g, pngs, noted);
 	return m;
 }
 

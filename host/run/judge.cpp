@@ -65,25 +65,43 @@ constexpr const char *kNoProblems =
 	"no unexpected kernel oops, panic, BUG, WARN, OOM kill, lockdep, KASAN, UBSAN, KFENCE, sleep-in-atomic or hung-task "
 	"report";
 
-Verdict judge(const CellOutcome &o)
-{
-	Verdict v;
-	const auto name = o.cell.name();
+namespace {
+
+// Makes a cell's checks, in order; each check takes the guest's comments printed since the one before.
+struct Checker {
+	Verdict &v;
+	const std::string name;
 	std::vector<std::string> pending;  // guest comments waiting for the next check
-	auto check = [&](bool ok, Failure f, std::string what, std::string diag = {}) {
+
+	void operator()(bool ok, Failure f, std::string what, std::string diag = {})
+	{
 		Check c{name + ": " + std::move(what), ok, false, ok ? Failure::none : f, ok ? "" : std::move(diag),
 			std::move(pending)};
 		pending.clear();
 		v.checks.push_back(std::move(c));
-	};
-	auto tail = [&] { return "last console lines:\n" + last_lines(o.guest.console, 25); };
+	}
+};
+
+std::string console_tail(const GuestOutcome &g)
+{
+	return "last console lines:\n" + last_lines(g.console, 25);
+}
+
+// Why the guest was ended and its last console lines, or "" when it was not ended by a timeout.
+std::string timed_out_tail(const GuestOutcome &g)
+{
+	return g.timed_out ? g.timeout_reason + "; " + console_tail(g) : std::string();
+}
+
+// Boot, insmod and the protection seen in the guest: each only once the one before it passed.
+void check_boot_and_module(Checker &check, const CellOutcome &o)
+{
 	const auto &g = o.guest;
 	const auto &r = o.report;
-
 	bool booted = g.first_output >= 0;
 	check(booted, g.timed_out ? Failure::timeout : Failure::no_boot,
 	      fmt::format("boot to guest init ({:.2f} s)", g.first_output),
-	      g.timed_out ? g.timeout_reason + "; " + tail() : tail());
+	      g.timed_out ? timed_out_tail(g) : console_tail(g));
 	if (booted)
 		check(r.insmod_ok, Failure::insmod, "insmod xuaccess.ko",
 		      "insmod failed: " + r.insmod_error + "\n" + last_lines(r.dmesg(), 15));
@@ -92,66 +110,97 @@ Verdict judge(const CellOutcome &o)
 		check(why.empty(), Failure::protection,
 		      fmt::format("{} {} verified in the guest", o.cell.arch->guard, o.cell.protection), why);
 	}
+}
 
-	// The guest job: TAP cases (test) or the benchmark JSON block (bench).
+// What the guest job's output told: its TAP plan, the cases reported and the guest time each took.
+struct JobTally {
+	int planned = -1, seen = 0;
+	std::vector<std::pair<double, std::string>> case_seconds;
+};
+
+// The guest job's output: a check per TAP case (test); other lines become comments of the next check.
+JobTally read_job_output(Checker &check, const GuestReport &r)
+{
 	static const std::regex case_re(R"(^(not ok|ok) \d+ - (.*)$)");
 	static const std::regex plan_re(R"(^1\.\.(\d+)$)");
 	static const std::regex time_re(R"(^# time (\d+) ms (.*)$)");  // after each case (tests/guest/tap_main.cpp)
-	int planned = -1, seen = 0;
-	std::vector<std::pair<double, std::string>> case_seconds;
+	JobTally t;
+	auto &checks = check.v.checks;
 	for (auto &line : r.job_output) {
 		std::smatch m;
 		if (std::regex_match(line, m, case_re)) {
-			++seen;
+			++t.seen;
 			auto desc = m[2].str();
 			if (desc.find(" # SKIP") != std::string::npos) {
 				check(true, Failure::none, desc);
-				v.checks.back().skip = true;
+				checks.back().skip = true;
 			} else {
 				check(m[1] == "ok", Failure::job_failed, desc);
 			}
 		} else if (std::regex_match(line, m, plan_re)) {
-			planned = std::stoi(m[1]);
+			t.planned = std::stoi(m[1]);
 		} else if (std::regex_match(line, m, time_re)) {
 			// The case just reported gets its time in its name (a skipped case keeps its SKIP reason last).
 			double sec = std::stod(m[1]) / 1000;
-			if (!v.checks.empty() && !v.checks.back().skip && v.checks.back().what.ends_with(m[2].str()))
-				v.checks.back().what += fmt::format(" ({:.1f} s)", sec);
-			case_seconds.emplace_back(sec, m[2].str());
+			if (!checks.empty() && !checks.back().skip && checks.back().what.ends_with(m[2].str()))
+				checks.back().what += fmt::format(" ({:.1f} s)", sec);
+			t.case_seconds.emplace_back(sec, m[2].str());
 		} else if (starts_with(line, "#")) {
-			pending.push_back(line.substr(line.size() > 1 && line[1] == ' ' ? 2 : 1));
+			check.pending.push_back(line.substr(line.size() > 1 && line[1] == ' ' ? 2 : 1));
 		} else if (!line.empty()) {
-			pending.push_back("guest: " + line);
+			check.pending.push_back("guest: " + line);
 		}
 	}
-	auto timed_out_tail = [&] { return g.timed_out ? g.timeout_reason + "; " + tail() : std::string(); };
+	return t;
+}
+
+// Why a bench job's benchmark JSON block is not usable, or "" when it is.
+std::string benchmark_json_problem(const GuestReport &r)
+{
+	auto it = r.blocks.find(std::string(protocol::kBenchmarkJson));
+	std::string why = it == r.blocks.end() ? "no benchmark-json block on the results port"
+			  : !it->second.complete ? it->second.problem
+						 : "";
+	if (why.empty()) {
+		try {
+			auto parsed = nlohmann::json::parse(it->second.content);
+			if (!parsed.contains("benchmarks"))
+				why = "the benchmark JSON has no benchmarks array";
+		} catch (const nlohmann::json::exception &e) {
+			why = fmt::format("the benchmark JSON does not parse: {}", e.what());
+		}
+	}
+	return why;
+}
+
+// The guest job ran to its end: every planned case reported (test), or the benchmark JSON received (bench).
+void check_job(Checker &check, const CellOutcome &o, const JobTally &t)
+{
+	const auto &r = o.report;
 	if (r.insmod_ok && o.job == "test") {
-		bool complete = planned >= 0 && planned == seen;
+		bool complete = t.planned >= 0 && t.planned == t.seen;
 		check(complete && r.job_exit == 0, complete ? Failure::job_failed : Failure::missing_cases,
-		      fmt::format("guest job completed (exit {}, {} of {} cases reported)", r.job_exit, seen, planned),
-		      timed_out_tail());
+		      fmt::format("guest job completed (exit {}, {} of {} cases reported)", r.job_exit, t.seen, t.planned),
+		      timed_out_tail(o.guest));
 	} else if (r.insmod_ok) {
 		check(r.job_exit == 0, Failure::job_failed, fmt::format("xuaccess-{} exited {}", o.job, r.job_exit),
-		      last_lines(fmt::format("{}", fmt::join(r.job_output, "\n")), 15) + timed_out_tail());
-		auto it = r.blocks.find(std::string(protocol::kBenchmarkJson));
-		std::string why = it == r.blocks.end() ? "no benchmark-json block on the results port"
-				  : !it->second.complete ? it->second.problem
-							 : "";
-		if (why.empty()) {
-			try {
-				auto parsed = nlohmann::json::parse(it->second.content);
-				if (!parsed.contains("benchmarks"))
-					why = "the benchmark JSON has no benchmarks array";
-			} catch (const nlohmann::json::exception &e) {
-				why = fmt::format("the benchmark JSON does not parse: {}", e.what());
-			}
-		}
+		      last_lines(fmt::format("{}", fmt::join(r.job_output, "\n")), 15) + timed_out_tail(o.guest));
+		auto why = benchmark_json_problem(r);
 		check(why.empty(), Failure::no_results, "benchmark JSON received intact", why);
 	}
+}
 
-	// Kernel problems: oopses the guest announced (the seed-bug test) must be the guard's own fault, one per
-	// announcement; anything else is a failure.
-	int announced = announced_oopses(r);
+// The failure a kernel problem of this kind names.
+Failure kind_failure(const std::string &kind)
+{
+	return kind == "panic" ? Failure::panic : kind == "OOM kill" ? Failure::oom_kill : Failure::unexpected_oops;
+}
+
+// Kernel problems: oopses the guest announced (the seed-bug test) must be the guard's own fault, one per
+// announcement; anything else is a failure.
+void check_kernel_problems(Checker &check, const CellOutcome &o)
+{
+	int announced = announced_oopses(o.report);
 	std::vector<const KernelProblem *> expected, unexpected;
 	for (auto &p : o.problems) {
 		bool guard_fault = p.kind == "oops" && p.text.find(o.cell.arch->guard_fault_signature) != std::string::npos;
@@ -166,9 +215,6 @@ Verdict judge(const CellOutcome &o)
 				  expected.size(), announced),
 		      fmt::format("expected '{}' oopses:\n{}", o.cell.arch->guard_fault_signature, text));
 	}
-	auto kind_failure = [](const std::string &kind) {
-		return kind == "panic" ? Failure::panic : kind == "OOM kill" ? Failure::oom_kill : Failure::unexpected_oops;
-	};
 	if (unexpected.empty()) {
 		check(true, Failure::none, kNoProblems);
 	} else {
@@ -178,26 +224,45 @@ Verdict judge(const CellOutcome &o)
 		// The worst kind names the failure: a panic over an OOM kill over an oops.
 		Failure f = Failure::unexpected_oops;
 		for (auto *p : unexpected)
-			if (kind_failure(p->kind) == Failure::panic || (kind_failure(p->kind) == Failure::oom_kill && f != Failure::panic))
+			if (kind_failure(p->kind) == Failure::panic ||
+			    (kind_failure(p->kind) == Failure::oom_kill && f != Failure::panic))
 				f = kind_failure(p->kind);
 		check(false, f, kNoProblems, text);
 	}
-	check(r.done && !g.timed_out, g.timed_out ? Failure::timeout : Failure::not_done,
-	      fmt::format("guest powered off cleanly ({:.1f} s)", g.seconds), g.timed_out ? timed_out_tail() : tail());
-	v.trailing_comments = std::move(pending);
-	if (!case_seconds.empty()) {
-		// Where the cell's time went (guest clock; emulated time under TCG).
-		double sum = 0;
-		for (auto &c : case_seconds)
-			sum += c.first;
-		std::ranges::sort(case_seconds, std::greater<>());
-		std::string slowest;
-		for (size_t i = 0; i < std::min<size_t>(5, case_seconds.size()); ++i)
-			slowest += fmt::format("{}{} {:.1f} s", i ? ", " : "", case_seconds[i].second, case_seconds[i].first);
-		v.trailing_comments.push_back(fmt::format(
-			"time: boot to init {:.1f} s, {} cases {:.1f} s (slowest: {}), powered off at {:.1f} s", g.first_output,
-			case_seconds.size(), sum, slowest, g.seconds));
-	}
+}
+
+// Where the cell's time went (guest clock; emulated time under TCG): the slowest cases.
+std::string time_comment(std::vector<std::pair<double, std::string>> case_seconds, const GuestOutcome &g)
+{
+	double sum = 0;
+	for (auto &c : case_seconds)
+		sum += c.first;
+	std::ranges::sort(case_seconds, std::greater<>());
+	std::string slowest;
+	for (size_t i = 0; i < std::min<size_t>(5, case_seconds.size()); ++i)
+		slowest += fmt::format("{}{} {:.1f} s", i ? ", " : "", case_seconds[i].second, case_seconds[i].first);
+	return fmt::format("time: boot to init {:.1f} s, {} cases {:.1f} s (slowest: {}), powered off at {:.1f} s",
+			   g.first_output, case_seconds.size(), sum, slowest, g.seconds);
+}
+
+}  // namespace
+
+Verdict judge(const CellOutcome &o)
+{
+	Verdict v;
+	Checker check{v, o.cell.name(), {}};
+	const auto &g = o.guest;
+	check_boot_and_module(check, o);
+	// The guest job: TAP cases (test) or the benchmark JSON block (bench).
+	auto job = read_job_output(check, o.report);
+	check_job(check, o, job);
+	check_kernel_problems(check, o);
+	check(o.report.done && !g.timed_out, g.timed_out ? Failure::timeout : Failure::not_done,
+	      fmt::format("guest powered off cleanly ({:.1f} s)", g.seconds),
+	      g.timed_out ? timed_out_tail(g) : console_tail(g));
+	v.trailing_comments = std::move(check.pending);
+	if (!job.case_seconds.empty())
+		v.trailing_comments.push_back(time_comment(std::move(job.case_seconds), g));
 	return v;
 }
 

@@ -72,25 +72,51 @@ CpuTimes host_cpu_times()
 	return t;
 }
 
-}  // namespace
+using TimePoint = std::chrono::steady_clock::time_point;
 
-GuestOutcome run_guest(const GuestRun &g)
+// The console log, its first line the QEMU command line.
+std::ofstream open_console_log(const fs::path &file, const std::vector<std::string> &argv)
 {
-	GuestOutcome out;
-	out.argv = g.argv.empty() ? qemu_argv(g) : g.argv;
-	fs::create_directories(g.console_log.parent_path());
-	fs::remove(g.results);
-	std::ofstream log(g.console_log, std::ios::trunc | std::ios::binary);
-	log << "# " << shell_quote(out.argv) << "\n";
+	std::ofstream log(file, std::ios::trunc | std::ios::binary);
+	log << "# " << shell_quote(argv) << "\n";
 	if (!log)
-		fail("cannot write {}: {}", g.console_log.string(), std::strerror(errno));
+		fail("cannot write {}: {}", file.string(), std::strerror(errno));
+	return log;
+}
 
-	auto t0 = std::chrono::steady_clock::now();
-	const auto cpu0 = host_cpu_times();
-	// A process group of its own: Ctrl-C on the terminal reaches the front end, which ends QEMU itself.
-	Child qemu(out.argv, {.out = SpawnOptions::Out::pipe, .own_process_group = true});
-	const int fd = qemu.output_fd();
+// Why the guest is to be ended now (the hard timeout, or the inactivity watchdog); "" while neither applies.
+std::string watchdog(const GuestRun &g, TimePoint now, TimePoint deadline, TimePoint last_output)
+{
+	if (now >= deadline)
+		return fmt::format("timed out after {} s", g.timeout.count());
+	if (g.inactivity.count() > 0 && now >= last_output + g.inactivity)
+		return fmt::format("no console output for {} s (inactivity watchdog)", g.inactivity.count());
+	return {};
+}
 
+// Adds a chunk of QEMU's output to the console (CRs dropped) and hands each complete line to g.on_line; the
+// line with the guest init's marker dates its first output.
+void take_console(const GuestRun &g, TimePoint t0, std::string_view chunk, std::string &partial, GuestOutcome &out)
+{
+	for (char c : chunk) {
+		if (c == '\r')
+			continue;
+		out.console += c;
+		if (c != '\n') {
+			partial += c;
+			continue;
+		}
+		if (out.first_output < 0 && partial.find(g.first_line_marker) != std::string::npos)
+			out.first_output = seconds_since(t0);
+		if (g.on_line)
+			g.on_line(partial);
+		partial.clear();
+	}
+}
+
+// Reads QEMU's console (fd) into the log and `out` until QEMU closes it or a watchdog ends the guest.
+void follow_console(const GuestRun &g, int fd, std::ofstream &log, TimePoint t0, GuestOutcome &out)
+{
 	std::string partial;
 	const auto deadline = t0 + g.timeout;
 	auto last_output = t0;
@@ -98,14 +124,9 @@ GuestOutcome run_guest(const GuestRun &g)
 	for (bool eof = false; !eof;) {
 		throw_if_interrupted();  // Child's destructor ends QEMU on the way out
 		const auto now = std::chrono::steady_clock::now();
-		if (now >= deadline) {
+		if (auto why = watchdog(g, now, deadline, last_output); !why.empty()) {
 			out.timed_out = true;
-			out.timeout_reason = fmt::format("timed out after {} s", g.timeout.count());
-			break;
-		}
-		if (g.inactivity.count() > 0 && now >= last_output + g.inactivity) {
-			out.timed_out = true;
-			out.timeout_reason = fmt::format("no console output for {} s (inactivity watchdog)", g.inactivity.count());
+			out.timeout_reason = why;
 			break;
 		}
 		// A guest writing its results port is busy, not stuck, even when its console is silent (under KVM
@@ -134,22 +155,25 @@ GuestOutcome run_guest(const GuestRun &g)
 		last_output = std::chrono::steady_clock::now();
 		log.write(buf, r);
 		log.flush();
-		for (ssize_t i = 0; i < r; ++i) {
-			char c = buf[i];
-			if (c == '\r')
-				continue;
-			out.console += c;
-			if (c != '\n') {
-				partial += c;
-				continue;
-			}
-			if (out.first_output < 0 && partial.find(g.first_line_marker) != std::string::npos)
-				out.first_output = seconds_since(t0);
-			if (g.on_line)
-				g.on_line(partial);
-			partial.clear();
-		}
+		take_console(g, t0, std::string_view(buf, static_cast<size_t>(r)), partial, out);
 	}
+}
+
+}  // namespace
+
+GuestOutcome run_guest(const GuestRun &g)
+{
+	GuestOutcome out;
+	out.argv = g.argv.empty() ? qemu_argv(g) : g.argv;
+	fs::create_directories(g.console_log.parent_path());
+	fs::remove(g.results);
+	std::ofstream log = open_console_log(g.console_log, out.argv);
+
+	auto t0 = std::chrono::steady_clock::now();
+	const auto cpu0 = host_cpu_times();
+	// A process group of its own: Ctrl-C on the terminal reaches the front end, which ends QEMU itself.
+	Child qemu(out.argv, {.out = SpawnOptions::Out::pipe, .own_process_group = true});
+	follow_console(g, qemu.output_fd(), log, t0, out);
 	qemu.close_output();
 	// After EOF QEMU is exiting on its own; otherwise end it (a short grace lets it flush the results file).
 	auto ex = out.timed_out ? qemu.terminate(std::chrono::milliseconds(1000)) : qemu.wait();
