@@ -26,7 +26,7 @@ struct BenchOptions {
 	std::string clock = "time";  // time, or icount: QEMU's instruction counter (TCG, one boot, exact)
 	uint64_t seed = 0;      // the order of the interleaved boots; 0: drawn at random (and printed)
 	// The module's kernel buffers (its kbuf parameter): vmalloc, linear (the linear map, where real callers'
-	// buffers live), or auto: linear on silicon (KVM, --host), vmalloc under TCG.
+	// buffers live), or auto: linear on silicon (KVM, --host) and under icount, vmalloc under TCG time.
 	std::string kbuf = "auto";
 	std::chrono::seconds inactivity{120};  // a guest silent this long is ended (progress records every benchmark)
 	// Boots run side by side (--jobs): 0 is the default, every usable core for --clock icount (instruction
@@ -46,7 +46,8 @@ int resume_bench(const fs::path &dir);
 // unless `confirmed` (--yes-load-module-into-this-kernel). Never used by the tests.
 int run_host_bench(const BenchOptions &o, bool confirmed);
 
-// The kbuf parameter for a cell run with `accel` (tcg, kvm or host).
+// The kbuf parameter for a cell run with `accel` (tcg, kvm or host): --kbuf, or for auto linear on silicon and
+// under icount, vmalloc under TCG time.
 std::string kbuf_for(const BenchOptions &o, const std::string &accel);
 
 // The arguments of xuaccess-bench for these options, after checking them (they travel on the guest's

@@ -132,8 +132,9 @@ struct BenchCommand : Command {
 		auto *seed = sub->add_option("--seed", bo.seed, "the order of the interleaved boots (default: drawn and printed)")
 				     ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
 		auto *kbuf = sub->add_option("--kbuf", bo.kbuf,
-					     "the module's kernel buffers: auto (default: linear on KVM and --host, vmalloc under "
-					     "TCG), vmalloc, or linear (the linear map, as kmalloc memory)")
+					     "the module's kernel buffers: auto (default: linear on KVM, --host and with --clock "
+					     "icount, vmalloc under TCG with --clock time), vmalloc, or linear (the linear map, as "
+					     "kmalloc memory)")
 				     ->check(CLI::IsMember({"auto", "vmalloc", "linear"}));
 		auto *quick = sub->add_flag("--quick", bo.quick,
 					    "smoke run for CI (about 30 s per cell): a few sizes, short min time, 1 boot, 1 "
