@@ -115,7 +115,7 @@ fs::path newest(const fs::path &dir, const std::string &prefix)
 // chroot). Installed and registered on demand, with a notice: the registration lasts until the host reboots.
 void ensure_foreign_chroot(const Arch &arch, bool quiet)
 {
-	const std::string qarch = arch.name == "arm64" ? "aarch64" : arch.name;
+	const std::string qarch = arch.qemu.substr(arch.qemu.rfind('-') + 1);  // qemu-system-aarch64 -> aarch64
 	const fs::path misc = "/proc/sys/fs/binfmt_misc";
 	const fs::path conf = "/usr/lib/binfmt.d/qemu-" + qarch + ".conf";
 	// qemu-user-static runs the other arch's programs; arch-test is how mmdebstrap checks that it can.

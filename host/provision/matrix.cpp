@@ -100,9 +100,15 @@ Matrix Matrix::load(const fs::path &file, const std::string &host)
 				a.protection_append = v["protection_append"]
 							      .get<std::map<std::string, std::vector<std::string>>>();
 			if (v.contains("kvm")) {
-				a.kvm_cpu = v["kvm"].at("cpu").get<std::map<std::string, std::string>>();
-				a.kvm_machine = v["kvm"].value("machine", "");
+				const auto &k = v["kvm"];
+				if (k.contains("cpu"))
+					a.kvm_cpu = k["cpu"].get<std::map<std::string, std::string>>();
+				a.kvm_machine = k.value("machine", "");
+				a.kvm_host_cpu_flags = k.value("host_cpu_flags", std::vector<std::string>{});
+				a.kvm_nested_in_tcg_cpu = k.value("nested_in_tcg_cpu", "");
 			}
+			if (v.contains("machine_image"))
+				a.image_machine = v["machine_image"].value("machine", "");
 			if (v.contains("kconfig"))
 				a.kconfig = v["kconfig"].get<std::map<std::string, std::string>>();
 			a.append = v.at("append").get<std::vector<std::string>>();
@@ -316,8 +322,8 @@ std::string Cell::cpu(const std::string &accel, bool host_emulated) const
 	// KVM nested in a TCG-emulated x86 machine (test --suite machines): QEMU 7.2's emulated SVM hands the
 	// guest CPUID leaf 0xD sizes that disagree with its XSAVE features ("XSAVE consistency problem: size 2696
 	// != kernel_size 576", a WARN at boot), so there the guest gets no XSAVE. Recorded in xua_qemu_cpu.
-	if (arch->kvm_cpu.empty() && arch->name == "x86_64" && host_emulated)
-		return cpu() + ",-xsave";
+	if (arch->kvm_cpu.empty() && host_emulated)
+		return cpu() + arch->kvm_nested_in_tcg_cpu;
 	if (arch->kvm_cpu.empty())
 		return cpu();
 	auto it = arch->kvm_cpu.find(protection);

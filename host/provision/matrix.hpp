@@ -47,6 +47,9 @@ struct Arch {
 	// it cannot run under KVM. Empty: KVM uses `cpu` (x86_64: max and max,-smap are CPUID masks).
 	std::map<std::string, std::string> kvm_cpu;
 	std::string kvm_machine;    // -M under KVM when it differs from `machine` (arm64: the host's GIC version)
+	std::vector<std::string> kvm_host_cpu_flags;  // /proc/cpuinfo flags, one of which KVM needs (x86: vmx, svm)
+	std::string kvm_nested_in_tcg_cpu;  // added to -cpu under KVM nested in a TCG-emulated machine (x86: ,-xsave)
+	std::string image_machine;  // -M of the machine images (test --suite machines); empty: `machine`
 	std::map<std::string, std::vector<std::string>> protection_append;  // protection -> extra kernel parameters
 	std::map<std::string, std::string> kconfig;  // protection -> ci/kconfig fragment (needs a source kernel)
 	std::string cpu_off_note;   // what else the "off" CPU model changes besides the guard, if anything

@@ -4,6 +4,7 @@
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <regex>
@@ -210,10 +211,14 @@ std::string kvm_probe(const Arch &arch)
 		return fmt::format("/dev/kvm speaks KVM API {}, not {}: use --accel tcg", api, KVM_API_VERSION);
 	if (vm < 0)
 		return fmt::format("/dev/kvm cannot create a VM ({}): use --accel tcg", std::strerror(vm_errno));
-	if (arch.name == "x86_64") {
+	if (!arch.kvm_host_cpu_flags.empty()) {
 		auto cpuinfo = read_file("/proc/cpuinfo");
-		if (cpuinfo.find(" vmx") == std::string::npos && cpuinfo.find(" svm") == std::string::npos)
-			return "this CPU shows neither VMX nor SVM (/proc/cpuinfo), so /dev/kvm cannot run guests: use --accel tcg";
+		bool any = std::ranges::any_of(arch.kvm_host_cpu_flags, [&](const std::string &f) {
+			return cpuinfo.find(" " + f) != std::string::npos;
+		});
+		if (!any)
+			return fmt::format("this CPU shows none of the flags {} in /proc/cpuinfo, so /dev/kvm cannot run guests: "
+					   "use --accel tcg", fmt::join(arch.kvm_host_cpu_flags, ", "));
 	}
 	return {};
 }

@@ -19,11 +19,7 @@ struct MachineModel {
 // difference that had nothing to do with PAN).
 MachineModel model(const Arch &a)
 {
-	if (a.name == "x86_64")
-		return {"pc", a.cpu.at("on"), "ttyS0"};
-	if (a.name == "arm64")
-		return {"virt,virtualization=on,gic-version=3", a.cpu.at("on"), "ttyAMA0"};
-	fail("no machine model for {}", a.name);
+	return {a.image_machine.empty() ? a.machine : a.image_machine, a.cpu.at("on"), a.console};
 }
 
 }  // namespace
