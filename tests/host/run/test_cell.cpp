@@ -1,6 +1,6 @@
 // host/run/cell: the results port parsed, the guard state checked against the cell's request, which accelerator
 // a cell may use (on this machine and planned for the other host arch), and kernel problems from the console and
-// the guest's kernel log counted once.
+// the guest's kernel log counted once (made up, and captured from real cells: tests/fixtures/console/).
 #include <map>
 #include <string>
 
@@ -11,6 +11,7 @@
 
 #include "provision/matrix.hpp"
 #include "run/cell.hpp"
+#include "run/qemu.hpp"
 #include "shared/protocol.hpp"
 #include "support.hpp"
 
@@ -199,4 +200,29 @@ TEST(KernelProblems, ConsoleAndKernelLogCountOnceWithoutTimestamps)
 	auto two = merge_problems("BUG: unable to handle page fault for address: 1\n",
 				  "<1>BUG: unable to handle page fault for address: 2\n");
 	EXPECT_EQ(two.size(), 2u) << "different reports stay two";
+}
+
+// Captured cells (tests/fixtures/console/): each oops is on the console and in the guest's kernel log (with a
+// <level> prefix, and on the kernels built from source without timestamps); merged, each counts once.
+TEST(KernelProblems, CapturedConsoleAndKernelLogCountOnce)
+{
+	for (std::string cell : {"x86_64-6.1-on", "arm64-6.1-on", "x86_64-6.1-debug-on"}) {
+		const auto console = console_fixture(cell + "/console.log");
+		const auto dmesg = console_fixture(cell + "/dmesg.txt");
+		ASSERT_EQ(kernel_problems(console).size(), 2u) << cell;
+		ASSERT_EQ(kernel_problems(dmesg).size(), 2u) << cell;
+		auto p = merge_problems(console, dmesg);
+		ASSERT_EQ(p.size(), 2u) << cell;
+		EXPECT_EQ(p[0].text, kernel_problems(console)[0].text) << cell << ": the console's text is kept";
+		EXPECT_NE(p[1].text.find("[#2]"), std::string::npos) << cell << ": " << p[1].text;
+	}
+	// Positive control: another cell's kernel log holds other reports, which stay.
+	const auto x86 = console_fixture("x86_64-6.1-on/console.log");
+	EXPECT_EQ(merge_problems(x86, console_fixture("arm64-6.1-on/dmesg.txt")).size(), 4u);
+	// A clean console with a kernel log that has the reports: they come from the log.
+	const auto clean = console_fixture("x86_64-6.1-off/console.log");
+	auto from_log = merge_problems(clean, console_fixture("x86_64-6.1-on/dmesg.txt"));
+	ASSERT_EQ(from_log.size(), 2u);
+	EXPECT_TRUE(from_log[0].text.starts_with("<1>[   91.841333] BUG: unable to handle page fault"))
+		<< from_log[0].text;
 }

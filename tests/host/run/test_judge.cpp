@@ -1,11 +1,16 @@
 // host/run/judge: the one decision of a cell's outcome, for every kind of outcome (boot, insmod, protection,
-// cases, oopses announced or not, OOM kills, panics, timeouts, a bench's JSON) and the debug kernels' reports.
+// cases, oopses announced or not, OOM kills, panics, timeouts, a bench's JSON) and the debug kernels' reports, and
+// on cells captured from real runs (tests/fixtures/console/).
 #include <algorithm>
+#include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "provision/matrix.hpp"
+#include "run/cell.hpp"
 #include "run/judge.hpp"
 #include "shared/protocol.hpp"
 #include "support.hpp"
@@ -22,6 +27,27 @@ const char *kSmapOops = "[ 12.3] BUG: unable to handle page fault for address: 0
 Failure judged(const Outcome &x)
 {
 	return judge(x.make()).primary();
+}
+
+// A captured cell of tests/fixtures/console/ as run_cell collects it: its console, and its results port (the
+// job's records, then the guest's kernel log and the end record), with `edit` applied to the job's records.
+CellOutcome captured(const std::string &cell, const std::function<std::string(std::string)> &edit = {})
+{
+	static const auto cells = Matrix::get().select({"x86_64", "arm64"}, {"6.1"}, {"on"});
+	auto it = std::ranges::find_if(cells, [&](const Cell &c) { return c.name() == cell; });
+	if (it == cells.end())
+		throw std::runtime_error("no cell " + cell + " in the matrix");
+	CellOutcome o{*it, "tcg", {}, "test", {}, {}, {}, "/tmp/xua-judge"};
+	o.guest.first_output = 1.0;
+	o.guest.seconds = 90;
+	o.guest.console = console_fixture(cell + "/console.log");
+	auto job = read_file(fixture("console/" + cell + "/results-job.txt"));
+	if (edit)
+		job = edit(job);
+	o.report = parse_results(job + protocol::block(protocol::kDmesg, console_fixture(cell + "/dmesg.txt")) +
+				 protocol::record(protocol::kDone));
+	o.problems = merge_problems(o.guest.console, o.report.dmesg());
+	return o;
 }
 
 }  // namespace
@@ -142,5 +168,46 @@ TEST(Judge, DebugKernelReportFailsTheCellWithItsText)
 		EXPECT_EQ(v.primary(), Failure::unexpected_oops) << report;
 		auto first = split_lines(report)[1];
 		EXPECT_NE(v.reason().find(first.substr(first.find(']') + 2)), std::string::npos) << v.reason();
+	}
+}
+
+// Captured cells (tests/fixtures/console/): the seed-bug test announced two oopses on x86_64 (SMAP) and arm64
+// (PAN) and got them, on the console and in the kernel log. The cell passes, every check of it.
+TEST(Judge, CapturedSeedBugCellsPass)
+{
+	for (std::string cell : {"x86_64-6.1-on", "arm64-6.1-on"}) {
+		auto o = captured(cell);
+		EXPECT_EQ(announced_oopses(o.report), 2) << cell;
+		auto v = judge(o);
+		EXPECT_TRUE(v.ok()) << cell << ": " << v.reason();
+		EXPECT_EQ(v.failed(), 0) << cell;
+		const auto expected = cell + ": " + o.cell.arch->guard + " oops on a plain user dereference, as expected (2 of 2)";
+		EXPECT_NE(std::ranges::find_if(v.checks, [&](const Check &c) { return c.ok && c.what == expected; }),
+			  v.checks.end())
+			<< cell;
+		EXPECT_EQ(v.checks.size(), 57u) << cell << ": boot, insmod, protection, 50 cases, job, the announced oopses, "
+						   "no other problem, power-off";
+	}
+}
+
+// The same cells without the announcements: the two oopses fail the cell, with their text.
+TEST(Judge, CapturedOopsesUnannouncedFailTheCell)
+{
+	auto unannounce = [](std::string job) {
+		std::string out;
+		for (auto &l : split_lines(job))
+			if (!l.starts_with("# xua-expected-oops"))
+				out += l + "\n";
+		return out;
+	};
+	for (std::string cell : {"x86_64-6.1-on", "arm64-6.1-on"}) {
+		auto o = captured(cell, unannounce);
+		EXPECT_EQ(announced_oopses(o.report), 0) << cell;
+		auto v = judge(o);
+		EXPECT_EQ(v.primary(), Failure::unexpected_oops) << cell << ": " << v.reason();
+		EXPECT_NE(v.reason().find(cell == "arm64-6.1-on" ? "Unable to handle kernel access to user memory"
+								 : "BUG: unable to handle page fault"),
+			  std::string::npos)
+			<< v.reason();
 	}
 }

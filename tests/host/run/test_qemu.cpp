@@ -1,5 +1,6 @@
 // host/run/qemu: the QEMU command line (from the matrix row, under TCG and KVM), a guest run against a stand-in
-// QEMU (hard timeout, inactivity watchdog, the guest reaped), and the recognition of kernel problems in a console.
+// QEMU (hard timeout, inactivity watchdog, the guest reaped), and the recognition of kernel problems in a console
+// or kernel log, made up and captured from real cells (tests/fixtures/console/).
 #include <chrono>
 #include <csignal>
 #include <stdexcept>
@@ -217,8 +218,8 @@ TEST(RunGuest, TimeoutAndWatchdogEndHungGuestAndKeepConsole)
 	// (1 s) leaves it alone for the 3 s it writes, and it exits on its own.
 	{
 		auto writer = dir / "fake-writer";
-		write_script(writer, "echo 'xuaccess-init: started cell=t job=bench'\n"
-				     "for i in 1 2 3 4 5 6; do echo x >> " + (dir / "results.txt").string() + "; sleep 0.5; done\n");
+		write_script(writer, "echo 'xuaccess-init: started cell=t job=bench'\nfor i in 1 2 3 4 5 6; do echo x >> " +
+					     (dir / "results.txt").string() + "; sleep 0.5; done\n");
 		a.qemu = writer.string();
 		fs::remove(dir / "results.txt");
 		GuestRun g{&c, "/nonexistent", "/nonexistent", dir / "console.log", dir / "results.txt"};
@@ -248,4 +249,114 @@ TEST(RunGuest, TimeoutAndWatchdogEndHungGuestAndKeepConsole)
 	auto o = run_guest(g);
 	EXPECT_FALSE(o.timed_out) << o.timeout_reason;
 	EXPECT_EQ(o.qemu_status, 0);
+}
+
+// Captured consoles (tests/fixtures/console/README.md says where each comes from). The seed-bug test of an
+// x86_64 cell of Debian's 6.1 with SMAP: a store, then a load, to a user address, two oopses.
+TEST(KernelProblems, CapturedX86SmapOopses)
+{
+	const auto console = console_fixture("x86_64-6.1-on/console.log");
+	auto p = kernel_problems(console);
+	ASSERT_EQ(p.size(), 2u);
+	const auto &signature = Matrix::get().arch("x86_64").guard_fault_signature;
+	for (auto &r : p) {
+		EXPECT_EQ(r.kind, "oops");
+		EXPECT_NE(r.text.find(signature), std::string::npos) << r.text;
+		EXPECT_NE(r.text.find("RIP: 0010:xua_ioctl_unsafe_deref"), std::string::npos) << r.text;
+		EXPECT_NE(r.text.find("Call Trace:"), std::string::npos) << r.text;
+		EXPECT_EQ(r.text.find("xuaccess-init:"), std::string::npos) << r.text;
+		EXPECT_EQ(r.text.find("UNSAFE_DEREF: plain load"), std::string::npos) << "the module's next line\n" << r.text;
+	}
+	const std::string bug = "] BUG: unable to handle page fault for address: 00007ffcfb3916e0\n";
+	EXPECT_TRUE(p[0].text.starts_with("[   91.841333" + bug)) << p[0].text;
+	EXPECT_NE(p[0].text.find("#PF: supervisor write access in kernel mode"), std::string::npos);
+	EXPECT_NE(p[0].text.find("Oops: 0003 [#1]"), std::string::npos);
+	EXPECT_EQ(p[0].text.find("[#2]"), std::string::npos) << "the second oops is a report of its own";
+	EXPECT_TRUE(p[1].text.starts_with("[   91.891744" + bug)) << p[1].text;
+	EXPECT_NE(p[1].text.find("#PF: supervisor read access in kernel mode"), std::string::npos);
+	EXPECT_NE(p[1].text.find("Oops: 0001 [#2]"), std::string::npos);
+	// The file as QEMU wrote it (\r\n) reads the same.
+	auto raw = kernel_problems(read_file(fixture("console/x86_64-6.1-on/console.log")));
+	ASSERT_EQ(raw.size(), 2u);
+	EXPECT_EQ(raw[0].text, p[0].text);
+	EXPECT_EQ(raw[1].text, p[1].text);
+}
+
+// The same test on arm64 with PAN: "Unable to handle kernel access to user memory ..." and, a dozen lines on,
+// "Internal error: Oops": one report each, not two.
+TEST(KernelProblems, CapturedArm64PanOopses)
+{
+	auto p = kernel_problems(console_fixture("arm64-6.1-on/console.log"));
+	ASSERT_EQ(p.size(), 2u);
+	const auto &signature = Matrix::get().arch("arm64").guard_fault_signature;
+	for (auto &r : p) {
+		EXPECT_EQ(r.kind, "oops");
+		EXPECT_NE(split_lines(r.text).front().find("Unable to handle kernel " + signature), std::string::npos)
+			<< r.text;
+		EXPECT_NE(r.text.find("FSC = 0x0f: level 3 permission fault"), std::string::npos) << r.text;
+		EXPECT_NE(r.text.find("pstate: 60400005 (nZCv daif +PAN"), std::string::npos) << r.text;
+		EXPECT_NE(r.text.find("pc : xua_ioctl_unsafe_deref"), std::string::npos) << r.text;
+		EXPECT_NE(r.text.find("Call trace:"), std::string::npos) << r.text;
+		EXPECT_EQ(r.text.find("UNSAFE_DEREF: plain load"), std::string::npos) << r.text;
+	}
+	EXPECT_NE(p[0].text.find("WnR = 1"), std::string::npos) << "the store";
+	EXPECT_NE(p[0].text.find("Internal error: Oops: 000000009600004f [#1] SMP"), std::string::npos) << p[0].text;
+	EXPECT_EQ(p[0].text.find("[#2]"), std::string::npos) << p[0].text;
+	EXPECT_NE(p[1].text.find("WnR = 0"), std::string::npos) << "the load";
+	EXPECT_NE(p[1].text.find("Internal error: Oops: 000000009600000f [#2] SMP"), std::string::npos) << p[1].text;
+}
+
+// A kernel built from Debian's source with KASAN and lockdep: the same two SMAP oopses, without timestamps, and
+// with "KASAN" in the oops banner, which does not make them KASAN reports.
+TEST(KernelProblems, CapturedDebugKernelOopsesWithoutTimestamps)
+{
+	auto p = kernel_problems(console_fixture("x86_64-6.1-debug-on/console.log"));
+	ASSERT_EQ(p.size(), 2u);
+	EXPECT_EQ(p[0].kind, "oops");
+	EXPECT_EQ(p[1].kind, "oops");
+	EXPECT_TRUE(p[0].text.starts_with("BUG: unable to handle page fault for address: 00007ffd0f2e6050\n"))
+		<< p[0].text;
+	EXPECT_NE(p[0].text.find("error_code(0x0003) - permissions violation"), std::string::npos);
+	EXPECT_NE(p[0].text.find("Oops: 0003 [#1] SMP KASAN"), std::string::npos);
+	EXPECT_EQ(p[0].text.find("[#2]"), std::string::npos) << p[0].text;
+	EXPECT_NE(p[1].text.find("error_code(0x0001) - permissions violation"), std::string::npos);
+	EXPECT_NE(p[1].text.find("Oops: 0001 [#2] SMP KASAN"), std::string::npos);
+}
+
+// The guests' kernel logs of the same cells ("<1>[ ...] BUG: ...", arm64's "<0>... Internal error: Oops"): the same
+// reports.
+TEST(KernelProblems, CapturedKernelLogsWithLevelPrefixes)
+{
+	for (std::string cell : {"x86_64-6.1-on", "arm64-6.1-on", "x86_64-6.1-debug-on"}) {
+		auto p = kernel_problems(console_fixture(cell + "/dmesg.txt"));
+		ASSERT_EQ(p.size(), 2u) << cell;
+		for (auto &r : p) {
+			EXPECT_EQ(r.kind, "oops") << cell;
+			EXPECT_TRUE(r.text.starts_with("<1>")) << cell << ": " << r.text;
+		}
+		EXPECT_NE(p[0].text.find("[#1]"), std::string::npos) << cell << ": " << p[0].text;
+		EXPECT_EQ(p[0].text.find("[#2]"), std::string::npos) << cell << ": " << p[0].text;
+		EXPECT_NE(p[1].text.find("[#2]"), std::string::npos) << cell << ": " << p[1].text;
+	}
+	auto arm = kernel_problems(console_fixture("arm64-6.1-on/dmesg.txt"));
+	EXPECT_NE(arm[0].text.find("<0>[   38.021851] Internal error: Oops: 000000009600004f [#1] SMP"),
+		  std::string::npos);
+}
+
+// Healthy cells: the "off" cells ran the same plain dereferences without a guard to stop them
+// ("UNSAFE_DEREF: plain store to a user address" and nothing after it), and a debug kernel's boot says that
+// KASAN, lockdep and KFENCE are on. None of it is a problem.
+TEST(KernelProblems, CapturedHealthyLogsHaveNone)
+{
+	for (auto name : {"x86_64-6.1-off/console.log", "arm64-6.1-off/console.log",
+			  "arm64-6.1-src-off-kernel/console.log", "x86_64-6.1-off/dmesg.txt", "arm64-6.1-off/dmesg.txt",
+			  "x86_64-6.1-debug-on/dmesg-boot.txt"}) {
+		auto log = console_fixture(name);
+		ASSERT_GT(split_lines(log).size(), 3u) << name;
+		auto p = kernel_problems(log);
+		EXPECT_TRUE(p.empty()) << name << ": " << p.front().kind << ":\n" << p.front().text;
+	}
+	EXPECT_NE(console_fixture("x86_64-6.1-off/dmesg.txt").find("UNSAFE_DEREF: plain store"), std::string::npos);
+	EXPECT_NE(console_fixture("x86_64-6.1-debug-on/dmesg-boot.txt").find("Lock dependency validator"),
+		  std::string::npos);
 }
