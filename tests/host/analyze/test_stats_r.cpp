@@ -18,12 +18,14 @@
 #include "analyze/compare.hpp"
 #include "analyze/results.hpp"
 #include "base/process.hpp"
+#include "support.hpp"
 
 using namespace xua;
+using namespace xua::tests;
 
 namespace {
 
-const fs::path kScript = fs::path(XUACCESS_SOURCE_DIR) / "tests/host/analyze/r/crosscheck.R";
+const fs::path kScript = kSource / "tests/host/analyze/r/crosscheck.R";
 
 std::string rscript()
 {
@@ -117,11 +119,6 @@ std::pair<CellResults, CellResults> synthetic_pair(unsigned seed, int rows)
 	return {a, b};
 }
 
-fs::path fixture(const std::string &rel)
-{
-	return fs::path(XUACCESS_SOURCE_DIR) / "tests/fixtures/compare" / rel;
-}
-
 }  // namespace
 
 TEST(StatsR, ComparisonsAgreeWithWilcoxTestAndPAdjust)
@@ -131,13 +128,13 @@ TEST(StatsR, ComparisonsAgreeWithWilcoxTestAndPAdjust)
 		GTEST_SKIP() << "no Rscript on PATH (Debian package r-base-core): the cross-check against R did not run";
 	std::string tsv = "source\tname\tkind\ta\tb\testimate\tlo\thi\tlevel\tp\tq\n";
 	for (const char *dir : {"shift", "none"})
-		add_comparison(tsv, dir, load_cell(fixture(std::string(dir) + "/x86_64-6.1-off.json")),
-			       load_cell(fixture(std::string(dir) + "/x86_64-6.1-on.json")));
+		add_comparison(tsv, dir, load_cell(fixture("compare/" + std::string(dir) + "/x86_64-6.1-off.json")),
+			       load_cell(fixture("compare/" + std::string(dir) + "/x86_64-6.1-on.json")));
 	for (unsigned seed : {1u, 2u}) {
 		auto [a, b] = synthetic_pair(seed, 240);
 		add_comparison(tsv, fmt::format("synthetic-{}", seed), a, b);
 	}
-	const fs::path table = fs::path(XUACCESS_BUILD_DIR) / "stats-r-crosscheck.tsv";
+	const fs::path table = kBuild / "stats-r-crosscheck.tsv";
 	write_file(table, tsv);
 	const RunResult out = run({r, kScript.string(), table.string()});
 	std::printf("%s", out.output.c_str());
@@ -159,7 +156,7 @@ TEST(StatsR, ComparisonsAgreeWithWilcoxTestAndPAdjust)
 		planted += fmt::format("{}\n", line);
 	}
 	ASSERT_TRUE(done);
-	const fs::path bad = fs::path(XUACCESS_BUILD_DIR) / "stats-r-crosscheck-planted.tsv";
+	const fs::path bad = kBuild / "stats-r-crosscheck-planted.tsv";
 	write_file(bad, planted);
 	const RunResult ctl = run({r, kScript.string(), bad.string()});
 	EXPECT_EQ(ctl.status, 1) << "the cross-check did not see a p off by 1e-9:\n" << ctl.output;

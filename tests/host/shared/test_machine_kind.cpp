@@ -1,36 +1,34 @@
 // Detection of the machine xuaccess runs on (shared/machine_kind.hpp): fake /sys and /proc trees and fake CPUID
 // values, with positive controls both ways (a machine that looks like silicon says so, one that looks
-// emulated does not), the labels that use it, and compare refusing two host machines.
-#include <unistd.h>
+// emulated does not). The labels that use it: analyze/test_results.cpp; compare refusing two host machines:
+// analyze/test_compare.cpp; this machine: base/test_host_machine.cpp.
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
-#include "analyze/compare.hpp"
-#include "analyze/results.hpp"
 #include "shared/machine_kind.hpp"
-#include "base/host_machine.hpp"
+#include "support.hpp"
 
 using namespace xua;
+using namespace xua::tests;
 
 namespace {
 
 // A fake root: files relative to it, each with its content (device-tree strings keep their NULs).
-struct FakeRoot {
-	fs::path dir;
-	explicit FakeRoot(const std::string &name)
-	    : dir(fs::temp_directory_path() / fmt::format("xua-machine-{}-{}", name, getpid()))
-	{
-		fs::remove_all(dir);
-		fs::create_directories(dir);
-	}
-	~FakeRoot() { fs::remove_all(dir); }
+struct FakeRoot : TempDir {
+	explicit FakeRoot(const std::string &name) : TempDir("machine-" + name) {}
 	FakeRoot &file(const std::string &rel, const std::string &content)
 	{
-		fs::create_directories((dir / rel).parent_path());
-		write_file(dir / rel, content);
+		put(rel, content);
 		return *this;
 	}
-	MachineKind describe(std::optional<Cpuid> cpuid) const { return describe_machine(read_machine_facts(dir, cpuid)); }
+	MachineKind describe(std::optional<Cpuid> cpuid) const
+	{
+		return describe_machine(read_machine_facts(path, cpuid));
+	}
 };
 
 Cpuid cpuid(bool hv, const std::string &sig = "")
@@ -139,68 +137,4 @@ TEST(Machine, Arm64DeviceTree)
 	x.file("proc/device-tree/compatible", std::string("arm,juno\0", 9))
 		.file("proc/device-tree/hypervisor/compatible", std::string("xen,xen-4.17\0xen,xen\0", 21));
 	EXPECT_EQ(x.describe(std::nullopt).description, "virtual machine (hypervisor: xen,xen-4.17 xen,xen)");
-}
-
-// Guests nested in an emulated machine get longer limits; nowhere else (a hang must still end soon there).
-TEST(Machine, GuestTimeScale)
-{
-	using K = xua::MachineKind;
-	EXPECT_EQ(xua::guest_time_scale({K::emulated, "QEMU TCG-emulated machine", ""}), 4);
-	EXPECT_EQ(xua::guest_time_scale({K::virtual_machine, "virtual machine (hypervisor: QEMU virt board; TCG or KVM, "
-									"not told apart)", ""}),
-		  4);
-	EXPECT_EQ(xua::guest_time_scale({K::virtual_machine, "virtual machine (hypervisor: Microsoft Hyper-V)", ""}), 1);
-	EXPECT_EQ(xua::guest_time_scale({K::kvm, "KVM guest", ""}), 1);
-	EXPECT_EQ(xua::guest_time_scale({K::silicon, "real silicon", ""}), 1);
-}
-
-TEST(Machine, LabelsSayWhereTheFiguresComeFrom)
-{
-	EXPECT_EQ(machine_label("kvm", "real silicon"), "KVM on real silicon");
-	EXPECT_EQ(machine_label("kvm", "QEMU TCG-emulated machine"), "KVM inside an emulated machine (QEMU TCG-emulated machine)");
-	EXPECT_EQ(machine_label("kvm", "virtual machine (hypervisor: VMware)"), "KVM inside a virtual machine (hypervisor: VMware)");
-	EXPECT_EQ(machine_label("host", "real silicon"), "host kernel on real silicon");
-	EXPECT_EQ(machine_label("host", "QEMU TCG-emulated machine"), "host kernel on a QEMU TCG-emulated machine");
-	EXPECT_EQ(machine_label("host", ""), "host kernel (machine not recorded)");
-	EXPECT_EQ(machine_label("tcg", "QEMU TCG-emulated machine"), "emulated (TCG)") << "TCG cells unchanged";
-
-	nlohmann::json j = {{"context", {{"xua_accel", "host"}, {"xua_host_machine", "QEMU TCG-emulated machine"}}},
-			    {"benchmarks", {{{"name", "baseline/getppid"}, {"real_time", 400.0}, {"time_unit", "ns"}}}}};
-	EXPECT_EQ(parse_cell("host-6.1.0-asbooted", j).accel_label(), "host kernel on a QEMU TCG-emulated machine");
-	j["context"]["xua_accel"] = "kvm";
-	j["context"]["xua_host_machine"] = "real silicon";
-	EXPECT_EQ(parse_cell("x86_64-6.1-on", j).accel_label(), "KVM on real silicon");
-	j["context"]["xua_accel"] = "tcg";
-	EXPECT_EQ(parse_cell("x86_64-6.1-on", j).accel_label(), "emulated (TCG)");
-}
-
-TEST(Machine, CompareRefusesTwoHostMachines)
-{
-	nlohmann::json j = {{"context", {{"xua_accel", "host"}, {"xua_host_machine", "real silicon"}}},
-			    {"benchmarks", {{{"name", "baseline/getppid"}, {"real_time", 400.0}, {"time_unit", "ns"}}}}};
-	auto a = parse_cell("host-a", j);
-	j["context"]["xua_host_machine"] = "QEMU TCG-emulated machine";
-	auto b = parse_cell("host-b", j);
-	auto m = mismatches(a, b);
-	ASSERT_EQ(m.size(), 1u) << fmt::format("{}", fmt::join(m, "\n"));
-	EXPECT_NE(m[0].find("host machine"), std::string::npos) << m[0];
-	EXPECT_THROW(compare(a, b, {}), Error);
-	EXPECT_TRUE(mismatches(a, a).empty());
-}
-
-TEST(Machine, ThisMachine)
-{
-	// Whatever this machine is, it is described with its evidence (printed for the record).
-	const auto &m = this_machine();
-	EXPECT_FALSE(m.description.empty());
-	EXPECT_FALSE(m.evidence.empty());
-	std::printf("this machine: %s (%s)\n", m.description.c_str(), m.evidence.c_str());
-#if defined(__x86_64__)
-	auto c = native_cpuid();
-	ASSERT_TRUE(c.has_value());
-	if (read_file("/proc/cpuinfo").find(" hypervisor") != std::string::npos) {
-		EXPECT_TRUE(c->hypervisor_bit) << "/proc/cpuinfo shows the hypervisor flag; CPUID must too";
-	}
-	EXPECT_EQ(m.virtualised(), c->hypervisor_bit || m.kind != MachineKind::silicon);
-#endif
 }

@@ -1,29 +1,26 @@
-// Where the cells' Debian packages come from, whatever the host runs (host/provision/debian_archive.*): the
-// private apt configuration per suite, a series that must resolve to a kernel of that series, and the gcc the
-// module is built with (the bootstrap installs it on either release).
-#include <gtest/gtest.h>
-
-#include "provision/debian_archive.hpp"
-#include "provision/kbuild.hpp"
-#include "provision/kernel.hpp"
-#include "provision/matrix.hpp"
-#include "provision/source_kernel.hpp"
-#include "base/process.hpp"
-
+// Where the cells' Debian packages come from, whatever the host runs (host/provision/debian_archive): the
+// private apt configuration per suite, a series that must resolve to a kernel of that series, and each series'
+// suite and gcc. That the bootstrap installs those compilers: project/test_bootstrap.cpp.
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <string>
 
 #include <pwd.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
+#include "base/process.hpp"
+#include "provision/debian_archive.hpp"
+#include "provision/matrix.hpp"
+#include "provision/source_kernel.hpp"
+#include "support.hpp"
+
 using namespace xua;
+using namespace xua::tests;
 
 namespace {
-
-Matrix matrix_for(const std::string &host)
-{
-	return Matrix::load(Matrix::paths().source / "ci" / "matrix.json", host);
-}
 
 // apt-cache show of a meta package as Debian 13 (trixie) prints it: its default kernel is 6.12.
 const char *kTrixieMeta = "Package: linux-image-amd64\n"
@@ -81,13 +78,12 @@ TEST(DebianArchive, SourcesPinTheSuiteAndCheckSignatures)
 // host's own sources and pins are not consulted.
 TEST(DebianArchive, AptReadsThePrivateConfiguration)
 {
-	auto dir = fs::temp_directory_path() / fmt::format("xua-apt-{}", getpid());
-	fs::create_directories(dir);
+	TempDir scratch("apt");
+	const auto dir = scratch.path;
 	ArchiveSpec s{"bookworm", {"amd64", "arm64"}, "http://deb.debian.org/debian",
 		      "http://deb.debian.org/debian-security", "/usr/share/keyrings/debian-archive-keyring.gpg"};
 	write_file(dir / "apt.conf", archive_apt_conf(s, dir));
 	auto r = run({"apt-config", "-c", (dir / "apt.conf").string(), "dump"});
-	fs::remove_all(dir);
 	ASSERT_TRUE(r.ok()) << r.output;
 	// apt-config prints its own spelling of a known key (Dir::Etc::sourcelist): compare without case.
 	auto lower = [](std::string t) {
@@ -123,29 +119,6 @@ TEST(DebianArchive, EverySeriesNamesItsSuiteAndCompiler)
 	auto arches = m.debian().arches;
 	std::sort(arches.begin(), arches.end());
 	EXPECT_EQ(arches, (std::vector<std::string>{"amd64", "arm64"}));
-}
-
-// The bootstrap installs, on either host arch, the gcc every series' kernel code is built with and its cross
-// twin (provision/kbuild: kernel_cc), by the package names kernel_cc_package gives.
-TEST(DebianArchive, BootstrapInstallsTheKernelCompilers)
-{
-	for (auto [host, dpkg_arch] : {std::pair{"x86_64", "amd64"}, std::pair{"arm64", "arm64"}}) {
-		auto m = matrix_for(host);
-		auto r = run({"bash", (Matrix::paths().source / "xuaccess").string(), "--print-packages", dpkg_arch},
-			     {.merge_stderr = false});
-		ASSERT_TRUE(r.ok()) << r.output;
-		auto pkgs = split_lines(r.output);
-		for (auto &k : m.kernel_names())
-			for (auto &a : m.arch_names()) {
-				auto want = kernel_cc_package(m.arch(a), m.series(k).gcc);
-				EXPECT_NE(std::find(pkgs.begin(), pkgs.end(), want), pkgs.end())
-					<< want << " for " << a << " " << k << " on an " << host << " host";
-			}
-	}
-	auto m = matrix_for("x86_64");
-	EXPECT_EQ(kernel_cc_package(m.arch("x86_64"), "12"), "gcc-12");
-	EXPECT_EQ(kernel_cc_package(m.arch("arm64"), "12"), "gcc-12-aarch64-linux-gnu");
-	EXPECT_EQ(kernel_cc_package(matrix_for("arm64").arch("x86_64"), "12"), "gcc-12-x86-64-linux-gnu");
 }
 
 // The private archives and kernel caches live under user_cache(); a systemd service (the machine images' job)

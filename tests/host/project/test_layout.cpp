@@ -7,12 +7,13 @@
 #include <gtest/gtest.h>
 
 #include "base/util.hpp"
+#include "support.hpp"
 
 using namespace xua;
+using namespace xua::tests;
 
 namespace {
 
-const fs::path kSource = XUACCESS_SOURCE_DIR;
 const std::vector<std::string> kLayers = {"base", "provision", "run", "analyze", "report", "cmd"};
 
 int layer_of(const std::string &folder)

@@ -1,8 +1,10 @@
 // The front end killed in the middle of a bench and of a test run (SIGINT, SIGTERM, SIGKILL): no QEMU may
 // be left, the boots that finished are on disk, and `bench --resume` completes the interrupted run.
-// Real QEMU guests (x86_64, 6.1): meson suite 'kill', not in the default run (a few minutes).
+// Real QEMU guests (x86_64, 6.1): meson suite 'kill', not in the default run (a few minutes). host/cmd/main's
+// signal handling and host/base/process's children, seen from outside.
 #include <csignal>
 #include <fstream>
+#include <functional>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,12 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include "base/process.hpp"
+#include "support.hpp"
 
 using namespace xua;
+using namespace xua::tests;
 
 namespace {
-
-const fs::path kHost = fs::path(XUACCESS_BUILD_DIR) / "host" / "xuaccess-host";
 
 // Processes whose command line mentions `needle` (QEMU's names the cell directory or the results path).
 std::vector<pid_t> processes_mentioning(const std::string &needle)
@@ -37,16 +39,6 @@ std::vector<pid_t> processes_mentioning(const std::string &needle)
 			out.push_back(std::stoi(name));
 	}
 	return out;
-}
-
-// Polls `ok` every 100 ms for at most `limit` (a hang guard, not a speed assertion).
-template <typename F>
-bool eventually(F ok, std::chrono::seconds limit)
-{
-	for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end; usleep(100000))
-		if (ok())
-			return true;
-	return ok();
 }
 
 struct Killed {
@@ -80,15 +72,15 @@ TEST(Kill, BenchKeepsFinishedBootsAndLeavesNoQemuAndResumes)
 		auto out = fs::temp_directory_path() / fmt::format("xua-kill-bench-{}-{}", getpid(), sig);
 		fs::remove_all(out);
 		auto boot0 = out / "boots" / "x86_64-6.1-on" / "boot-0.json";
-		auto k = kill_during({kHost.string(), "bench", "--arch", "x86_64", "--protection", "on", "--boots", "3",
-				      "--repetitions", "1", "--filter", "^baseline/getppid", "--out", out.string()},
+		auto k = kill_during({kFrontEnd.string(), "bench", "--arch", "x86_64", "--protection", "on", "--boots",
+				      "3", "--repetitions", "1", "--filter", "^baseline/getppid", "--out", out.string()},
 				     [&] { return fs::exists(boot0); }, out.string(), sig);
 		EXPECT_FALSE(k.qemu_left) << "QEMU outlived the front end (signal " << sig << ")";
 		EXPECT_EQ(k.status, 128 + sig);
 		EXPECT_TRUE(fs::exists(boot0)) << "the finished boot was lost";
 		EXPECT_FALSE(fs::exists(out / "x86_64-6.1-on.json")) << "the cell cannot be complete yet";
 		if (sig == SIGINT) {
-			auto r = run({kHost.string(), "bench", "--resume", out.string()});
+			auto r = run({kFrontEnd.string(), "bench", "--resume", out.string()});
 			EXPECT_EQ(r.status, 0) << r.output;
 			auto j = nlohmann::json::parse(read_file(out / "x86_64-6.1-on.json"));
 			EXPECT_EQ(j["context"]["xua_boots"], 3);
@@ -100,10 +92,10 @@ TEST(Kill, BenchKeepsFinishedBootsAndLeavesNoQemuAndResumes)
 
 TEST(Kill, TestRunLeavesNoQemu)
 {
-	const auto cell_dir = (fs::path(XUACCESS_BUILD_DIR) / "cells" / "x86_64-6.1-off").string();
+	const auto cell_dir = (kBuild / "cells" / "x86_64-6.1-off").string();
 	for (int sig : {SIGINT, SIGTERM, SIGKILL}) {
-		auto k = kill_during({kHost.string(), "test", "--arch", "x86_64", "--protection", "off"}, [] { return true; },
-				     cell_dir, sig);
+		auto k = kill_during({kFrontEnd.string(), "test", "--arch", "x86_64", "--protection", "off"},
+				     [] { return true; }, cell_dir, sig);
 		EXPECT_FALSE(k.qemu_left) << "QEMU outlived the front end (signal " << sig << ")";
 		EXPECT_EQ(k.status, 128 + sig);
 	}

@@ -1,5 +1,5 @@
-// The GitHub Actions workflow: valid in shape, its matrix is the project's matrix, and it runs nothing but
-// the README's commands (through the thin scripts in ci/), with options the front end accepts.
+// The GitHub Actions workflow (.github/workflows/ci.yml): valid in shape, its matrix is the project's matrix, and it
+// runs nothing but the README's commands (through the thin scripts in ci/), with options the front end accepts.
 #include <regex>
 #include <set>
 
@@ -9,15 +9,15 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
-#include "provision/matrix.hpp"
 #include "base/process.hpp"
 #include "base/util.hpp"
+#include "provision/matrix.hpp"
+#include "support.hpp"
 
 using namespace xua;
+using namespace xua::tests;
 
 namespace {
-
-const fs::path kSource = XUACCESS_SOURCE_DIR;
 
 std::set<std::string> strings(const YAML::Node &seq)
 {
@@ -164,124 +164,11 @@ TEST(Workflow, RunsOnlyTheReadmeCommands)
 			EXPECT_EQ(undocumented_options(line, readme), std::vector<std::string>{})
 				<< "options of `" << line << "` (" << s.filename().string()
 				<< ") that no `./xuaccess " << sub << " ...` command in README.md or docs/ shows";
-			auto help = run({(fs::path(XUACCESS_BUILD_DIR) / "host/xuaccess-host").string(), sub, "--help"});
+			auto help = run({kFrontEnd.string(), sub, "--help"});
 			ASSERT_TRUE(help.ok()) << help.output;
 			std::regex opt(R"(--[a-z][a-z-]+)");
 			for (auto it = std::sregex_iterator(line.begin(), line.end(), opt); it != std::sregex_iterator(); ++it)
 				EXPECT_NE(help.output.find(it->str()), std::string::npos) << it->str() << " is not an option of " << sub;
 		}
 	EXPECT_EQ(subcommands, (std::set<std::string>{"test", "bench", "report"}));
-}
-
-// ./xuaccess --help works on a fresh machine (no packages, no build) from the committed help texts: they
-// must be what the front end itself prints. And every usage error exits 2, not CLI11's 105-109.
-TEST(Workflow, CommittedHelpIsTheFrontEndsAndUsageErrorsExit2)
-{
-	const auto host = (fs::path(XUACCESS_BUILD_DIR) / "host/xuaccess-host").string();
-	for (std::string cmd : {"xuaccess", "test", "bench", "compare", "report"}) {
-		std::vector<std::string> argv = {host};
-		if (cmd != "xuaccess")
-			argv.push_back(cmd);
-		argv.push_back("--help");
-		auto r = run(argv, {.merge_stderr = false});
-		EXPECT_EQ(r.status, 0) << cmd;
-		EXPECT_EQ(r.output, read_file(kSource / "host/cmd/help" / (cmd + ".txt")))
-			<< "host/cmd/help/" << cmd << ".txt is stale: regenerate it with xuaccess-host " << cmd << " --help";
-	}
-	for (std::vector<std::string> bad : {std::vector<std::string>{"bench", "--quick", "--boots", "3"},
-					     {"bench", "--quick", "--repetitions", "3"},
-					     {"bench", "--yes-load-module-into-this-kernel"},
-					     {"bench", "--boots", "0"},
-					     {"no-such-command"},
-					     {"compare", "/nonexistent.json", "/nonexistent2.json"},
-					     {"test", "--kernel", "/nonexistent/xua-kernel-tree"}}) {
-		bad.insert(bad.begin(), host);
-		EXPECT_EQ(run(bad).status, 2) << shell_quote(bad);
-	}
-}
-
-// The bootstrap answers --help before it looks at packages or builds anything: with no build tree at all it
-// prints the committed text (and would fail trying to build in a directory that cannot exist otherwise).
-TEST(Workflow, BootstrapHelpNeedsNoBuild)
-{
-	const auto script = (kSource / "xuaccess").string();
-	for (std::string cmd : {"bench", "compare"}) {
-		auto r = run({script, cmd, "--help"}, {.env = {{"XUACCESS_BUILD", "/nonexistent/xua-build"}}});
-		EXPECT_EQ(r.status, 0) << r.output;
-		EXPECT_EQ(r.output, read_file(kSource / "host/cmd/help" / (cmd + ".txt")));
-	}
-	auto top = run({script}, {.env = {{"XUACCESS_BUILD", "/nonexistent/xua-build"}}});
-	EXPECT_EQ(top.output, read_file(kSource / "host/cmd/help/xuaccess.txt"));
-	EXPECT_FALSE(fs::exists("/nonexistent/xua-build"));
-}
-
-// Usage errors exit 2 and are said by the bootstrap before it installs, configures or builds anything (on a
-// fresh clone that would take minutes): stand-ins for dpkg, apt-get, meson and ninja say when they are called.
-// The bootstrap reads the front end's tables as committed (host/cmd/help/): usage-values.txt must be the
-// front end's own, and on each bad command line both say the same thing. Good command lines get past the
-// check (to the stand-in dpkg).
-TEST(Workflow, BootstrapRejectsUsageErrorsFirst)
-{
-	EXPECT_EQ(read_file(kSource / "host/cmd/help/usage-values.txt"), Matrix::get().usage_values().text())
-		<< "host/cmd/help/usage-values.txt is stale: write the text above into it";
-	auto bin = fs::temp_directory_path() / ("xua-fakebin-" + std::to_string(getpid()));
-	fs::create_directories(bin);
-	for (std::string tool : {"dpkg-query", "dpkg", "apt-get", "meson", "ninja"}) {
-		write_file(bin / tool, "#!/bin/sh\necho 'STAND-IN " + tool + " called' >&2\nexit 1\n");
-		fs::permissions(bin / tool, fs::perms::owner_all);
-	}
-	const RunOptions opt{.env = {{"PATH", bin.string() + ":/usr/bin:/bin"}, {"XUACCESS_BUILD", "/nonexistent/xua-build"}}};
-	const auto script = (kSource / "xuaccess").string();
-	const auto host = (fs::path(XUACCESS_BUILD_DIR) / "host/xuaccess-host").string();
-	for (std::vector<std::string> bad : {std::vector<std::string>{"bench", "--arch", "sparc"},
-					     {"bench", "--protection", "maybe"},
-					     {"test", "--kernel", "5.10"},
-					     {"test", "--kernel", "6.1,5.10-debug"},
-					     {"bench", "--arch=x86_64,mips"},
-					     {"bench", "--clock", "sundial"},
-					     {"bench", "--frobnicate"},
-					     {"bisect", "--frobnicate"},
-					     {"bisect", "--arch", "mips"},
-					     {"frobnicate"}}) {
-		auto args = bad;
-		args.insert(args.begin(), script);
-		auto r = run(args, opt);
-		EXPECT_EQ(r.status, 2) << shell_quote(args) << "\n" << r.output;
-		EXPECT_EQ(r.output.find("STAND-IN"), std::string::npos) << shell_quote(args) << " went on:\n" << r.output;
-		args[0] = host;
-		auto f = run(args);
-		EXPECT_EQ(f.status, 2) << shell_quote(args) << "\n" << f.output;
-		auto first = [](const std::string &t) { return t.substr(0, t.find('\n')); };
-		if (bad[0] == "frobnicate" || bad[1].starts_with("--arch") || bad[1] == "--protection" || bad[1] == "--kernel") {
-			EXPECT_EQ(first(r.output), first(f.output)) << "bootstrap and front end say it differently";
-		}
-	}
-	EXPECT_NE(run({script, "frobnicate"}, opt).output.find("expected one of: test, bench, report, compare"),
-		  std::string::npos);
-	for (std::vector<std::string> good : {std::vector<std::string>{"bench", "--arch", "x86_64", "arm64", "--quick"},
-					      {"bench", "--protection=on,off-kernel", "--kernel", "6.1-src,./my-tree,6.12"},
-					      {"bench", "--filter", "-x", "--clock", "icount", "--seed", "3"},
-					      {"test", "--suite", "machines", "--accel", "kvm"},
-					      {"compare", "--across", "kernel", "a.json", "b.json"},
-					      {"bisect", "--tree", "t", "--good", "a", "--bad", "b", "--row", "r", "--arch", "arm64"},
-					      {"report", "results/x"},
-					      {"kbuild", "--whatever"}}) {
-		good.insert(good.begin(), script);
-		auto r = run(good, opt);
-		EXPECT_NE(r.output.find("STAND-IN dpkg"), std::string::npos) << shell_quote(good) << " was refused:\n"
-									    << r.output;
-	}
-	EXPECT_FALSE(fs::exists("/nonexistent/xua-build"));
-	fs::remove_all(bin);
-}
-
-// One version number: the project's (meson.build) is the module's (XUA_MODULE_VERSION, which INFO reports and
-// results record). Meson 1.0 cannot read it from a file, so this test keeps the two equal.
-TEST(Workflow, OneVersionNumber)
-{
-	std::smatch mv, hv;
-	const auto meson = read_file(kSource / "meson.build"), header = read_file(kSource / "common/xua.h");
-	ASSERT_TRUE(std::regex_search(meson, mv, std::regex(R"re(project\([^)]*?version: '([^']+)')re")));
-	ASSERT_TRUE(std::regex_search(header, hv, std::regex(R"re(#define XUA_MODULE_VERSION "([^"]+)")re")));
-	EXPECT_EQ(mv[1].str(), hv[1].str()) << "meson.build says " << mv[1] << ", common/xua.h " << hv[1];
 }

@@ -11,12 +11,12 @@
 #include <gtest/gtest.h>
 
 #include "base/util.hpp"
+#include "support.hpp"
 
 using namespace xua;
+using namespace xua::tests;
 
 namespace {
-
-const fs::path kSource = XUACCESS_SOURCE_DIR;
 
 // The text without fenced code blocks and inline code spans: a link there is an example, not a link.
 std::string prose(const std::string &md)
@@ -130,7 +130,8 @@ std::vector<fs::path> user_pages(const fs::path &root)
 // that does not exist are each found; a good link and one inside code are not.
 TEST(Docs, PlantedBrokenLinksAreFound)
 {
-	auto root = fs::temp_directory_path() / ("xua-docs-" + std::to_string(getpid()));
+	TempDir scratch("docs");
+	const auto root = scratch.path;
 	fs::create_directories(root / "docs");
 	write_file(root / "README.md", "# Top\n\n## Reading the figures (`--clock`)\n\nSee [a](docs/a.md#the-part), "
 				      "[b](docs/missing.md), [c](docs/a.md#no-such-part), [d](../outside.md),\n"
@@ -144,7 +145,6 @@ TEST(Docs, PlantedBrokenLinksAreFound)
 	EXPECT_NE(joined.find("../outside.md points outside"), std::string::npos) << joined;
 	EXPECT_NE(joined.find("cites PLATFORM.md"), std::string::npos) << joined;
 	EXPECT_TRUE(broken_links(root, "docs/a.md").empty());
-	fs::remove_all(root);
 }
 
 TEST(Docs, EveryRelativeLinkAndAnchorResolves)

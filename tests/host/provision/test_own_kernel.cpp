@@ -1,15 +1,19 @@
-// Kernels given as a path (host/provision/own_kernel.*): a build tree or a directory of .debs, checked before
-// anything boots; their cells, labels and their place in compare --across kernel.
+// Kernels given as a path (host/provision/own_kernel): a build tree or a directory of .debs, checked before
+// anything boots, and their cells and labels. Their place in compare --across kernel: analyze/test_compare.cpp.
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
-#include "analyze/compare.hpp"
+#include "base/process.hpp"
 #include "provision/own_kernel.hpp"
 #include "provision/source_kernel.hpp"
-#include "base/process.hpp"
+#include "support.hpp"
 
 using namespace xua;
+using namespace xua::tests;
 
 namespace {
 
@@ -23,9 +27,9 @@ class OwnKernelTest : public ::testing::Test {
 protected:
 	void SetUp() override
 	{
-		root_ = fs::temp_directory_path() / fmt::format("xua-own-{}-{}", getpid(),
-							       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-		fs::remove_all(root_);
+		const auto *test = ::testing::UnitTest::GetInstance()->current_test_info();
+		scratch_.emplace(fmt::format("own-{}", test->name()));
+		root_ = scratch_->path;
 		fs::create_directories(root_ / "cache");
 		const char *old = std::getenv("XDG_CACHE_HOME");
 		old_cache_ = old ? std::optional<std::string>(old) : std::nullopt;
@@ -37,7 +41,7 @@ protected:
 			setenv("XDG_CACHE_HOME", old_cache_->c_str(), 1);
 		else
 			unsetenv("XDG_CACHE_HOME");
-		fs::remove_all(root_);
+		scratch_.reset();
 	}
 	// A build tree as `make` + `make modules_prepare` leave it, with the project's own config for the arch
 	// (every kernel need holds) plus `extra` lines (later lines win).
@@ -71,6 +75,7 @@ protected:
 		ADD_FAILURE() << p << " was not refused";
 		return "";
 	}
+	std::optional<TempDir> scratch_;
 	fs::path root_;
 	std::optional<std::string> old_cache_;
 };
@@ -176,11 +181,7 @@ TEST_F(OwnKernelTest, GitDescribeOfTheSourceTree)
 	auto src = root_ / "linux";
 	fs::create_directories(src);
 	write_file(src / "Makefile", "# top\n");
-	auto git = [&](std::vector<std::string> args) {
-		std::vector<std::string> argv = {"git", "-C", src.string(), "-c", "user.name=t", "-c", "user.email=t@t"};
-		argv.insert(argv.end(), args.begin(), args.end());
-		return run_checked(argv);
-	};
+	auto git = [&](std::vector<std::string> args) { return git_in(src, std::move(args)); };
 	git({"init", "-q"});
 	git({"add", "Makefile"});
 	git({"commit", "-q", "-m", "v"});
@@ -272,50 +273,4 @@ TEST_F(OwnKernelTest, CellsOfAPathKernel)
 	// Two trees with the same release in one run would write the same files: refused.
 	auto other = tree("x86-again", "x86_64");
 	EXPECT_THROW(m.select({}, {x.string(), other.string()}, {"on"}), Refused);
-}
-
-TEST(Compare, AcrossKernelPathKernelAgainstDebian)
-{
-	auto cell_with = [](std::string name, nlohmann::json ctx) {
-		CellResults c;
-		c.name = std::move(name);
-		c.update_context(ctx);
-		return c;
-	};
-	nlohmann::json common = {{"xua_arch", "x86_64"}, {"xua_protection_requested", "on"}, {"xua_qemu_cpu", "max"}};
-	auto deb = common;
-	deb.update({{"xua_kernel_series", "6.1"},
-		    {"xua_kernel_release", "6.1.0-56-amd64"},
-		    {"xua_kernel_package", "linux-image-6.1.0-56-amd64 6.1.192-2"}});
-	auto own = common;
-	own.update({{"xua_kernel_series", "tree-6.1.192"},
-		    {"xua_kernel_release", "6.1.192"},
-		    {"xua_kernel_package", "kernel tree /src/obj: not a git tree"},
-		    {"xua_kernel_path", "/src/obj"},
-		    {"xua_kernel_form", "build tree"},
-		    {"xua_kernel_git_describe", ""},
-		    {"xua_kernel_config_sha256", "ac07"}});
-	auto a = cell_with("x86_64-6.1-on", deb), b = cell_with("x86_64-tree-6.1.192-on", own);
-	EXPECT_FALSE(mismatches(a, b).empty()) << "two kernels without --across kernel";
-	EXPECT_TRUE(mismatches(a, b, "kernel").empty()) << fmt::format("{}", fmt::join(mismatches(a, b, "kernel"), "\n"));
-	auto c = compare(a, b, {.across = "kernel"});
-	ASSERT_EQ(c.accepted.size(), 1u);
-	EXPECT_EQ(c.accepted[0], "kernel A/B: 'linux-image-6.1.0-56-amd64 6.1.192-2' (6.1.0-56-amd64) vs tree-6.1.192 "
-				 "(build tree /src/obj, release 6.1.192, not a git tree)");
-	b.update_context({{"xua_kernel_git_describe", "v6.1.192-3-gabc"}});
-	EXPECT_NE(b.kernel_description().find("git v6.1.192-3-gabc"), std::string::npos) << b.kernel_description();
-	// The same packages from a directory: the package names the kernel, the path where it came from.
-	auto d = cell_with("x86_64-deb-6.1.0-56-amd64-on", deb);
-	d.update_context({{"xua_kernel_series", "deb-6.1.0-56-amd64"},
-			  {"xua_kernel_path", "/debs"},
-			  {"xua_kernel_form", "Debian packages"}});
-	EXPECT_EQ(d.kernel_description(), "deb-6.1.0-56-amd64 (Debian packages /debs, release 6.1.0-56-amd64, "
-					  "linux-image-6.1.0-56-amd64 6.1.192-2)");
-	EXPECT_FALSE(mismatches(a, d).empty()) << "the same package from a path is still another origin";
-	EXPECT_TRUE(mismatches(a, d, "kernel").empty());
-	// The protection still has to be the same.
-	auto off = b;
-	off.update_context({{"xua_protection_requested", "off"}});
-	off.update_context({{"xua_qemu_cpu", "max,-smap"}});
-	EXPECT_THROW(compare(a, off, {.across = "kernel"}), Error);
 }

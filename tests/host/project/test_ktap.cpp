@@ -10,9 +10,11 @@
 #include "provision/source_kernel.hpp"
 #include "base/process.hpp"
 #include "base/util.hpp"
+#include "support.hpp"
 #include "xua_ktap.h"
 
 using namespace xua;
+using namespace xua::tests;
 
 namespace {
 
@@ -67,8 +69,8 @@ std::string old_stream()
 nlohmann::json parse_with_kunit(const std::string &stream)
 {
 	static const fs::path kunit = ensure_kunit_tools("6.1");
-	auto dir = fs::temp_directory_path() / fmt::format("xua-ktap-{}", getpid());
-	fs::create_directories(dir);
+	TempDir scratch("ktap");
+	const auto dir = scratch.path;
 	write_file(dir / "stream.ktap", stream);
 	write_file(dir / "parse.py", R"(import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -79,7 +81,6 @@ print('@@XUA@@' + json.dumps({'status': t.status.name, 'errors': t.counts.errors
     'subtests': [{'name': s.name, 'status': s.status.name, 'log': [l.rstrip('\n') for l in s.log]} for s in t.subtests]}))
 )");
 	auto r = run({"python3", (dir / "parse.py").string(), kunit.string(), (dir / "stream.ktap").string()});
-	fs::remove_all(dir);
 	auto at = r.output.find("@@XUA@@");
 	if (!r.ok() || at == std::string::npos)
 		throw std::runtime_error("kunit_parser.py failed:\n" + r.output);

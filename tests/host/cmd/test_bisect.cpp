@@ -1,13 +1,18 @@
-// `./xuaccess bisect` (host/cmd/bisect.*) without a kernel: the verdict rule, a step's record, what it refuses
-// before anything is built, and the compiler a kernel tree names. The bisection itself runs for real in
-// `./xuaccess test --suite bisect` (docs/bisect.md).
+// `./xuaccess bisect` (host/cmd/bisect) without a kernel: the verdict rule, a step's record, and what it refuses
+// before anything is built. The bisection itself runs for real in `./xuaccess test --suite bisect`
+// (docs/bisect.md); the compiler a kernel tree names: provision/test_kbuild.cpp.
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "cmd/bisect.hpp"
-#include "provision/kbuild.hpp"
-#include "base/process.hpp"
+#include "support.hpp"
 
 using namespace xua;
+using namespace xua::tests;
 
 TEST(Bisect, IcountVerdictIsTheThresholdOnTheShare)
 {
@@ -37,13 +42,9 @@ TEST(Bisect, StepsRoundTripForResume)
 // What is refused before any clone or build: exit 2 for the front end (Refused).
 TEST(Bisect, RefusesWhatItCannotBisect)
 {
-	auto dir = fs::path(testing::TempDir()) / "xua-bisect-refuse";
-	fs::remove_all(dir);
-	fs::create_directories(dir);
-	auto git = [&](std::vector<std::string> args) {
-		args.insert(args.begin(), {"git", "-C", dir.string(), "-c", "user.name=t", "-c", "user.email=t@t"});
-		return trim(run_checked(args));
-	};
+	TempDir scratch("bisect-refuse");
+	const auto dir = scratch.path;
+	auto git = [&](std::vector<std::string> args) { return git_in(dir, std::move(args)); };
 	BisectOptions o{.tree = dir, .good = "HEAD~1", .bad = "HEAD", .row = "transfer/copy/to_user/64",
 			.out = dir / "out"};
 	EXPECT_THROW(run_bisect(o), Refused) << "not a git work tree";
@@ -69,18 +70,4 @@ TEST(Bisect, RefusesWhatItCannotBisect)
 	EXPECT_THROW(run_bisect(o), Refused) << "x86_64 has no software-PAN kernel config";
 	EXPECT_EQ(git({"status", "--porcelain"}), "") << "the tree was only read";
 	EXPECT_FALSE(fs::exists(dir / "out")) << "nothing written before the checks passed";
-	fs::remove_all(dir);
-}
-
-// A kernel tree's compiler, for building the module with it (own kernels, bisect's trees).
-TEST(Bisect, ModuleCompilerIsTheOneTheTreeNames)
-{
-	auto dir = fs::path(testing::TempDir()) / "xua-config-cc";
-	fs::create_directories(dir);
-	write_file(dir / ".config", "CONFIG_CC_VERSION_TEXT=\"gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0\"\nCONFIG_X=y\n");
-	EXPECT_EQ(config_cc(dir / ".config"), "gcc-12");
-	write_file(dir / ".config", "CONFIG_CC_VERSION_TEXT=\"no-such-gcc-99 (x) 99\"\n");
-	EXPECT_EQ(config_cc(dir / ".config"), "") << "a compiler this machine lacks: kbuild's default";
-	EXPECT_EQ(config_cc(dir / "missing"), "");
-	fs::remove_all(dir);
 }

@@ -8,8 +8,10 @@
 
 #include "base/process.hpp"
 #include "base/util.hpp"
+#include "support.hpp"
 
 using namespace xua;
+using namespace xua::tests;
 
 namespace {
 
@@ -100,7 +102,7 @@ TEST(ModuleObject, ControlOpensChecksAndClosesWithNoCallInBetween)
 {
 	// XUA_MODULE_ROOT: another build's build/module (e.g. to look at an older module).
 	const char *env = std::getenv("XUA_MODULE_ROOT");
-	auto root = env && *env ? fs::path(env) : fs::path(XUACCESS_BUILD_DIR) / "module";
+	auto root = env && *env ? fs::path(env) : kBuild / "module";
 	int checked = 0;
 	if (fs::exists(root))
 		for (auto &d : fs::directory_iterator(root)) {
@@ -124,7 +126,7 @@ TEST(ModuleObject, ControlOpensChecksAndClosesWithNoCallInBetween)
 TEST(ModuleObject, Arm64ReadsNoRawIdRegister)
 {
 	const char *env = std::getenv("XUA_MODULE_ROOT");
-	auto root = env && *env ? fs::path(env) : fs::path(XUACCESS_BUILD_DIR) / "module";
+	auto root = env && *env ? fs::path(env) : kBuild / "module";
 	int checked = 0;
 	if (fs::exists(root))
 		for (auto &d : fs::directory_iterator(root)) {

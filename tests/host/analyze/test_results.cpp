@@ -1,0 +1,141 @@
+// host/analyze/results: a run's JSON read into rows (every repetition in its unit, the boots as the samples), a
+// corrupt cell skipped with its path, and the labels that say where the figures come from.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "analyze/results.hpp"
+#include "report/report.hpp"
+#include "support.hpp"
+
+using namespace xua;
+using namespace xua::tests;
+
+TEST(Results, RowsKeepEveryRepetitionInTheRightUnit)
+{
+	auto j = nlohmann::json::parse(R"({"context": {"xua_accel": "tcg"}, "benchmarks": [
+	  {"name": "transfer/copy/to_user/4096/manual_time", "run_name": "transfer/copy/to_user/4096/manual_time",
+	   "run_type": "iteration", "bytes_per_second": 1048576.0, "real_time": 1.0},
+	  {"name": "transfer/copy/to_user/4096/manual_time", "run_name": "transfer/copy/to_user/4096/manual_time",
+	   "run_type": "iteration", "bytes_per_second": 3145728.0, "real_time": 1.0},
+	  {"name": "transfer/copy/to_user/4096/manual_time", "run_name": "transfer/copy/to_user/4096/manual_time",
+	   "run_type": "iteration", "bytes_per_second": 2097152.0, "real_time": 1.0},
+	  {"name": "transfer/copy/to_user/4096/manual_time_median", "run_name": "transfer/copy/to_user/4096/manual_time",
+	   "run_type": "aggregate", "aggregate_name": "median", "bytes_per_second": 9e9, "real_time": 1.0},
+	  {"name": "guard/toggle/manual_time", "run_name": "guard/toggle/manual_time", "run_type": "iteration",
+	   "items_per_second": 40000000.0, "real_time": 250000.0},
+	  {"name": "latency/copy/to_user/64", "run_name": "latency/copy/to_user/64", "run_type": "iteration",
+	   "bytes_per_second": 1.0e8, "items_per_second": 1.0e6, "real_time": 950.0},
+	  {"name": "broken", "run_name": "broken", "error_occurred": true, "real_time": 1.0}
+	]})");
+	auto c = parse_cell("x86_64-6.1-on", j);
+	ASSERT_TRUE(c.rows.count("transfer/copy/to_user/4096"));
+	const auto &t = c.rows.at("transfer/copy/to_user/4096");
+	EXPECT_EQ(t.values, (std::vector<double>{1, 3, 2})) << "MiB/s per repetition; aggregates are not repetitions";
+	EXPECT_DOUBLE_EQ(t.median, 2.0);
+	EXPECT_DOUBLE_EQ(t.cv, 0.5) << "sample stddev 1 over mean 2";
+	EXPECT_TRUE(t.throughput);
+	EXPECT_DOUBLE_EQ(t.time_per_unit(), 0.5);
+	EXPECT_DOUBLE_EQ(c.rows.at("guard/toggle").median, 25.0) << "ns per pair";
+	EXPECT_DOUBLE_EQ(c.rows.at("latency/copy/to_user/64").median, 950.0) << "ns per call, wall clock";
+	EXPECT_FALSE(c.rows.at("latency/copy/to_user/64").throughput);
+	EXPECT_FALSE(c.rows.count("broken"));
+	EXPECT_EQ(c.repetitions, 1) << "the smallest count of any row";
+	EXPECT_EQ(c.group(), "x86_64-6.1");
+	EXPECT_EQ(c.protection(), "on");
+	EXPECT_EQ(c.accel_label(), "emulated (TCG)");
+	EXPECT_THROW(parse_cell("x", nlohmann::json::parse(R"({"benchmarks": []})")), Error);
+	EXPECT_THROW(parse_cell("x", nlohmann::json::parse(R"({"context": {}})")), Error);
+}
+
+TEST(Results, BootsAreTheSamples)
+{
+	// Boot 0 around 100, boot 1 around 200, boot 2 around 150: three samples, the boots' medians.
+	auto c = boot_cell("x86_64-6.1-on", 3, 3, [](int b, int r) { return (b == 0 ? 100 : b == 1 ? 200 : 150) + r; });
+	const auto &row = c.rows.at("latency/copy/to_user/64");
+	EXPECT_EQ(row.values.size(), 9u);
+	EXPECT_EQ(row.samples, (std::vector<double>{101, 201, 151}));
+	EXPECT_DOUBLE_EQ(row.median, 151);
+	EXPECT_EQ(c.boots, 3);
+	EXPECT_EQ(c.samples, 3);
+	EXPECT_TRUE(c.per_boot());
+	EXPECT_EQ(c.sampling(), "3 boots x 3 repetition(s)");
+	// One boot: the repetitions are the samples.
+	auto one = boot_cell("x86_64-6.1-on", 1, 4, [](int, int r) { return 10.0 + r; });
+	EXPECT_EQ(one.rows.at("latency/copy/to_user/64").samples.size(), 4u);
+	EXPECT_FALSE(one.per_boot());
+	EXPECT_EQ(one.sampling(), "4 repetition(s) in 1 boot");
+}
+
+TEST(Results, CorruptCellIsSkippedWithItsPath)
+{
+	TempDir scratch("corrupt");
+	const auto dir = scratch.path;
+	write_file(dir / "x86_64-6.1-on.json",
+		   R"({"context": {"xua_arch": "x86_64", "xua_kernel_series": "6.1", "xua_protection_requested": "on"},
+		       "benchmarks": [{"name": "baseline/getppid", "run_type": "iteration", "real_time": 5}]})");
+	write_file(dir / "x86_64-6.1-off.json", R"({"context": {}, "benchmarks": [{"name": "base)");
+	std::vector<std::string> skipped;
+	auto cells = load_results(dir, &skipped);
+	ASSERT_EQ(cells.size(), 1u);
+	EXPECT_EQ(cells[0].group(), "x86_64-6.1");
+	EXPECT_EQ(cells[0].protection(), "on");
+	ASSERT_EQ(skipped.size(), 1u);
+	EXPECT_NE(skipped[0].find((dir / "x86_64-6.1-off.json").string()), std::string::npos) << skipped[0];
+	// The report goes on without it, and says so.
+	auto summary = write_report(dir);
+	EXPECT_NE(summary.find("WARNING: skipped " + (dir / "x86_64-6.1-off.json").string()), std::string::npos) << summary;
+	EXPECT_TRUE(fs::exists(dir / "report.md"));
+	fs::remove_all(dir / "plots");
+	for (auto f : {"report.md", "summary.txt"})
+		fs::remove(dir / f);
+	fs::remove(dir / "x86_64-6.1-on.json");
+	EXPECT_THROW(load_results(dir, &skipped), Error) << "nothing readable left";
+}
+
+TEST(Machine, LabelsSayWhereTheFiguresComeFrom)
+{
+	EXPECT_EQ(machine_label("kvm", "real silicon"), "KVM on real silicon");
+	EXPECT_EQ(machine_label("kvm", "QEMU TCG-emulated machine"), "KVM inside an emulated machine (QEMU TCG-emulated machine)");
+	EXPECT_EQ(machine_label("kvm", "virtual machine (hypervisor: VMware)"), "KVM inside a virtual machine (hypervisor: VMware)");
+	EXPECT_EQ(machine_label("host", "real silicon"), "host kernel on real silicon");
+	EXPECT_EQ(machine_label("host", "QEMU TCG-emulated machine"), "host kernel on a QEMU TCG-emulated machine");
+	EXPECT_EQ(machine_label("host", ""), "host kernel (machine not recorded)");
+	EXPECT_EQ(machine_label("tcg", "QEMU TCG-emulated machine"), "emulated (TCG)") << "TCG cells unchanged";
+
+	nlohmann::json j = {{"context", {{"xua_accel", "host"}, {"xua_host_machine", "QEMU TCG-emulated machine"}}},
+			    {"benchmarks", {{{"name", "baseline/getppid"}, {"real_time", 400.0}, {"time_unit", "ns"}}}}};
+	EXPECT_EQ(parse_cell("host-6.1.0-asbooted", j).accel_label(), "host kernel on a QEMU TCG-emulated machine");
+	j["context"]["xua_accel"] = "kvm";
+	j["context"]["xua_host_machine"] = "real silicon";
+	EXPECT_EQ(parse_cell("x86_64-6.1-on", j).accel_label(), "KVM on real silicon");
+	j["context"]["xua_accel"] = "tcg";
+	EXPECT_EQ(parse_cell("x86_64-6.1-on", j).accel_label(), "emulated (TCG)");
+}
+
+// A cell's boots merged into one JSON: every boot's rows marked with their boot, the aggregates dropped with
+// several boots, the busiest boot's load, units by clock.
+TEST(Results, BootsMergeIntoOneCell)
+{
+	auto boot = [](double t, double load) {
+		return nlohmann::json{{"context", {{"xua_host_other_cores", load}}},
+				      {"benchmarks",
+				       {{{"name", "baseline/getppid"}, {"run_name", "baseline/getppid"}, {"run_type", "iteration"}, {"real_time", t}},
+					{{"name", "baseline/getppid_median"}, {"run_name", "baseline/getppid"}, {"run_type", "aggregate"}, {"real_time", t}}}}};
+	};
+	auto one = merge_boots({boot(100, 0.1)});
+	EXPECT_EQ(one["benchmarks"].size(), 2u) << "one boot keeps Google Benchmark's aggregates";
+	auto j = merge_boots({boot(100, 0.1), boot(110, 0.5), boot(120, 0.2)});
+	ASSERT_EQ(j["benchmarks"].size(), 3u) << "aggregates dropped with several boots";
+	EXPECT_EQ(j["benchmarks"][2]["xua_boot"], 2);
+	EXPECT_EQ(j["benchmarks"][0]["xua_unit"], "ns");
+	auto ic = merge_boots({boot(100, 0.1)}, true);
+	EXPECT_EQ(ic["benchmarks"][0]["xua_unit"], "insn") << "the icount clock counts instructions";
+	EXPECT_EQ(j["context"]["xua_boots"], 3);
+	EXPECT_DOUBLE_EQ(j["context"]["xua_host_other_cores"].get<double>(), 0.5);
+	auto cell = parse_cell("x86_64-6.1-on", j);
+	EXPECT_EQ(cell.boots, 3);
+	EXPECT_DOUBLE_EQ(cell.rows.at("baseline/getppid").median, 110);
+}

@@ -1,0 +1,45 @@
+// host/cmd/bench: the arguments a bench passes to the guests (checked, saved for --resume), how many boots run
+// at once, the kernel buffers each cell gets.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "base/util.hpp"
+#include "cmd/bench.hpp"
+
+using namespace xua;
+
+TEST(Bench, ArgumentsAreChecked)
+{
+	BenchOptions o;
+	auto a = bench_args(o);
+	EXPECT_EQ(a, (std::vector<std::string>{"--benchmark_repetitions=1", "--xua-min-time=0.05"}));
+	o.quick = true;
+	o.filter = "^transfer/copy|guard";
+	EXPECT_EQ(bench_args(o),
+		  (std::vector<std::string>{"--benchmark_repetitions=1", "--quick", "--xua-filter=^transfer/copy|guard"}));
+	o.filter = "a,b";
+	EXPECT_THROW(bench_args(o), Error);
+	o.filter = "a b";
+	EXPECT_THROW(bench_args(o), Error);
+	o.filter = "";
+	o.clock = "wall";
+	EXPECT_THROW(bench_args(o), Error);
+	auto round = bench_options_from_json(to_json(BenchOptions{.filter = "x", .boots = 3, .clock = "icount", .seed = 42}));
+	EXPECT_EQ(round.filter, "x");
+	EXPECT_EQ(round.boots, 3);
+	EXPECT_EQ(round.clock, "icount");
+	EXPECT_EQ(round.seed, 42u) << "--resume replays the same order";
+	EXPECT_EQ(bench_options_from_json(to_json(BenchOptions{.clock = "icount", .jobs = 3})).jobs, 3);
+	EXPECT_EQ(bench_jobs(BenchOptions{.clock = "icount"}), usable_cpus()) << "icount boots: one per core";
+	EXPECT_EQ(bench_jobs(BenchOptions{.clock = "time"}), 1u) << "time boots: one at a time";
+	EXPECT_EQ(bench_jobs(BenchOptions{.clock = "icount", .jobs = 1}), 1u);
+	EXPECT_EQ(kbuf_for(BenchOptions{}, "tcg"), "vmalloc");
+	EXPECT_EQ(kbuf_for(BenchOptions{.clock = "icount"}, "tcg"), "linear") << "icount: counts that do not move by boot";
+	EXPECT_EQ(kbuf_for(BenchOptions{}, "kvm"), "linear");
+	EXPECT_EQ(kbuf_for(BenchOptions{}, "host"), "linear");
+	EXPECT_EQ(kbuf_for(BenchOptions{.clock = "icount", .kbuf = "vmalloc"}, "tcg"), "vmalloc") << "--kbuf wins";
+	EXPECT_THROW(kbuf_for(BenchOptions{.kbuf = "huge"}, "tcg"), Error);
+}
