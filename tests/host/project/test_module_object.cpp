@@ -151,4 +151,92 @@ TEST(ModuleObject, Arm64ReadsNoRawIdRegister)
 		GTEST_SKIP() << "no arm64 module built in " << root << " yet";
 }
 
+// The accesses inside each inline software-PAN window of one function (arm64 CONFIG_ARM64_SW_TTBR0_PAN: the
+// window is TTBR0 holding the user tables, from one `msr ttbr0_el1` to the next). A window with no call in it is
+// one get/put: it may hold the user access (LDTR*/STTR*) and nothing else that touches memory but the stack
+// (the compiler may spill there); the kernel side is read before it opens and written after it closes, as the
+// kernel's own __get_user/__put_user do. A window with a call is a raw copy (the kernel does the same around
+// __arch_copy_*_user) and is not judged here.
+std::vector<std::string> sw_pan_window_problems(const std::string &fn, const std::vector<Insn> &insns)
+{
+	static const std::regex mem(R"(^(ld|st)[a-z0-9]*\s.*\[.*)");
+	static const std::regex user(R"(^(ldtr|sttr)[bh]?\s.*)");
+	static const std::regex stack(R"(.*\[sp[,\]].*)");
+	std::vector<std::string> why;
+	// The window opens and closes with a write of TTBR0, inline or in the kernel's uaccess_ttbr0_enable() /
+	// uaccess_ttbr0_disable(), which GCC may leave out of line (then a call opens or closes it).
+	auto is_ttbr0_write = [](const std::string &t) {
+		return (t.rfind("msr", 0) == 0 && t.find("ttbr0_el1") != std::string::npos) ||
+		       (t.rfind("bl", 0) == 0 && t.find("uaccess_ttbr0_") != std::string::npos);
+	};
+	for (size_t k = 0; k < insns.size(); ++k) {
+		if (!is_ttbr0_write(insns[k].text))
+			continue;
+		size_t end = k + 1;
+		while (end < insns.size() && !is_ttbr0_write(insns[end].text))
+			++end;
+		if (end == insns.size())
+			break;
+		bool call = false, access = false;
+		std::vector<std::string> other;
+		for (size_t j = k + 1; j < end; ++j) {
+			const auto &t = insns[j].text;
+			call |= is_call(t) && t.find("arch_local_irq_") == std::string::npos;
+			if (std::regex_match(t, user))
+				access = true;
+			else if (std::regex_match(t, mem) && !std::regex_match(t, stack))
+				other.push_back(t);
+		}
+		if (access && !call)
+			for (auto &t : other)
+				why.push_back(fmt::format("{}: '{}' inside a software-PAN window (the user tables installed)", fn, t));
+		k = end;  // the closing write; the next window opens at a later one
+	}
+	return why;
+}
+
+TEST(ModuleObject, SoftwarePanWindowHoldsOnlyTheUserAccess)
+{
+	// Positive control: the order the module had before (the kernel destination written while TTBR0 still
+	// held the user tables), and the order it has now.
+	std::vector<Insn> old_get = {{"msr\tttbr0_el1, x1"}, {"isb"}, {"ldtr\tx2, [x0]"}, {"str\tx2, [x19]"},
+				     {"msr\tttbr0_el1, x3"}, {"isb"}};
+	auto planted = sw_pan_window_problems("planted", old_get);
+	ASSERT_EQ(planted.size(), 1u);
+	EXPECT_NE(planted[0].find("str\tx2, [x19]"), std::string::npos);
+	std::vector<Insn> new_get = {{"msr\tttbr0_el1, x1"}, {"isb"}, {"ldtr\tx2, [x0]"}, {"str\tx4, [sp, #16]"},
+				     {"msr\tttbr0_el1, x3"}, {"isb"}, {"str\tx2, [x19]"}};
+	EXPECT_TRUE(sw_pan_window_problems("fixed", new_get).empty());
+	std::vector<Insn> old_out_of_line = {{"bl\t30 <uaccess_ttbr0_enable>"}, {"ldtrb\tw7, [x6]"},
+					     {"strb\tw7, [x12, x4]"}, {"bl\ta0 <uaccess_ttbr0_disable.isra.0>"}};
+	EXPECT_EQ(sw_pan_window_problems("planted", old_out_of_line).size(), 1u) << "the window opened by a call";
+
+	const char *env = std::getenv("XUA_MODULE_ROOT");
+	auto root = env && *env ? fs::path(env) : kBuild / "module";
+	int windows = 0;
+	if (fs::exists(root))
+		for (auto &d : fs::directory_iterator(root)) {
+			// build/module/arm64-<kernel>-sw-pan: the modules of software-PAN kernels (the only ones with the
+			// window; disassembling every module here would take seconds).
+			auto dir = d.path().filename().string();
+			if (dir.rfind("arm64", 0) != 0 || dir.find("-sw") == std::string::npos || !fs::exists(d.path() / "obj"))
+				continue;
+			for (auto &e : fs::recursive_directory_iterator(d.path() / "obj")) {
+				if (e.path().extension() != ".o" || e.path().filename() == "xuaccess.o" ||
+				    e.path().filename().string().find(".mod") != std::string::npos)
+					continue;
+				for (auto &[name, insns] : disassemble("aarch64-linux-gnu-objdump", e.path())) {
+					for (auto &i : insns)
+						windows += i.text.rfind("msr", 0) == 0 && i.text.find("ttbr0_el1") != std::string::npos;
+					auto why = sw_pan_window_problems(name, insns);
+					EXPECT_TRUE(why.empty()) << e.path() << ":\n" << fmt::format("{}", fmt::join(why, "\n"));
+				}
+			}
+		}
+	std::printf("# %d TTBR0 writes in the arm64 module objects under %s\n", windows, root.string().c_str());
+	if (!windows)
+		GTEST_SKIP() << "no arm64 module built for a software-PAN kernel in " << root
+			     << " (./xuaccess test --arch arm64 --kernel 6.1-src --protection sw builds one)";
+}
+
 }  // namespace
