@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <set>
 
 #include "base/process.hpp"
 #include "base/util.hpp"
@@ -18,6 +19,7 @@ namespace {
 struct Insn {
 	std::string text;  // mnemonic and operands
 	std::string reloc; // relocation target on the instruction, if any
+	uint64_t addr = 0;
 };
 
 // objdump -dr of one function: its instructions, with the relocation each one carries.
@@ -26,7 +28,7 @@ std::map<std::string, std::vector<Insn>> disassemble(const std::string &objdump,
 	auto out = run_checked({objdump, "-dr", "--no-show-raw-insn", obj.string()});
 	std::map<std::string, std::vector<Insn>> fns;
 	static const std::regex fn_re(R"(^[0-9a-f]+ <([^>]+)>:$)");
-	static const std::regex insn_re(R"(^\s+[0-9a-f]+:\s+(.*)$)");
+	static const std::regex insn_re(R"(^\s+([0-9a-f]+):\s+(.*)$)");
 	static const std::regex reloc_re(R"(^\s+[0-9a-f]+: R_\S+\s+(\S+)$)");
 	std::vector<Insn> *cur = nullptr;
 	for (auto &line : split_lines(out)) {
@@ -37,7 +39,7 @@ std::map<std::string, std::vector<Insn>> disassemble(const std::string &objdump,
 			if (!cur->empty())
 				cur->back().reloc = m[1];
 		} else if (cur && std::regex_match(line, m, insn_re)) {
-			cur->push_back({trim(m[1].str()), {}});
+			cur->push_back({trim(m[2].str()), {}, std::stoull(m[1].str(), nullptr, 16)});
 		}
 	}
 	return fns;
@@ -151,46 +153,95 @@ TEST(ModuleObject, Arm64ReadsNoRawIdRegister)
 		GTEST_SKIP() << "no arm64 module built in " << root << " yet";
 }
 
-// The accesses inside each inline software-PAN window of one function (arm64 CONFIG_ARM64_SW_TTBR0_PAN: the
-// window is TTBR0 holding the user tables, from one `msr ttbr0_el1` to the next). A window with no call in it is
-// one get/put: it may hold the user access (LDTR*/STTR*) and nothing else that touches memory but the stack
-// (the compiler may spill there); the kernel side is read before it opens and written after it closes, as the
-// kernel's own __get_user/__put_user do. A window with a call is a raw copy (the kernel does the same around
-// __arch_copy_*_user) and is not judged here.
+// arm64 software PAN (CONFIG_ARM64_SW_TTBR0_PAN): the window is TTBR0 holding the user tables, opened and closed
+// by a write of TTBR0, inline or in the kernel's uaccess_ttbr0_enable()/uaccess_ttbr0_disable() (which GCC may
+// leave out of line: then a call opens or closes it). Inside it a get or put may do its user access (LDTR*/
+// STTR*) and nothing else: the kernel side is read before the window opens and written after it closes, as the
+// kernel's own __get_user/__put_user do. The compiled code branches (the window opens only where the kernel
+// uses software PAN, and the closing is conditional), so the check follows the control flow: a store (other
+// than to the stack, where the compiler may spill) is inside a window when it is reachable from an open without
+// passing a close, and a close is reachable from it without passing an open. The window check's own recovery
+// (a close right before xua_window_violation()) is not the get/put's close. Raw copies (a call other than the
+// two above inside the window, as the kernel's raw_copy_*_user make) are not judged here.
 std::vector<std::string> sw_pan_window_problems(const std::string &fn, const std::vector<Insn> &insns)
 {
-	static const std::regex mem(R"(^(ld|st)[a-z0-9]*\s.*\[.*)");
-	static const std::regex user(R"(^(ldtr|sttr)[bh]?\s.*)");
+	static const std::regex store(R"(^st[a-z0-9]*\s.*\[.*)");
+	static const std::regex user(R"(^sttr[bh]?\s.*)");
 	static const std::regex stack(R"(.*\[sp[,\]].*)");
-	std::vector<std::string> why;
-	// The window opens and closes with a write of TTBR0, inline or in the kernel's uaccess_ttbr0_enable() /
-	// uaccess_ttbr0_disable(), which GCC may leave out of line (then a call opens or closes it).
-	auto is_ttbr0_write = [](const std::string &t) {
-		return (t.rfind("msr", 0) == 0 && t.find("ttbr0_el1") != std::string::npos) ||
-		       (t.rfind("bl", 0) == 0 && t.find("uaccess_ttbr0_") != std::string::npos);
+	static const std::regex branch(R"(^(b|b\.[a-z]+|cbn?z|tbn?z)\s(?:.*,\s*)?([0-9a-f]+) <.*)");
+	auto is_open = [](const std::string &t) {
+		return (t.rfind("msr", 0) == 0 && t.find("ttbr0_el1") != std::string::npos && t.find("xzr") == std::string::npos) ||
+		       (t.rfind("bl", 0) == 0 && t.find("uaccess_ttbr0_enable") != std::string::npos);
 	};
-	for (size_t k = 0; k < insns.size(); ++k) {
-		if (!is_ttbr0_write(insns[k].text))
-			continue;
-		size_t end = k + 1;
-		while (end < insns.size() && !is_ttbr0_write(insns[end].text))
-			++end;
-		if (end == insns.size())
-			break;
-		bool call = false, access = false;
-		std::vector<std::string> other;
-		for (size_t j = k + 1; j < end; ++j) {
-			const auto &t = insns[j].text;
-			call |= is_call(t) && t.find("arch_local_irq_") == std::string::npos;
-			if (std::regex_match(t, user))
-				access = true;
-			else if (std::regex_match(t, mem) && !std::regex_match(t, stack))
-				other.push_back(t);
+	auto is_close = [&](size_t k) {
+		const auto &t = insns[k].text;
+		bool close = (t.rfind("bl", 0) == 0 && t.find("uaccess_ttbr0_disable") != std::string::npos);
+		if (!close)
+			return false;
+		for (size_t j = k + 1; j < insns.size() && j < k + 6; ++j)  // the window check's recovery
+			if (insns[j].reloc.find("xua_window_violation") != std::string::npos)
+				return false;
+		return true;
+	};
+	std::map<uint64_t, size_t> at;
+	for (size_t k = 0; k < insns.size(); ++k)
+		at[insns[k].addr] = k;
+	// The instructions that follow k: its branch target and, unless it is an unconditional branch or a return,
+	// the next one.
+	auto next = [&](size_t k) {
+		std::vector<size_t> out;
+		const auto &t = insns[k].text;
+		std::smatch m;
+		if (std::regex_match(t, m, branch))
+			if (auto it = at.find(std::stoull(m[2].str(), nullptr, 16)); it != at.end())
+				out.push_back(it->second);
+		bool ends = t.rfind("ret", 0) == 0 || t.rfind("brk", 0) == 0 || (t.rfind("b\t", 0) == 0) || t.rfind("br\t", 0) == 0;
+		if (!ends && k + 1 < insns.size())
+			out.push_back(k + 1);
+		return out;
+	};
+	// Everything reachable from `from` (its successors on) without passing an instruction that `stop` holds.
+	auto reach = [&](size_t from, auto stop) {
+		std::vector<bool> seen(insns.size());
+		std::vector<size_t> todo = next(from);
+		std::vector<size_t> out;
+		while (!todo.empty()) {
+			size_t k = todo.back();
+			todo.pop_back();
+			if (seen[k])
+				continue;
+			seen[k] = true;
+			out.push_back(k);
+			if (stop(k))
+				continue;
+			for (size_t n : next(k))
+				todo.push_back(n);
 		}
-		if (access && !call)
-			for (auto &t : other)
+		return out;
+	};
+	std::vector<std::string> why;
+	std::set<size_t> flagged;
+	for (size_t k = 0; k < insns.size(); ++k) {
+		if (!is_open(insns[k].text))
+			continue;
+		auto inside = reach(k, [&](size_t j) { return is_close(j) || is_open(insns[j].text); });
+		bool raw_copy = std::ranges::any_of(inside, [&](size_t j) {
+			const auto &t = insns[j].text;
+			return is_call(t) && t.find("uaccess_ttbr0_") == std::string::npos &&
+			       t.find("arch_local_irq_") == std::string::npos && !is_close(j);
+		});
+		if (raw_copy)
+			continue;
+		for (size_t j : inside) {
+			const auto &t = insns[j].text;
+			if (!std::regex_match(t, store) || std::regex_match(t, user) || std::regex_match(t, stack) || flagged.count(j))
+				continue;
+			auto after = reach(j, [&](size_t i) { return is_close(i) || is_open(insns[i].text); });
+			if (std::ranges::any_of(after, is_close)) {
+				flagged.insert(j);
 				why.push_back(fmt::format("{}: '{}' inside a software-PAN window (the user tables installed)", fn, t));
-		k = end;  // the closing write; the next window opens at a later one
+			}
+		}
 	}
 	return why;
 }
@@ -199,17 +250,30 @@ TEST(ModuleObject, SoftwarePanWindowHoldsOnlyTheUserAccess)
 {
 	// Positive control: the order the module had before (the kernel destination written while TTBR0 still
 	// held the user tables), and the order it has now.
-	std::vector<Insn> old_get = {{"msr\tttbr0_el1, x1"}, {"isb"}, {"ldtr\tx2, [x0]"}, {"str\tx2, [x19]"},
-				     {"msr\tttbr0_el1, x3"}, {"isb"}};
+	auto code = [](std::vector<std::string> texts) {
+		std::vector<Insn> v;
+		for (size_t k = 0; k < texts.size(); ++k)
+			v.push_back({texts[k], {}, 0x100 + 4 * k});
+		return v;
+	};
+	// The old order, the window opened by the out-of-line helper: the store of the loaded value comes before
+	// the (conditional) close.
+	auto old_get = code({"bl\t30 <uaccess_ttbr0_enable>", "ldtrb\tw7, [x6]", "cbnz\tw19, 10c <f+0xc>",
+			     "strb\tw7, [x12, x4]", "cbz\tw0, 114 <f+0x14>", "bl\ta0 <uaccess_ttbr0_disable.isra.0>",
+			     "ret"});
 	auto planted = sw_pan_window_problems("planted", old_get);
 	ASSERT_EQ(planted.size(), 1u);
-	EXPECT_NE(planted[0].find("str\tx2, [x19]"), std::string::npos);
-	std::vector<Insn> new_get = {{"msr\tttbr0_el1, x1"}, {"isb"}, {"ldtr\tx2, [x0]"}, {"str\tx4, [sp, #16]"},
-				     {"msr\tttbr0_el1, x3"}, {"isb"}, {"str\tx2, [x19]"}};
-	EXPECT_TRUE(sw_pan_window_problems("fixed", new_get).empty());
-	std::vector<Insn> old_out_of_line = {{"bl\t30 <uaccess_ttbr0_enable>"}, {"ldtrb\tw7, [x6]"},
-					     {"strb\tw7, [x12, x4]"}, {"bl\ta0 <uaccess_ttbr0_disable.isra.0>"}};
-	EXPECT_EQ(sw_pan_window_problems("planted", old_out_of_line).size(), 1u) << "the window opened by a call";
+	EXPECT_NE(planted[0].find("strb\tw7, [x12, x4]"), std::string::npos);
+	// The same inline, with a spill to the stack that is allowed.
+	auto old_inline = code({"msr\tttbr0_el1, x1", "isb", "ldtr\tx2, [x0]", "str\tx4, [sp, #16]",
+				"str\tx2, [x19]", "bl\ta0 <uaccess_ttbr0_disable>", "ret"});
+	EXPECT_EQ(sw_pan_window_problems("planted", old_inline).size(), 1u);
+	// The order now, as GCC 12 compiles it: closed (if it was opened) before the store, which the path where
+	// the window never opened reaches directly.
+	auto now = code({"bl\t30 <uaccess_ttbr0_enable>", "ldtr\tx5, [x4]", "cbnz\tw0, 118 <f+0x18>",
+			 "cbnz\tw19, 110 <f+0x10>", "str\tx5, [x27, x28]", "b\t120 <f+0x20>",
+			 "bl\ta0 <uaccess_ttbr0_disable.isra.0>", "b\t10c <f+0xc>", "ret"});
+	EXPECT_TRUE(sw_pan_window_problems("now", now).empty());
 
 	const char *env = std::getenv("XUA_MODULE_ROOT");
 	auto root = env && *env ? fs::path(env) : kBuild / "module";
