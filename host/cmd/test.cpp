@@ -14,12 +14,11 @@
 #include "run/cell.hpp"
 #include "base/host_machine.hpp"
 #include "base/process.hpp"
+#include "base/tap.hpp"
 
 namespace xua {
 CaseCounts count_test_output(const std::string &out, bool test_ok, const std::string &protocol)
 {
-	static const std::regex tap_re(R"(^(not ok|ok)\b[^#]*(#\s*(SKIP|skip|TODO))?)");
-	static const std::regex tap_plan(R"(^1\.\.(\d+)\s*(#.*)?$)");
 	static const std::regex gtest_pass(R"(^\[  PASSED  \] (\d+) test)");
 	static const std::regex gtest_fail(R"(^\[  FAILED  \] (\d+) test)");
 	static const std::regex gtest_skip(R"(^\[  SKIPPED \] (\d+) test)");
@@ -33,16 +32,11 @@ CaseCounts count_test_output(const std::string &out, bool test_ok, const std::st
 	bool gtest_summary = false;
 	for (auto &l : split_lines(out)) {
 		if (protocol == "tap") {
-			if (std::regex_search(l, m, tap_plan))
-				plan = std::stoi(m[1]);
-			else if (std::regex_search(l, m, tap_re)) {
-				if (m[3].matched)
-					++t.skipped;
-				else if (m[1] == "ok")
-					++t.passed;
-				else
-					++t.failed;
-			}
+			auto line = tap::parse(l);
+			if (line.kind == tap::Line::Kind::plan)
+				plan = line.plan;
+			else if (line.kind == tap::Line::Kind::test)
+				++(!line.directive.empty() ? t.skipped : line.ok ? t.passed : t.failed);
 		} else if (std::regex_search(l, m, gtest_pass)) {
 			t.passed += std::stoi(m[1]);
 			gtest_summary = true;

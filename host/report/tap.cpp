@@ -1,5 +1,7 @@
 #include "report/tap.hpp"
 
+#include "base/tap.hpp"
+
 namespace xua {
 
 std::string describe(const CellOutcome &o)
@@ -26,13 +28,13 @@ int print_tap(const CellOutcome &o, const Verdict &v, std::FILE *out)
 	for (auto &c : v.checks) {
 		for (auto &l : c.comments)
 			comment(l);
-		std::fprintf(out, "%s %d - %s\n", c.ok ? "ok" : "not ok", ++n, c.what.c_str());
+		std::fprintf(out, "%s\n", tap::test_line(c.ok, ++n, c.what).c_str());
 		if (!c.ok)
 			comment(c.diag);
 	}
 	for (auto &l : v.trailing_comments)
 		comment(l);
-	std::fprintf(out, "1..%d\n", n);
+	std::fprintf(out, "%s\n", tap::plan_line(n).c_str());
 	std::fflush(out);
 	return v.failed();
 }
@@ -41,7 +43,7 @@ void TapSteps::result(bool ok, const std::string &what, const std::string &detai
 {
 	++n;
 	failed += !ok;
-	fmt::print("{} {} - {}\n", ok ? "ok" : "not ok", n, what);
+	fmt::print("{}\n", tap::test_line(ok, n, what));
 	for (auto &l : split_lines(trim(detail)))
 		fmt::print("  # {}\n", l);
 	std::fflush(stdout);
@@ -62,7 +64,7 @@ bool TapSteps::step(const std::string &what, const std::function<std::string()> 
 
 int TapSteps::finish(const std::string &suite, double seconds)
 {
-	fmt::print("1..{}\n", n);
+	fmt::print("{}\n", tap::plan_line(n));
 	fmt::print("\nxuaccess test --suite {}: {} steps in {:.0f} s\n{} passed, {} failed, 0 skipped\n", suite, n,
 		   seconds, n - failed, failed);
 	return failed == 0 ? 0 : 1;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <regex>
 
+#include "base/tap.hpp"
+
 namespace xua {
 
 const char *to_string(Failure f)
@@ -121,24 +123,22 @@ struct JobTally {
 // The guest job's output: a check per TAP case (test); other lines become comments of the next check.
 JobTally read_job_output(Checker &check, const GuestReport &r)
 {
-	static const std::regex case_re(R"(^(not ok|ok) \d+ - (.*)$)");
-	static const std::regex plan_re(R"(^1\.\.(\d+)$)");
 	static const std::regex time_re(R"(^# time (\d+) ms (.*)$)");  // after each case (tests/guest/tap_main.cpp)
 	JobTally t;
 	auto &checks = check.v.checks;
 	for (auto &line : r.job_output) {
 		std::smatch m;
-		if (std::regex_match(line, m, case_re)) {
+		auto tl = tap::parse(line);
+		if (tl.kind == tap::Line::Kind::test) {
 			++t.seen;
-			auto desc = m[2].str();
-			if (desc.find(" # SKIP") != std::string::npos) {
-				check(true, Failure::none, desc);
+			if (tl.directive == "SKIP") {
+				check(true, Failure::none, tl.text);
 				checks.back().skip = true;
 			} else {
-				check(m[1] == "ok", Failure::job_failed, desc);
+				check(tl.ok, Failure::job_failed, tl.text);
 			}
-		} else if (std::regex_match(line, m, plan_re)) {
-			t.planned = std::stoi(m[1]);
+		} else if (tl.kind == tap::Line::Kind::plan) {
+			t.planned = tl.plan;
 		} else if (std::regex_match(line, m, time_re)) {
 			// The case just reported gets its time in its name (a skipped case keeps its SKIP reason last).
 			double sec = std::stod(m[1]) / 1000;
