@@ -109,10 +109,10 @@ std::string kbuf_for(const BenchOptions &o, const std::string &accel)
 		fail("--kbuf must be auto, vmalloc or linear, not '{}'", o.kbuf);
 	if (o.kbuf != "auto")
 		return o.kbuf;
-	// icount: linear, because a vmalloc buffer's cost moves from boot to boot. copy_*_user's hardened-usercopy
-	// check looks the buffer up among the kernel's vmalloc areas, and how many steps that takes depends on
-	// what else was allocated at boot: x86_64 transfer/copy/to_user/8 cost 8 instructions a call more in one
-	// boot of three (+2.9 %), while three boots with linear buffers gave identical counts.
+	// icount: linear, because a vmalloc buffer's cost moves from boot to boot: x86_64 transfer/copy/to_user/8
+	// cost 8 instructions a call more in one boot of three (+2.9 %), while three boots with linear buffers gave
+	// identical counts. Most likely copy_*_user's hardened-usercopy check, which looks the buffer up among the
+	// kernel's vmalloc areas in as many steps as the boot's other allocations make (docs/bench.md).
 	return accel == "tcg" && o.clock != "icount" ? "vmalloc" : "linear";
 }
 
