@@ -292,6 +292,14 @@ struct BisectCommand : Command {
 // The plumbing commands name one cell or kernel: --arch, --kernel (and --protection where it matters).
 struct OneCell {
 	std::string arch, kernel, protection = "on";
+
+	void add_arch_and_kernel(CLI::App *sub)
+	{
+		sub->add_option("--arch", arch)->required();
+		sub->add_option("--kernel", kernel,
+				"a kernel series, <series>-src/-debug, or a path (a build tree or .deb directory)")
+			->required();
+	}
 };
 
 struct KbuildCommand : Command {
@@ -302,10 +310,7 @@ struct KbuildCommand : Command {
 	explicit KbuildCommand(CLI::App &app)
 	{
 		sub = app.add_subcommand("kbuild", "(plumbing) build the module for one arch and kernel series");
-		sub->add_option("--arch", one.arch)->required();
-		sub->add_option("--kernel", one.kernel,
-				"a kernel series, <series>-src/-debug, or a path (a build tree or .deb directory)")
-			->required();
+		one.add_arch_and_kernel(sub);
 		sub->add_option("--out", out, "the .ko to write (with --sparse: the report)")->required();
 		sub->add_option("--stamp", stamp);
 		sub->add_option("--depfile", depfile);
@@ -345,10 +350,7 @@ struct CellCommand : Command {
 	explicit CellCommand(CLI::App &app)
 	{
 		sub = app.add_subcommand("cell", "(plumbing) boot one cell, run the in-guest tests, print TAP");
-		sub->add_option("--arch", one.arch)->required();
-		sub->add_option("--kernel", one.kernel,
-				"a kernel series, <series>-src/-debug, or a path (a build tree or .deb directory)")
-			->required();
+		one.add_arch_and_kernel(sub);
 		sub->add_option("--protection", one.protection)->check(CLI::IsMember({"on", "off", "off-kernel", "sw"}));
 		sub->add_option("--timeout", timeout, "seconds before the guest is killed")->check(CLI::Range(5, 3600));
 		// `./xuaccess test --accel` reaches its cells (run by Meson) through the environment.
