@@ -200,6 +200,11 @@ TEST(KernelProblems, ConsoleAndKernelLogCountOnceWithoutTimestamps)
 	auto two = merge_problems("BUG: unable to handle page fault for address: 1\n",
 				  "<1>BUG: unable to handle page fault for address: 2\n");
 	EXPECT_EQ(two.size(), 2u) << "different reports stay two";
+	// Two reports with one first line (the seed-bug test oopses twice at one address): a console that lost
+	// one of them still leaves two, the kernel log's second among them.
+	const std::string oops = "BUG: unable to handle page fault for address: 00007fff74fca5b0\n";
+	EXPECT_EQ(merge_problems(oops, "<1>" + oops + "<1>" + oops).size(), 2u) << "one console report absorbs one";
+	EXPECT_EQ(merge_problems(oops + oops, "<1>" + oops + "<1>" + oops).size(), 2u);
 }
 
 // Captured cells (tests/fixtures/console/): each oops is on the console and in the guest's kernel log (with a
