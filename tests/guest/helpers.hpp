@@ -1,6 +1,7 @@
 // Shared helpers of the in-guest tests.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -148,6 +149,13 @@ int as_nobody(Fn fn)
 	int st = 0;
 	waitpid(pid, &st, 0);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+// SIGUSR1 deliveries, counted by count_usr1 (installed without SA_RESTART, so that a blocked call returns).
+inline std::atomic<int> g_usr1{0};
+inline void count_usr1(int)
+{
+	g_usr1++;
 }
 
 }  // namespace xua::test

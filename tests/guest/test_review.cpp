@@ -155,16 +155,10 @@ TEST(Review, APlantedLeakInATimedLoopIsSeenWhereItIs)
 // 6. A timed loop that sees a pending signal stops and returns 0 with its partial figures and a flag, not
 // EINTR: signal_pending() is also true with no signal to deliver (freezer, cgroup freeze, io_uring's
 // notify signal).
-std::atomic<int> g_usr1{0};
-void on_usr1(int)
-{
-	g_usr1++;
-}
-
 TEST(Review, SignalStopsATimedLoopWithItsResults)
 {
 	struct sigaction sa{}, old{};
-	sa.sa_handler = on_usr1;  // no SA_RESTART
+	sa.sa_handler = count_usr1;  // no SA_RESTART
 	ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
 	g_usr1 = 0;
 	Device dev;
@@ -194,7 +188,7 @@ TEST(Review, SignalStopsATimedLoopWithItsResults)
 TEST(Review, InterruptedLockWaitIsEintrWithNothingWritten)
 {
 	struct sigaction sa{}, old{};
-	sa.sa_handler = on_usr1;
+	sa.sa_handler = count_usr1;
 	ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
 	Device dev;
 	std::vector<uint8_t> a(65536), b(65536);

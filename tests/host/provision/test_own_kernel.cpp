@@ -22,7 +22,10 @@ std::string fragment(const std::string &name)
 	return read_file(Matrix::paths().source / "ci" / "kconfig" / (name + ".config"));
 }
 
-// A scratch directory with its own kernel cache (XDG_CACHE_HOME), removed afterwards.
+}  // namespace
+
+// A scratch directory with its own kernel cache (XDG_CACHE_HOME), removed afterwards. Outside the anonymous
+// namespace: the TEST_F classes derive from it (GCC's -Wsubobject-linkage in a unity build).
 class OwnKernelTest : public ::testing::Test {
 protected:
 	void SetUp() override
@@ -79,8 +82,6 @@ protected:
 	fs::path root_;
 	std::optional<std::string> old_cache_;
 };
-
-}  // namespace
 
 TEST(OwnKernelNames, PathsAndLabels)
 {
