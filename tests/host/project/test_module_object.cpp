@@ -169,14 +169,27 @@ std::vector<std::string> sw_pan_window_problems(const std::string &fn, const std
 	static const std::regex user(R"(^sttr[bh]?\s.*)");
 	static const std::regex stack(R"(.*\[sp[,\]].*)");
 	static const std::regex branch(R"(^(b|b\.[a-z]+|cbn?z|tbn?z)\s(?:.*,\s*)?([0-9a-f]+) <.*)");
-	auto is_open = [](const std::string &t) {
-		return (t.rfind("msr", 0) == 0 && t.find("ttbr0_el1") != std::string::npos && t.find("xzr") == std::string::npos) ||
-		       (t.rfind("bl", 0) == 0 && t.find("uaccess_ttbr0_enable") != std::string::npos);
+	// Inline, the kernel's enable writes TTBR1 (the ASID) and then TTBR0; its disable writes TTBR0 and then
+	// TTBR1: a TTBR0 write whose next TTBR write is TTBR1's closes, any other opens.
+	auto msr_ttbr = [&](size_t k, const char *reg) {
+		return insns[k].text.rfind("msr", 0) == 0 && insns[k].text.find(reg) != std::string::npos;
+	};
+	auto inline_close = [&](size_t k) {
+		if (!msr_ttbr(k, "ttbr0_el1"))
+			return false;
+		for (size_t j = k + 1; j < insns.size(); ++j)
+			if (msr_ttbr(j, "ttbr0_el1") || msr_ttbr(j, "ttbr1_el1"))
+				return msr_ttbr(j, "ttbr1_el1");
+		return false;
+	};
+	auto calls = [&](size_t k, const char *fn) {
+		return insns[k].text.rfind("bl", 0) == 0 && insns[k].text.find(fn) != std::string::npos;
+	};
+	auto is_open = [&](size_t k) {
+		return calls(k, "uaccess_ttbr0_enable") || (msr_ttbr(k, "ttbr0_el1") && !inline_close(k));
 	};
 	auto is_close = [&](size_t k) {
-		const auto &t = insns[k].text;
-		bool close = (t.rfind("bl", 0) == 0 && t.find("uaccess_ttbr0_disable") != std::string::npos);
-		if (!close)
+		if (!calls(k, "uaccess_ttbr0_disable") && !inline_close(k))
 			return false;
 		for (size_t j = k + 1; j < insns.size() && j < k + 6; ++j)  // the window check's recovery
 			if (insns[j].reloc.find("xua_window_violation") != std::string::npos)
@@ -222,13 +235,13 @@ std::vector<std::string> sw_pan_window_problems(const std::string &fn, const std
 	std::vector<std::string> why;
 	std::set<size_t> flagged;
 	for (size_t k = 0; k < insns.size(); ++k) {
-		if (!is_open(insns[k].text))
+		if (!is_open(k))
 			continue;
-		auto inside = reach(k, [&](size_t j) { return is_close(j) || is_open(insns[j].text); });
+		auto inside = reach(k, [&](size_t j) { return is_close(j) || is_open(j); });
 		bool raw_copy = std::ranges::any_of(inside, [&](size_t j) {
 			const auto &t = insns[j].text;
 			return is_call(t) && t.find("uaccess_ttbr0_") == std::string::npos &&
-			       t.find("arch_local_irq_") == std::string::npos && !is_close(j);
+			       t.find("arch_local_irq_") == std::string::npos;
 		});
 		if (raw_copy)
 			continue;
@@ -236,7 +249,7 @@ std::vector<std::string> sw_pan_window_problems(const std::string &fn, const std
 			const auto &t = insns[j].text;
 			if (!std::regex_match(t, store) || std::regex_match(t, user) || std::regex_match(t, stack) || flagged.count(j))
 				continue;
-			auto after = reach(j, [&](size_t i) { return is_close(i) || is_open(insns[i].text); });
+			auto after = reach(j, [&](size_t i) { return is_close(i) || is_open(i); });
 			if (std::ranges::any_of(after, is_close)) {
 				flagged.insert(j);
 				why.push_back(fmt::format("{}: '{}' inside a software-PAN window (the user tables installed)", fn, t));
@@ -264,10 +277,15 @@ TEST(ModuleObject, SoftwarePanWindowHoldsOnlyTheUserAccess)
 	auto planted = sw_pan_window_problems("planted", old_get);
 	ASSERT_EQ(planted.size(), 1u);
 	EXPECT_NE(planted[0].find("strb\tw7, [x12, x4]"), std::string::npos);
-	// The same inline, with a spill to the stack that is allowed.
-	auto old_inline = code({"msr\tttbr0_el1, x1", "isb", "ldtr\tx2, [x0]", "str\tx4, [sp, #16]",
-				"str\tx2, [x19]", "bl\ta0 <uaccess_ttbr0_disable>", "ret"});
+	// The same with enable and disable inline (TTBR1 then TTBR0 opens, TTBR0 then TTBR1 closes), and a spill to
+	// the stack, which is allowed.
+	auto old_inline = code({"msr\tttbr1_el1, x2", "isb", "msr\tttbr0_el1, x1", "isb", "ldtr\tx2, [x0]",
+				"str\tx4, [sp, #16]", "str\tx2, [x19]", "msr\tttbr0_el1, x3", "msr\tttbr1_el1, x5",
+				"isb", "ret"});
 	EXPECT_EQ(sw_pan_window_problems("planted", old_inline).size(), 1u);
+	auto now_inline = code({"msr\tttbr1_el1, x2", "isb", "msr\tttbr0_el1, x1", "isb", "ldtr\tx2, [x0]",
+				"msr\tttbr0_el1, x3", "msr\tttbr1_el1, x5", "isb", "str\tx2, [x19]", "ret"});
+	EXPECT_TRUE(sw_pan_window_problems("now", now_inline).empty());
 	// The order now, as GCC 12 compiles it: closed (if it was opened) before the store, which the path where
 	// the window never opened reaches directly.
 	auto now = code({"bl\t30 <uaccess_ttbr0_enable>", "ldtr\tx5, [x4]", "cbnz\tw0, 118 <f+0x18>",
