@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <regex>
 
 #include <unistd.h>
@@ -87,14 +88,15 @@ std::vector<KernelProblem> merge_problems(const std::string &console, const std:
 	// console report stands for at most one kernel-log report with the same first line, since two reports can
 	// share it (the seed-bug test oopses twice at one address) and the console may have lost one of them.
 	auto problems = kernel_problems(console);
-	std::vector<bool> matched(problems.size());
 	auto head = [](const KernelProblem &p) { return strip_timestamp(split_lines(p.text).front()); };
+	std::vector<std::optional<std::string>> unmatched;  // the console reports' heads, reset once matched
+	for (auto &p : problems)
+		unmatched.push_back(head(p));
 	for (auto &p : kernel_problems(dmesg)) {
-		bool dup = false;
-		for (size_t i = 0; i < matched.size() && !dup; ++i)
-			if (!matched[i] && head(problems[i]) == head(p))
-				matched[i] = dup = true;
-		if (!dup)
+		auto it = std::find(unmatched.begin(), unmatched.end(), head(p));
+		if (it != unmatched.end())
+			it->reset();
+		else
 			problems.push_back(p);
 	}
 	return problems;
