@@ -328,6 +328,7 @@ public:
 		prepare(cells_);
 		end_progress_line();
 		announce();
+		find_finished();
 		order_ = schedule(cells_, boots_, o_.seed);
 		for (size_t i = 0; i < cells_.size(); ++i)
 			if (!runs_[i].done_before)
@@ -367,7 +368,7 @@ private:
 		}
 	}
 
-	// Says how each cell runs and which cells an earlier run finished.
+	// Says how each cell runs and how its boots are ordered.
 	void announce()
 	{
 		for (size_t i = 0; i < cells_.size(); ++i) {
@@ -383,6 +384,11 @@ private:
 			fmt::print(stderr, "xuaccess bench: {} boots per cell, the protections of each arch and kernel "
 					   "interleaved in a random order: seed {} (--seed {} replays it)\n",
 				   boots_, o_.seed, o_.seed);
+	}
+
+	// Makes room for each cell's boots and marks the cells an earlier run finished (their JSON is there).
+	void find_finished()
+	{
 		for (size_t i = 0; i < cells_.size(); ++i) {
 			runs_[i].boots.resize(static_cast<size_t>(boots_));
 			runs_[i].done_before = fs::exists(out_ / (cells_[i].name() + ".json"));

@@ -20,23 +20,25 @@ void progress(const std::string &line)
 		fmt::print(stderr, "  | {}\n", line);
 }
 
-// The guard-off boot of a machine: the kernel parameters of the arch's off-kernel cells where it has them
-// (x86: clearcpuid=smap, the same CPU and kernel); else the cells' off CPU model (arm64: no parameter turns PAN
-// off, so another CPU: compare says so, and the matrix's cpu_off_note says what else differs).
-MachineJob guard_off(const Arch &a, MachineJob j)
-{
-	if (auto it = a.protection_append.find("off-kernel"); it != a.protection_append.end())
-		j.cmdline.insert(j.cmdline.end(), it->second.begin(), it->second.end());
-	else
-		j.cpu = a.cpu.at("off");
-	return j;
-}
-
-// Whether the guard-off machine runs another CPU model than the guard-on one (compare refuses that pair unless
-// told).
+// Whether the guard-off machine runs another CPU model than the guard-on one: where the arch has no kernel
+// parameter for its off-kernel cells (arm64: none turns PAN off). Compare refuses that pair unless told.
 bool guard_off_changes_cpu(const Arch &a)
 {
 	return !a.protection_append.count("off-kernel");
+}
+
+// The guard-off boot of a machine: the kernel parameters of the arch's off-kernel cells where it has them
+// (x86: clearcpuid=smap, the same CPU and kernel); else the cells' off CPU model (compare says so, and the
+// matrix's cpu_off_note says what else differs).
+MachineJob guard_off(const Arch &a, MachineJob j)
+{
+	if (guard_off_changes_cpu(a)) {
+		j.cpu = a.cpu.at("off");
+	} else {
+		const auto &params = a.protection_append.at("off-kernel");
+		j.cmdline.insert(j.cmdline.end(), params.begin(), params.end());
+	}
+	return j;
 }
 
 std::string host_bench_script(const std::string &out)
