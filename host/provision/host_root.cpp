@@ -77,7 +77,9 @@ HostRoot prepare_host_root(const std::string &suite, bool quiet)
 		write_file(stamp, j.dump(2) + "\n");
 	}
 
-	// Every run starts from the pristine root: the bootstrap installs its packages as on a new machine.
+	// Every run starts from the pristine root: the bootstrap installs its packages as on a new machine. One run
+	// at a time: the lock is taken before the pristine one is let go, and kept as long as r lives.
+	r.run_lock = std::make_shared<FileLock>(r.run.string() + ".lock");
 	fs::remove_all(r.run);
 	run_checked({"cp", "-a", "--reflink=auto", r.pristine.string(), r.run.string()});
 	auto top = Matrix::paths().source;
