@@ -237,6 +237,10 @@ constexpr const char *num_cpus = "num_cpus";
 constexpr const char *row_unit = "xua_unit";
 constexpr const char *row_kind = "xua_kind";
 constexpr const char *row_boot = "xua_boot";
+// The pace probe's figures on either side of the row, ns (bench/bench.cpp writes them; analyze/results.hpp
+// reads them: a row measured while the machine ran slow is left out of the statistics).
+constexpr const char *row_pace_before = "pace_before_ns";
+constexpr const char *row_pace_after = "pace_after_ns";
 #define XUA_KEY(member, key, rule, meaning) constexpr const char *member = key;
 XUA_CONTEXT_STRING_FIELDS(XUA_KEY)
 #undef XUA_KEY

@@ -1,5 +1,8 @@
 #include "analyze/results.hpp"
 
+#include <cmath>
+#include <set>
+
 #include "analyze/names.hpp"
 #include "analyze/stats.hpp"
 #include "base/host_machine.hpp"
@@ -89,6 +92,80 @@ std::string CellResults::protection() const
 	return "";
 }
 
+namespace {
+
+// One repetition of a row as read: its figure, its boot, and its slower pace probe (NaN without probes).
+struct Value {
+	double figure;
+	int boot;
+	double pace;
+};
+
+double slower_probe(const nlohmann::json &b)
+{
+	if (!b.contains(keys::row_pace_before) || !b.contains(keys::row_pace_after))
+		return NAN;
+	return std::max(b[keys::row_pace_before].get<double>(), b[keys::row_pace_after].get<double>());
+}
+
+// The cell's reference pace: the median of every probe of every row (0 without probes).
+double reference_pace(const nlohmann::json &benchmarks)
+{
+	std::vector<double> p;
+	for (const auto &b : benchmarks)
+		for (auto key : {keys::row_pace_before, keys::row_pace_after})
+			if (b.contains(key) && b[key].is_number())
+				p.push_back(b[key].get<double>());
+	return p.empty() ? 0 : median(p);
+}
+
+// Per-boot medians with two boots or more, else the values themselves.
+std::vector<double> samples_of(const std::vector<Value> &vs, size_t boots)
+{
+	std::map<int, std::vector<double>> by_boot;
+	std::vector<double> out;
+	for (auto &v : vs)
+		by_boot[v.boot].push_back(v.figure);
+	if (boots < 2) {
+		for (auto &v : vs)
+			out.push_back(v.figure);
+		return out;
+	}
+	for (auto &[_, f] : by_boot)
+		out.push_back(median(f));
+	return out;
+}
+
+// The row's samples under the pace rule (kPaceSlowedBy), counting what it left out in the row and the cell.
+void take_samples(CellResults &c, Row &r, const std::vector<Value> &vs)
+{
+	std::set<int> boots;
+	std::vector<Value> kept;
+	for (auto &v : vs) {
+		boots.insert(v.boot);
+		if (!(c.pace_ns > 0 && v.pace > kPaceSlowedBy * c.pace_ns))
+			kept.push_back(v);
+	}
+	r.samples = samples_of(vs, boots.size());
+	if (kept.size() < vs.size()) {
+		auto fewer = samples_of(kept, boots.size());
+		if (fewer.size() >= 2) {
+			r.samples = fewer;
+			r.slowed = static_cast<int>(vs.size() - kept.size());
+			for (auto &v : vs)
+				if (v.pace > kPaceSlowedBy * c.pace_ns)
+					++c.slowed_by_boot[v.boot];
+		} else {
+			r.slowed_kept = true;
+		}
+	}
+	c.slowed_values += r.slowed;
+	c.values += static_cast<int>(vs.size());
+	c.boots = std::min(c.boots, static_cast<int>(boots.size()));
+}
+
+}  // namespace
+
 CellResults parse_cell(const std::string &name, const nlohmann::json &j)
 {
 	CellResults c;
@@ -97,7 +174,7 @@ CellResults parse_cell(const std::string &name, const nlohmann::json &j)
 	c.meta = c.context.get<CellContext>();
 	if (!j.contains("benchmarks") || !j["benchmarks"].is_array())
 		fail("{}: no \"benchmarks\" array (not Google Benchmark JSON?)", name);
-	std::map<std::string, std::map<int, std::vector<double>>> by_boot;  // row -> boot ("xua_boot", else 0) -> values
+	std::map<std::string, std::vector<Value>> values;  // row -> its values
 	for (const auto &b : j["benchmarks"]) {
 		if (b.value("run_type", "iteration") != "iteration" || b.value("error_occurred", false))
 			continue;
@@ -111,25 +188,36 @@ CellResults parse_cell(const std::string &name, const nlohmann::json &j)
 		row.kind = k.kind;
 		row.throughput = k.throughput();
 		row.values.push_back(row_figure(k, b));
-		by_boot[n][b.value(keys::row_boot, 0)].push_back(row.values.back());
+		values[n].push_back({row.values.back(), b.value(keys::row_boot, 0), slower_probe(b)});
 	}
 	if (c.rows.empty())
 		fail("{}: no benchmark results in it", name);
+	c.pace_ns = reference_pace(j["benchmarks"]);
 	c.repetitions = c.boots = c.samples = 1 << 30;
 	for (auto &[n, r] : c.rows) {
-		const auto &boots = by_boot[n];
-		if (boots.size() >= 2)
-			for (auto &[_, v] : boots)
-				r.samples.push_back(median(v));
-		else
-			r.samples = r.values;
+		take_samples(c, r, values[n]);
 		r.median = median(r.samples);
 		r.cv = coefficient_of_variation(r.samples);
 		c.repetitions = std::min(c.repetitions, static_cast<int>(r.values.size()));
-		c.boots = std::min(c.boots, static_cast<int>(boots.size()));
 		c.samples = std::min(c.samples, static_cast<int>(r.samples.size()));
 	}
 	return c;
+}
+
+std::string CellResults::pace_summary() const
+{
+	if (pace_ns <= 0)
+		return "no pace probes in these results (written before the probe existed)";
+	std::string s = fmt::format("pace probe {}; {} of {} values left out (probe > {:.2f}x)",
+				    exact_clock() ? fmt::format("{:.4g} instructions", pace_ns)
+						  : fmt::format("{:.3g} ms", pace_ns / 1e6),
+				    slowed_values, values, kPaceSlowedBy);
+	const char *sep = ": ";
+	for (auto &[boot, n] : slowed_by_boot) {
+		s += fmt::format("{}boot {}: {}", sep, boot, n);
+		sep = ", ";
+	}
+	return s;
 }
 
 CellResults load_cell(const fs::path &file)

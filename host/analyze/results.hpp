@@ -19,13 +19,24 @@ namespace xua {
 // Under TCG the boot is the unit that varies: two boots of one cell differ by far more than the
 // repetitions inside one boot (measured: up to 38 %, against a cv of 0.2-0.8 % within a boot). So with
 // two boots or more, a row's samples are its boots' medians; with one boot, its repetitions.
+// The pace rule. Every row of a bench is bracketed by the pace probe (bench/bench.cpp: the same 1 MiB of kernel
+// memcpy before and after each benchmark). On a shared machine the emulator runs slower for stretches of
+// seconds (measured: 1.1-1.8x on whole runs of consecutive rows, the probe slowed alike), which makes a row's
+// boots bimodal. A value whose slower probe exceeds the cell's reference pace (the median of all its probes)
+// by more than kPaceSlowedBy is left out of the row's samples; on and off cells alike, each against its own
+// reference. When that would leave a row fewer than two samples, the row keeps them all.
+inline constexpr double kPaceSlowedBy = 1.10;
+
 struct Row {
 	std::string name;             // the benchmark's name without Google Benchmark's "/manual_time"
 	std::string unit_name = "ns"; // "MiB/s" (higher is faster), "ns" or "ns/item" (lower is faster): from the
 	std::string kind;             // row's xua_unit / xua_kind in the JSON (older files: from its name)
 	bool throughput = false;      // unit MiB/s
 	std::vector<double> values;   // one per repetition (all boots), in the row's unit
-	std::vector<double> samples;  // per-boot medians with two boots or more, else the repetitions
+	std::vector<double> samples;  // per-boot medians with two boots or more, else the repetitions (the values
+	                              // the pace rule leaves out are not in them)
+	int slowed = 0;               // values the pace rule left out of the samples
+	bool slowed_kept = false;     // the pace rule would have left fewer than two samples: all were kept
 	double median = 0;            // over the samples
 	double cv = -1;               // over the samples; -1 with fewer than two
 	const char *unit() const { return unit_name.c_str(); }
@@ -45,6 +56,11 @@ struct CellResults {
 	int repetitions = 1;          // the smallest number of repetitions of any row (all boots)
 	int boots = 1;                // the smallest number of boots of any row
 	int samples = 1;              // the smallest number of samples of any row
+	double pace_ns = 0;           // the reference pace (median of every pace probe); 0: no probes (older results)
+	std::map<int, int> slowed_by_boot;  // boot -> values the pace rule left out
+	int slowed_values = 0, values = 0;  // left out by the pace rule, of all values
+	// "pace probe 1.82 ms; 38 of 1672 values left out (probe > 1.10x): boot 0: 12, boot 3: 11": what the rule did.
+	std::string pace_summary() const;
 	bool per_boot() const { return boots >= 2; }
 	// "5 boots x 2 repetitions" or "9 repetitions in 1 boot": what the samples are.
 	std::string sampling() const;

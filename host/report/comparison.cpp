@@ -24,6 +24,9 @@ std::string format_comparison(const Comparison &c, const std::vector<std::string
 	for (auto *n : {&c.noise_a, &c.noise_b})
 		if (*n)
 			t += fmt::format("  This run's noise, {}: {}\n", n == &c.noise_a ? a.name : b.name, (*n)->summary());
+	for (auto *cell : {&a, &b})
+		if (cell->pace_ns > 0)
+			t += fmt::format("  Pace, {}: {}\n", cell->name, cell->pace_summary());
 	for (auto &n : c.test_notes)
 		t += fmt::format("  WARNING: {}\n", n);
 	for (auto &m : c.mismatches)

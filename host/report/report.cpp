@@ -21,6 +21,8 @@ std::string single_table(const CellResults &c, bool refused)
 			  : partners.empty() ? "no protection to compare with"
 					     : fmt::format("no {} partner in this directory", fmt::join(partners, " or "));
 	std::string t = fmt::format("{}: {}, {}, median ± cv ({})\n", c.name, c.accel_label(), c.sampling(), why);
+	if (c.pace_ns > 0)
+		t += fmt::format("  Pace: {}\n", c.pace_summary());
 	for (auto &n : rows) {
 		auto &r = c.rows.at(n);
 		t += fmt::format("{:<{}} {:>7} {:>18}\n", n, w, r.unit(), value_cv(r));

@@ -1,5 +1,7 @@
 // host/analyze/results: a run's JSON read into rows (every repetition in its unit, the boots as the samples), a
 // corrupt cell skipped with its path, and the labels that say where the figures come from.
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -67,6 +69,60 @@ TEST(Results, BootsAreTheSamples)
 	EXPECT_EQ(one.rows.at("latency/copy/to_user/64").samples.size(), 4u);
 	EXPECT_FALSE(one.per_boot());
 	EXPECT_EQ(one.sampling(), "4 repetition(s) in 1 boot");
+}
+
+namespace {
+
+// A cell of `boots` boots of two rows; boot b's figures and pace probes (ns) as given.
+nlohmann::json paced_cell(int boots, const std::function<double(int)> &figure, const std::function<double(int)> &pace)
+{
+	nlohmann::json j = {{"context", {{"xua_accel", "tcg"}}}, {"benchmarks", nlohmann::json::array()}};
+	for (const char *name : {"latency/copy/to_user/64", "baseline/null_ioctl"})
+		for (int b = 0; b < boots; ++b)
+			j["benchmarks"].push_back({{"name", name}, {"run_name", name}, {"run_type", "iteration"},
+						   {"real_time", figure(b)}, {"xua_boot", b},
+						   {"pace_before_ns", 1e6}, {"pace_after_ns", pace(b)}});
+	return j;
+}
+
+}  // namespace
+
+// The pace rule: a boot whose probe says the machine ran 1.5x slower is left out of the samples, in every row,
+// and said per boot; probes within kPaceSlowedBy leave everything in; results without probes are read as before.
+TEST(Results, ValuesMeasuredWhileTheMachineRanSlowAreLeftOut)
+{
+	auto slow_boot_3 = [](int b) { return b == 3 ? 1.5e6 : 1e6 + 1000 * b; };
+	auto c = parse_cell("x86_64-6.1-off", paced_cell(8, [](int b) { return b == 3 ? 150.0 : 100.0 + b; }, slow_boot_3));
+	const auto &row = c.rows.at("latency/copy/to_user/64");
+	EXPECT_EQ(row.values.size(), 8u) << "every value is kept as read";
+	EXPECT_EQ(row.samples, (std::vector<double>{100, 101, 102, 104, 105, 106, 107})) << "boot 3 left out";
+	EXPECT_EQ(row.slowed, 1);
+	EXPECT_DOUBLE_EQ(row.median, 104);
+	EXPECT_LT(row.cv, 0.03);
+	EXPECT_EQ(c.slowed_values, 2);
+	EXPECT_EQ(c.values, 16);
+	EXPECT_EQ(c.slowed_by_boot, (std::map<int, int>{{3, 2}}));
+	EXPECT_EQ(c.boots, 8) << "the cell still has 8 boots";
+	EXPECT_NE(c.pace_summary().find("2 of 16 values left out (probe > 1.10x): boot 3: 2"), std::string::npos)
+		<< c.pace_summary();
+
+	// Within the rule's margin (1.09x): nothing is left out, the slow boot counts.
+	auto c2 = parse_cell("x", paced_cell(8, [](int b) { return b == 3 ? 150.0 : 100.0; },
+					     [](int b) { return b == 3 ? 1.09e6 : 1e6; }));
+	EXPECT_EQ(c2.rows.at("latency/copy/to_user/64").samples.size(), 8u);
+	EXPECT_EQ(c2.slowed_values, 0);
+
+	// Two boots, one slow: leaving it out would leave one sample, so both stay, and the row says so.
+	auto c3 = parse_cell("x", paced_cell(2, [](int b) { return 100.0 + 50 * b; }, [](int b) { return b ? 2e6 : 1e6; }));
+	EXPECT_EQ(c3.rows.at("latency/copy/to_user/64").samples.size(), 2u);
+	EXPECT_TRUE(c3.rows.at("latency/copy/to_user/64").slowed_kept);
+	EXPECT_EQ(c3.slowed_values, 0);
+
+	// Results without probes (written before the probe existed): read as before.
+	auto old = boot_cell("x86_64-6.1-on", 3, 1, [](int b, int) { return b == 1 ? 500.0 : 100.0; });
+	EXPECT_EQ(old.pace_ns, 0);
+	EXPECT_EQ(old.rows.at("latency/copy/to_user/64").samples.size(), 3u);
+	EXPECT_NE(old.pace_summary().find("no pace probes"), std::string::npos);
 }
 
 TEST(Results, CorruptCellIsSkippedWithItsPath)
