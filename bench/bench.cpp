@@ -312,24 +312,41 @@ int register_all(const Options &o, const xua_info &info)
 
 // The pace probe: the same fixed piece of kernel work before and after every benchmark, so that a stretch of
 // the run in which the machine ran slower (on a shared host, the emulator's thread got less of a core for a
-// while) shows in the probes around the rows it slowed. The work: the module's kernel memcpy of 4 KiB, 256
-// times (1 MiB, no user memory, kernel-timed), three times; the median, in ns. About 3 ms under TCG here.
-double pace_probe_ns()
-{
-	double t[3];
-	for (double &x : t) {
-		int err = 0;
-		auto r = dev().transfer(XUA_METHOD_MEMCPY, XUA_DIR_TO_USER, nullptr, 4096, 256, 0, &err);
-		x = err || r.iterations_done != 256 ? NAN : static_cast<double>(r.elapsed_ns);
+// while) shows in the probes around the rows it slowed. The work: the module's kernel memcpy of 4 KiB (no user
+// memory, kernel-timed), repeated so that one probe lasts about 1.5 ms (256 to 16384 times, chosen once per boot:
+// under TCG 1 MiB took 1.8 ms on x86_64 and 0.2 ms on arm64 here, and a short probe is noisy), three times; the
+// median, in ns per MiB copied, so that boots which chose another count still compare.
+class PaceProbe {
+public:
+	PaceProbe()
+	{
+		const double ns_per_mib = measure();
+		if (std::isfinite(ns_per_mib) && ns_per_mib > 0)
+			iterations_ = std::clamp<uint64_t>(static_cast<uint64_t>(1.5e6 / ns_per_mib * 256) / 256 * 256, 256,
+							   16384);
 	}
-	std::sort(std::begin(t), std::end(t));
-	return t[1];
-}
+	double measure() const
+	{
+		double t[3];
+		for (double &x : t) {
+			int err = 0;
+			auto r = dev().transfer(XUA_METHOD_MEMCPY, XUA_DIR_TO_USER, nullptr, 4096, iterations_, 0, &err);
+			x = err || r.iterations_done != iterations_
+				    ? NAN
+				    : static_cast<double>(r.elapsed_ns) * 256.0 / static_cast<double>(iterations_);
+		}
+		std::sort(std::begin(t), std::end(t));
+		return t[1];
+	}
+
+private:
+	uint64_t iterations_ = 256;  // of 4 KiB: 256 is 1 MiB
+};
 
 // JSON to stdout, and a progress line per finished benchmark to the console.
 class Reporter : public benchmark::JSONReporter {
 public:
-	explicit Reporter(int total) : total_(total), console_("/dev/console"), pace_(pace_probe_ns()) {}
+	explicit Reporter(int total) : total_(total), console_("/dev/console"), pace_(probe_.measure()) {}
 	// Called once per repetition and once for the aggregates: count each benchmark once.
 	void ReportRuns(const std::vector<Run> &runs) override
 	{
@@ -346,7 +363,7 @@ public:
 		// the machine ran slow (analyze/results.hpp, kPaceSlowedBy).
 		if (std::any_of(fixed.begin(), fixed.end(), [](const Run &r) { return r.run_type == Run::RT_Iteration; })) {
 			const double before = pace_;
-			pace_ = pace_probe_ns();
+			pace_ = probe_.measure();
 			for (auto &r : fixed)
 				if (r.run_type == Run::RT_Iteration && std::isfinite(before) && std::isfinite(pace_)) {
 					r.counters[xua::keys::row_pace_before] = before;
@@ -367,7 +384,8 @@ private:
 	int total_, done_ = 0;
 	std::string last_;
 	std::ofstream console_;
-	double pace_;  // the last pace probe, ns
+	PaceProbe probe_;
+	double pace_;  // the last pace probe, ns per MiB
 };
 
 // The first line of a file, or "" when it cannot be read.

@@ -19,8 +19,8 @@ namespace xua {
 // Under TCG the boot is the unit that varies: two boots of one cell differ by far more than the
 // repetitions inside one boot (measured: up to 38 %, against a cv of 0.2-0.8 % within a boot). So with
 // two boots or more, a row's samples are its boots' medians; with one boot, its repetitions.
-// The pace rule. Every row of a bench is bracketed by the pace probe (bench/bench.cpp: the same 1 MiB of kernel
-// memcpy before and after each benchmark). On a shared machine the emulator runs slower for stretches of
+// The pace rule. Every row of a bench is bracketed by the pace probe (bench/bench.cpp: the same kernel memcpy
+// before and after each benchmark, about 1.5 ms, in ns per MiB). On a shared machine the emulator runs slower for stretches of
 // seconds (measured: 1.1-1.8x on whole runs of consecutive rows, the probe slowed alike), which makes a row's
 // boots bimodal. A value whose slower probe exceeds the cell's reference pace (the median of all its probes)
 // by more than kPaceSlowedBy is left out of the row's samples; on and off cells alike, each against its own
@@ -56,10 +56,11 @@ struct CellResults {
 	int repetitions = 1;          // the smallest number of repetitions of any row (all boots)
 	int boots = 1;                // the smallest number of boots of any row
 	int samples = 1;              // the smallest number of samples of any row
-	double pace_ns = 0;           // the reference pace (median of every pace probe); 0: no probes (older results)
+	double pace_ns = 0;           // the reference pace, ns per MiB (median of every probe); 0: no probes (older results)
 	std::map<int, int> slowed_by_boot;  // boot -> values the pace rule left out
 	int slowed_values = 0, values = 0;  // left out by the pace rule, of all values
-	// "pace probe 1.82 ms; 38 of 1672 values left out (probe > 1.10x): boot 0: 12, boot 3: 11": what the rule did.
+	// "pace probe 1.82 ms per MiB; 38 of 1672 values left out (probe > 1.10x): boot 0: 12, boot 3: 11": what the
+	// rule did.
 	std::string pace_summary() const;
 	bool per_boot() const { return boots >= 2; }
 	// "5 boots x 2 repetitions" or "9 repetitions in 1 boot": what the samples are.

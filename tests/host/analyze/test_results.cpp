@@ -103,7 +103,7 @@ TEST(Results, ValuesMeasuredWhileTheMachineRanSlowAreLeftOut)
 	EXPECT_EQ(c.values, 16);
 	EXPECT_EQ(c.slowed_by_boot, (std::map<int, int>{{3, 2}}));
 	EXPECT_EQ(c.boots, 8) << "the cell still has 8 boots";
-	EXPECT_NE(c.pace_summary().find("2 of 16 values left out (probe > 1.10x): boot 3: 2"), std::string::npos)
+	EXPECT_NE(c.pace_summary().find("per MiB; 2 of 16 values left out (probe > 1.10x): boot 3: 2"), std::string::npos)
 		<< c.pace_summary();
 
 	// Within the rule's margin (1.09x): nothing is left out, the slow boot counts.
