@@ -14,7 +14,7 @@
 // Kernel-timed rows carry Google Benchmark's "/manual_time" suffix, wall-clock rows "/real_time" (their rates
 // are per wall-clock second, not per CPU second).
 // Output: Google Benchmark JSON on stdout; a progress line per benchmark on /dev/console when it exists
-// ("xua-progress k/N name"). Options of its own: --quick, --xua-filter=REGEX, --xua-min-time=S;
+// ("xua-progress k/N name"). Options of its own: --quick, --xua-filter=REGEX, --xua-min-time=S, --xua-no-pace;
 // every --benchmark_* flag is Google Benchmark's.
 #include <algorithm>
 #include <cmath>
@@ -23,6 +23,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -44,6 +45,7 @@ struct Options {
 	bool quick = false;
 	std::string filter = ".*";
 	double min_time = 0.2;
+	bool pace = true;  // --xua-no-pace: no pace probe (icount)
 };
 
 Device &dev()
@@ -346,7 +348,15 @@ private:
 // JSON to stdout, and a progress line per finished benchmark to the console.
 class Reporter : public benchmark::JSONReporter {
 public:
-	explicit Reporter(int total) : total_(total), console_("/dev/console"), pace_(probe_.measure()) {}
+	// pace: bracket every benchmark with the pace probe (not under icount, where it would count the same
+	// instructions every time).
+	Reporter(int total, bool pace) : total_(total), console_("/dev/console")
+	{
+		if (pace) {
+			probe_.emplace();
+			pace_ = probe_->measure();
+		}
+	}
 	// Called once per repetition and once for the aggregates: count each benchmark once.
 	void ReportRuns(const std::vector<Run> &runs) override
 	{
@@ -361,9 +371,10 @@ public:
 						c.value = 0;
 		// The pace probes on either side of what was just measured; the host leaves a row out when they say
 		// the machine ran slow (analyze/results.hpp, kPaceSlowedBy).
-		if (std::any_of(fixed.begin(), fixed.end(), [](const Run &r) { return r.run_type == Run::RT_Iteration; })) {
+		if (probe_ &&
+		    std::any_of(fixed.begin(), fixed.end(), [](const Run &r) { return r.run_type == Run::RT_Iteration; })) {
 			const double before = pace_;
-			pace_ = probe_.measure();
+			pace_ = probe_->measure();
 			for (auto &r : fixed)
 				if (r.run_type == Run::RT_Iteration && std::isfinite(before) && std::isfinite(pace_)) {
 					r.counters[xua::keys::row_pace_before] = before;
@@ -384,8 +395,8 @@ private:
 	int total_, done_ = 0;
 	std::string last_;
 	std::ofstream console_;
-	PaceProbe probe_;
-	double pace_;  // the last pace probe, ns per MiB
+	std::optional<PaceProbe> probe_;
+	double pace_ = NAN;  // the last pace probe, ns per MiB
 };
 
 // The first line of a file, or "" when it cannot be read.
@@ -422,6 +433,8 @@ int main(int argc, char **argv)
 			o.quick = true, o.min_time = 0.02;
 		else if (a.rfind("--xua-filter=", 0) == 0)
 			o.filter = a.substr(13);
+		else if (a == "--xua-no-pace")
+			o.pace = false;
 		else if (a.rfind("--xua-min-time=", 0) == 0)
 			o.min_time = std::atof(a.c_str() + 15);
 		else
@@ -480,7 +493,7 @@ int main(int argc, char **argv)
 		std::fprintf(stderr, "xuaccess-bench: bad --xua-filter '%s': %s\n", o.filter.c_str(), e.what());
 		return 2;
 	}
-	Reporter rep(total);
+	Reporter rep(total, o.pace);
 	benchmark::RunSpecifiedBenchmarks(&rep);
 	benchmark::Shutdown();
 	// Protection integrity over the whole run: no primitive may have left the window open.

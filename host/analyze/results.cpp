@@ -207,7 +207,8 @@ CellResults parse_cell(const std::string &name, const nlohmann::json &j)
 std::string CellResults::pace_summary() const
 {
 	if (pace_ns <= 0)
-		return "no pace probes in these results (written before the probe existed)";
+		return exact_clock() ? "no pace probe (icount: instruction counts do not depend on the machine's pace)"
+				     : "no pace probes in these results (written before the probe existed)";
 	std::string s = fmt::format("pace probe {} per MiB; {} of {} values left out (probe > {:.2f}x)",
 				    exact_clock() ? fmt::format("{:.4g} instructions", pace_ns)
 						  : fmt::format("{:.3g} ms", pace_ns / 1e6),

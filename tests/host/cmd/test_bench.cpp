@@ -25,6 +25,11 @@ TEST(Bench, ArgumentsAreChecked)
 	o.filter = "a b";
 	EXPECT_THROW(bench_args(o), Error);
 	o.filter = "";
+	o.quick = false;
+	o.clock = "icount";
+	EXPECT_EQ(bench_args(o), (std::vector<std::string>{"--benchmark_repetitions=1", "--xua-min-time=0.02",
+							   "--xua-no-pace"}))
+		<< "no pace probe under icount: it would count the same instructions every time";
 	o.clock = "wall";
 	EXPECT_THROW(bench_args(o), Error);
 	auto round = bench_options_from_json(to_json(BenchOptions{.filter = "x", .boots = 3, .clock = "icount", .seed = 42}));
