@@ -103,7 +103,8 @@ struct Value {
 
 double slower_probe(const nlohmann::json &b)
 {
-	if (!b.contains(keys::row_pace_before) || !b.contains(keys::row_pace_after))
+	if (!b.contains(keys::row_pace_before) || !b.contains(keys::row_pace_after) ||
+	    !b[keys::row_pace_before].is_number() || !b[keys::row_pace_after].is_number())
 		return NAN;
 	return std::max(b[keys::row_pace_before].get<double>(), b[keys::row_pace_after].get<double>());
 }

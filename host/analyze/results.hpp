@@ -13,20 +13,20 @@
 
 namespace xua {
 
+// The pace rule. Every row of a bench is bracketed by the pace probe (bench/bench.cpp: the same kernel memcpy
+// before and after each benchmark, about 1.5 ms, in ns per MiB). On a shared machine the emulator runs slower
+// for stretches of seconds up to whole boots (measured: 1.1-1.8x on runs of consecutive rows, the probe slowed
+// alike), which made a row's boots bimodal. A value whose slower probe exceeds the cell's reference pace (the
+// median of all its probes) by more than kPaceSlowedBy is left out of the row's samples; on and off cells alike,
+// each against its own reference. When that would leave a row fewer than two samples, the row keeps them all.
+inline constexpr double kPaceSlowedBy = 1.10;
+
 // One benchmark of one cell, in the unit a person reads it in.
 //
 // A cell may hold several boots of its guest (`./xuaccess bench --boots N`), each with its repetitions.
 // Under TCG the boot is the unit that varies: two boots of one cell differ by far more than the
 // repetitions inside one boot (measured: up to 38 %, against a cv of 0.2-0.8 % within a boot). So with
 // two boots or more, a row's samples are its boots' medians; with one boot, its repetitions.
-// The pace rule. Every row of a bench is bracketed by the pace probe (bench/bench.cpp: the same kernel memcpy
-// before and after each benchmark, about 1.5 ms, in ns per MiB). On a shared machine the emulator runs slower for stretches of
-// seconds (measured: 1.1-1.8x on whole runs of consecutive rows, the probe slowed alike), which makes a row's
-// boots bimodal. A value whose slower probe exceeds the cell's reference pace (the median of all its probes)
-// by more than kPaceSlowedBy is left out of the row's samples; on and off cells alike, each against its own
-// reference. When that would leave a row fewer than two samples, the row keeps them all.
-inline constexpr double kPaceSlowedBy = 1.10;
-
 struct Row {
 	std::string name;             // the benchmark's name without Google Benchmark's "/manual_time"
 	std::string unit_name = "ns"; // "MiB/s" (higher is faster), "ns" or "ns/item" (lower is faster): from the

@@ -59,8 +59,8 @@ std::string cells_table(const std::vector<CellResults> &cells)
 				 c.meta.date_utc);
 	m += "\n\"on in guest\" is what the module read from the CPU inside the guest (CR4.SMAP, or PAN detected), "
 	     "checked against the protection asked for before any figure was kept.\n\n";
-	m += fmt::format("The pace probe (the same kernel memcpy before and after every benchmark, in ns per MiB) per cell; a "
-			 "value whose slower probe exceeds the cell's median probe by more than {:.0f} % was measured "
+	m += fmt::format("The pace probe (the same kernel memcpy before and after every benchmark, per MiB) per cell; "
+			 "a value whose slower probe exceeds the cell's median probe by more than {:.0f} % was measured "
 			 "while the machine ran slow and is left out of the statistics, in every cell alike:\n\n",
 			 100 * (kPaceSlowedBy - 1));
 	for (auto &c : cells)
