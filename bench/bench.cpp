@@ -375,11 +375,12 @@ public:
 		    std::any_of(fixed.begin(), fixed.end(), [](const Run &r) { return r.run_type == Run::RT_Iteration; })) {
 			const double before = pace_;
 			pace_ = probe_->measure();
-			for (auto &r : fixed)
-				if (r.run_type == Run::RT_Iteration && std::isfinite(before) && std::isfinite(pace_)) {
-					r.counters[xua::keys::row_pace_before] = before;
-					r.counters[xua::keys::row_pace_after] = pace_;
-				}
+			if (std::isfinite(before) && std::isfinite(pace_))
+				for (auto &r : fixed)
+					if (r.run_type == Run::RT_Iteration) {
+						r.counters[xua::keys::row_pace_before] = before;
+						r.counters[xua::keys::row_pace_after] = pace_;
+					}
 		}
 		JSONReporter::ReportRuns(fixed);
 		if (runs.empty() || !console_)

@@ -101,37 +101,24 @@ struct Value {
 	double pace;
 };
 
-double slower_probe(const nlohmann::json &b)
+// A pace probe of a row (NaN when the row has none, as in files written before the probe existed).
+double probe(const nlohmann::json &b, const char *key)
 {
-	if (!b.contains(keys::row_pace_before) || !b.contains(keys::row_pace_after) ||
-	    !b[keys::row_pace_before].is_number() || !b[keys::row_pace_after].is_number())
-		return NAN;
-	return std::max(b[keys::row_pace_before].get<double>(), b[keys::row_pace_after].get<double>());
-}
-
-// The cell's reference pace: the median of every probe of every row (0 without probes).
-double reference_pace(const nlohmann::json &benchmarks)
-{
-	std::vector<double> p;
-	for (const auto &b : benchmarks)
-		for (auto key : {keys::row_pace_before, keys::row_pace_after})
-			if (b.contains(key) && b[key].is_number())
-				p.push_back(b[key].get<double>());
-	return p.empty() ? 0 : median(p);
+	return b.contains(key) && b[key].is_number() ? b[key].get<double>() : NAN;
 }
 
 // Per-boot medians with two boots or more, else the values themselves.
 std::vector<double> samples_of(const std::vector<Value> &vs, size_t boots)
 {
-	std::map<int, std::vector<double>> by_boot;
 	std::vector<double> out;
-	for (auto &v : vs)
-		by_boot[v.boot].push_back(v.figure);
 	if (boots < 2) {
 		for (auto &v : vs)
 			out.push_back(v.figure);
 		return out;
 	}
+	std::map<int, std::vector<double>> by_boot;
+	for (auto &v : vs)
+		by_boot[v.boot].push_back(v.figure);
 	for (auto &[_, f] : by_boot)
 		out.push_back(median(f));
 	return out;
@@ -142,20 +129,22 @@ void take_samples(CellResults &c, Row &r, const std::vector<Value> &vs)
 {
 	std::set<int> boots;
 	std::vector<Value> kept;
+	std::vector<int> slow_boots;  // the boot of each value the rule would leave out
 	for (auto &v : vs) {
 		boots.insert(v.boot);
-		if (!(c.pace_ns > 0 && v.pace > kPaceSlowedBy * c.pace_ns))
+		if (c.pace_ns > 0 && v.pace > kPaceSlowedBy * c.pace_ns)
+			slow_boots.push_back(v.boot);
+		else
 			kept.push_back(v);
 	}
 	r.samples = samples_of(vs, boots.size());
-	if (kept.size() < vs.size()) {
+	if (!slow_boots.empty()) {
 		auto fewer = samples_of(kept, boots.size());
 		if (fewer.size() >= 2) {
 			r.samples = fewer;
-			r.slowed = static_cast<int>(vs.size() - kept.size());
-			for (auto &v : vs)
-				if (v.pace > kPaceSlowedBy * c.pace_ns)
-					++c.slowed_by_boot[v.boot];
+			r.slowed = static_cast<int>(slow_boots.size());
+			for (int b : slow_boots)
+				++c.slowed_by_boot[b];
 		} else {
 			r.slowed_kept = true;
 		}
@@ -176,6 +165,7 @@ CellResults parse_cell(const std::string &name, const nlohmann::json &j)
 	if (!j.contains("benchmarks") || !j["benchmarks"].is_array())
 		fail("{}: no \"benchmarks\" array (not Google Benchmark JSON?)", name);
 	std::map<std::string, std::vector<Value>> values;  // row -> its values
+	std::vector<double> probes;                        // every pace probe of those rows
 	for (const auto &b : j["benchmarks"]) {
 		if (b.value("run_type", "iteration") != "iteration" || b.value("error_occurred", false))
 			continue;
@@ -189,11 +179,16 @@ CellResults parse_cell(const std::string &name, const nlohmann::json &j)
 		row.kind = k.kind;
 		row.throughput = k.throughput();
 		row.values.push_back(row_figure(k, b));
-		values[n].push_back({row.values.back(), b.value(keys::row_boot, 0), slower_probe(b)});
+		const double before = probe(b, keys::row_pace_before), after = probe(b, keys::row_pace_after);
+		for (double p : {before, after})
+			if (std::isfinite(p))
+				probes.push_back(p);
+		const double slower = std::isfinite(before) && std::isfinite(after) ? std::max(before, after) : NAN;
+		values[n].push_back({row.values.back(), b.value(keys::row_boot, 0), slower});
 	}
 	if (c.rows.empty())
 		fail("{}: no benchmark results in it", name);
-	c.pace_ns = reference_pace(j["benchmarks"]);
+	c.pace_ns = probes.empty() ? 0 : median(probes);  // the reference: the median of every probe of every row
 	c.repetitions = c.boots = c.samples = 1 << 30;
 	for (auto &[n, r] : c.rows) {
 		take_samples(c, r, values[n]);
