@@ -43,8 +43,8 @@ void add_selection(CLI::App *cmd, xua::Selection &sel)
 			"on, off (default both), off-kernel, sw (docs/testing.md#cells)")
 		->delimiter(',');
 	cmd->add_option("--kernel", sel.kernels,
-			"Debian's 6.1 (default), 6.12; built from source: 6.1-src, 6.1-debug, ...; or your own, as a path "
-			"(with a '/'): a build tree (O= dir, image built, modules_prepare done) or a directory of .debs")
+			"Debian's 6.1 (default), 6.12; built from source: 6.1-src, 6.1-debug, 6.12-mte (arm64), ...; "
+			"or your own, as a path (with a '/'): a build tree (O= dir, image built, modules_prepare done) or a directory of .debs")
 		->delimiter(',');
 }
 
@@ -297,7 +297,7 @@ struct OneCell {
 	{
 		sub->add_option("--arch", arch)->required();
 		sub->add_option("--kernel", kernel,
-				"a kernel series, <series>-src/-debug, or a path (a build tree or .deb directory)")
+				"a kernel series, <series>-src/-debug/-mte, or a path (a build tree or .deb directory)")
 			->required();
 	}
 };

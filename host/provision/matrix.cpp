@@ -111,6 +111,12 @@ Matrix Matrix::load(const fs::path &file, const std::string &host)
 				a.image_machine = v["machine_image"].value("machine", "");
 			if (v.contains("kconfig"))
 				a.kconfig = v["kconfig"].get<std::map<std::string, std::string>>();
+			if (v.contains("variants"))
+				for (auto &[vn, vv] : v["variants"].items())
+					a.variants[vn] = {vv.at("cpu"), vv.at("machine"), vv.value("why", ""),
+							  vv.at("series").get<std::vector<std::string>>(),
+							  vv.value("series_note", ""), vv.value("needs_qemu", ""),
+							  vv.value("needs_qemu_note", "")};
 			a.append = v.at("append").get<std::vector<std::string>>();
 			a.results_qemu = v.at("results").at("qemu").get<std::vector<std::string>>();
 			a.results_tty = v.at("results").at("guest_tty");
@@ -189,8 +195,8 @@ const Series &Matrix::series(const std::string &kernel) const
 	auto sk = parse_source_kernel(kernel);
 	auto it = series_.find(sk ? sk->series : kernel);
 	if (it == series_.end())
-		fail("unknown kernel series '{}' (expected one of: {}, or <series>-src / <series>-debug to build it from "
-		     "source)",
+		fail("unknown kernel series '{}' (expected one of: {}, or <series>-src / <series>-debug / <series>-mte to "
+		     "build it from source)",
 		     kernel, fmt::join(kernel_names(), ", "));
 	return it->second;
 }
@@ -224,8 +230,8 @@ std::vector<Cell> Matrix::select(const std::vector<std::string> &arches, const s
 	for (auto &k : ks) {
 		auto sk = parse_source_kernel(k);
 		if (!is_kernel_path(k) && !series_.count(sk ? sk->series : k))
-			refuse("unknown kernel '{}' for --kernel (expected one of: {}; <series>-src or <series>-debug to build "
-			       "one from Debian's source; or a path with a '/': your own kernel)",
+			refuse("unknown kernel '{}' for --kernel (expected one of: {}; <series>-src, <series>-debug or "
+			       "<series>-mte (arm64) to build one from Debian's source; or a path with a '/': your own kernel)",
 			       k, fmt::join(names.kernels, ", "));
 	}
 	std::map<std::string, fs::path> labels;  // kernels given as paths: label -> path
@@ -260,6 +266,26 @@ std::vector<Cell> Matrix::select(const std::vector<std::string> &arches, const s
 		for (auto &an : as)
 			for (auto &p : ps) {
 				const Arch &a = arch(an);
+				// A variant only some arches offer (arm64 mte) is left out on the others when several arches
+				// were asked for, and offers protection on alone (its CPU is the variant's).
+				if (auto sk = parse_source_kernel(k); sk && is_arch_variant(sk->variant)) {
+					if (!a.variants.count(sk->variant)) {
+						if (as.size() == 1)
+							refuse("--kernel {}: {} offers no kernel variant '{}' (it is: {})", k, an, sk->variant,
+							       fmt::join(arch_variant_offers(sk->variant), ", "));
+						continue;
+					}
+					const auto &v = a.variants.at(sk->variant);
+					if (std::find(v.series.begin(), v.series.end(), sk->series) == v.series.end())
+						refuse("--kernel {}: {}'s {} kernels exist for {} only: {}", k, an, sk->variant,
+						       fmt::join(v.series, ", "), v.series_note);
+					if (p != "on") {
+						if (ps.size() == 1)
+							refuse("--kernel {} runs protection on only (its cells need -cpu {}), not '{}'", k,
+							       a.variants.at(sk->variant).cpu, p);
+						continue;
+					}
+				}
 				// A protection the arch does not offer (x86 has no software SMAP) is left out when other
 				// arches were asked for too; asked for alone, it is an error.
 				if (!a.cpu.count(p)) {
@@ -278,6 +304,20 @@ std::vector<Cell> Matrix::select(const std::vector<std::string> &arches, const s
 	if (cells.empty())
 		refuse("no cell offers protection {} on {}", fmt::join(ps, ","), fmt::join(as, ","));
 	return cells;
+}
+
+bool Matrix::is_arch_variant(const std::string &variant) const
+{
+	return !arch_variant_offers(variant).empty();
+}
+
+std::vector<std::string> Matrix::arch_variant_offers(const std::string &variant) const
+{
+	std::vector<std::string> v;
+	for (auto &[n, a] : arches_)
+		if (a.variants.count(variant))
+			v.push_back(n);
+	return v;
 }
 
 std::vector<std::string> Arch::protections() const
@@ -310,6 +350,22 @@ std::string host_arch()
 	return arch;
 }
 
+const Arch::Variant *Cell::variant() const
+{
+	auto sk = kernel_path.empty() ? parse_source_kernel(kernel) : std::nullopt;
+	if (!sk)
+		return nullptr;
+	auto it = arch->variants.find(sk->variant);
+	return it == arch->variants.end() ? nullptr : &it->second;
+}
+
+std::string Cell::cpu() const
+{
+	if (auto *v = variant())
+		return v->cpu;
+	return arch->cpu.at(protection);
+}
+
 std::string Cell::cpu(const std::string &accel) const
 {
 	return cpu(accel, this_machine().kind == MachineKind::emulated);
@@ -319,6 +375,8 @@ std::string Cell::cpu(const std::string &accel, bool host_emulated) const
 {
 	if (accel != "kvm")
 		return cpu();
+	if (variant())
+		fail("{}: a kernel of this variant runs under TCG only (it needs -cpu {})", name(), cpu());
 	// KVM nested in a TCG-emulated x86 machine (test --suite machines): QEMU 7.2's emulated SVM hands the
 	// guest CPUID leaf 0xD sizes that disagree with its XSAVE features ("XSAVE consistency problem: size 2696
 	// != kernel_size 576", a WARN at boot), so there the guest gets no XSAVE. Recorded in xua_qemu_cpu.
@@ -336,6 +394,8 @@ std::string Cell::cpu(const std::string &accel, bool host_emulated) const
 
 std::string Cell::machine(const std::string &accel) const
 {
+	if (auto *v = variant())
+		return v->machine;
 	return accel == "kvm" && !arch->kvm_machine.empty() ? arch->kvm_machine : arch->machine;
 }
 

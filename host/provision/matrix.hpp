@@ -52,6 +52,16 @@ struct Arch {
 	std::string image_machine;  // -M of the machine images (test --suite machines); empty: `machine`
 	std::map<std::string, std::vector<std::string>> protection_append;  // protection -> extra kernel parameters
 	std::map<std::string, std::string> kconfig;  // protection -> ci/kconfig fragment (needs a source kernel)
+	// Kernel variants built from source that only some arches offer (arm64 mte: <series>-mte), with the QEMU
+	// CPU and machine their cells need instead of cpu.on and `machine`. Such a kernel offers protection on
+	// alone, runs under TCG only, and exists for the series listed (series_note: why not the others).
+	struct Variant {
+		std::string cpu, machine, why;
+		std::vector<std::string> series;
+		std::string series_note;
+		std::string needs_qemu, needs_qemu_note;  // the oldest QEMU (major.minor) that runs its cells, and why
+	};
+	std::map<std::string, Variant> variants;
 	std::string cpu_off_note;   // what else the "off" CPU model changes besides the guard, if anything
 	std::vector<std::string> append;
 	std::vector<std::string> results_qemu;
@@ -69,7 +79,9 @@ struct Cell {
 	std::string protection;  // on, off, off-kernel, sw
 	fs::path kernel_path;    // a kernel given as a path: the tree or .deb directory (canonical), else empty
 	std::string name() const { return fmt::format("{}-{}-{}", arch->name, kernel, protection); }
-	std::string cpu() const { return arch->cpu.at(protection); }
+	std::string cpu() const;
+	// The arch-specific kernel variant (Arch::variants) this cell's kernel is built as, else nullptr.
+	const Arch::Variant *variant() const;
 	// The -cpu and -M for a guest of this cell under `accel` (tcg or kvm), on this machine (cpu(accel): whether
 	// it is itself TCG-emulated, from this_machine(); the two-argument form says it, for tests).
 	std::string cpu(const std::string &accel) const;
@@ -116,6 +128,9 @@ public:
 	const Arch &arch(const std::string &name) const;
 	std::vector<std::string> arch_names() const;
 	std::vector<std::string> kernel_names() const;
+	// Whether a source-kernel variant is one only some arches offer (Arch::variants), and which arches do.
+	bool is_arch_variant(const std::string &variant) const;
+	std::vector<std::string> arch_variant_offers(const std::string &variant) const;
 	UsageValues usage_values() const;
 	std::string image_meta(const std::string &kernel, const Arch &a) const;
 	// The series of a kernel name (6.1, 6.1-src, 6.1-debug -> 6.1); fails on an unknown one.

@@ -1,5 +1,8 @@
 #include "provision/prepare.hpp"
 
+#include <algorithm>
+#include <future>
+#include <regex>
 #include <set>
 
 #include "provision/initramfs.hpp"
@@ -61,7 +64,7 @@ fs::path cell_module_path(const Cell &cell)
 	auto sk = parse_source_kernel(cell.kernel);
 	auto frags = kconfig_fragments(*cell.arch, sk->variant, cell.protection);
 	std::string name = cell.arch->name + "-" + cell.kernel;
-	for (size_t i = sk->variant == "debug" ? 3 : 2; i < frags.size(); ++i)
+	for (size_t i = variant_fragment_count(sk->variant); i < frags.size(); ++i)
 		name += "-" + frags[i];
 	return dir / name / "xuaccess.ko";
 }
@@ -100,35 +103,67 @@ void build_cell_module(const Cell &cell, const Kernel &k, bool quiet)
 		.cc = module_cc(cell, k.headers), .quiet = quiet});
 }
 
+void check_cell_runs_here(const Cell &cell, const std::string &qemu_version_line)
+{
+	const auto *v = cell.variant();
+	if (!v || v->needs_qemu.empty())
+		return;
+	auto line = qemu_version_line;
+	if (line.empty()) {
+		auto lines = split_lines(run({cell.arch->qemu, "--version"}).output);
+		line = lines.empty() ? "" : trim(lines.front());
+	}
+	static const std::regex re(R"(version (\d+)\.(\d+))");
+	std::smatch m, want;
+	std::string need = v->needs_qemu;
+	if (!std::regex_search(need, want, std::regex(R"((\d+)\.(\d+))")))
+		fail("ci/matrix.json: needs_qemu '{}' is not major.minor", need);
+	auto version = [](const std::smatch &x) { return std::pair(std::stoi(x[1]), std::stoi(x[2])); };
+	if (!std::regex_search(line, m, re) || version(m) < version(want))
+		refuse("{} needs QEMU {} or later; this machine's {} says '{}': {}", cell.name(), need, cell.arch->qemu,
+		       line.empty() ? "nothing" : line, v->needs_qemu_note);
+}
+
 void prepare(const std::vector<Cell> &cells)
 {
 	const auto &p = Matrix::paths();
+	for (auto &c : cells)
+		check_cell_runs_here(c);
+	// Debian's kernels are resolved and, the first time, downloaded and unpacked (network and disk) on a thread
+	// of their own while the C++ builds below use the CPUs. Kernels built from source are built after them:
+	// they need the CPUs themselves.
+	std::vector<std::string> modules;
+	std::vector<std::pair<const Arch *, std::string>> debian_kernels;
+	for (auto &c : cells) {
+		auto key = c.arch->name + "-" + c.kernel;
+		if (is_source_kernel(c.kernel) || !c.kernel_path.empty() ||
+		    std::find(modules.begin(), modules.end(), "host/module-" + key) != modules.end())
+			continue;
+		modules.push_back("host/module-" + key);
+		debian_kernels.emplace_back(c.arch, c.kernel);
+	}
+	auto fetched = std::async(std::launch::async, [&debian_kernels] {
+		for (auto &[arch, series] : debian_kernels)
+			ensure_kernel(*arch, series, Resolve::always);
+	});
 	ninja(p.build, {});  // host programs, host tests and the host arch's guest programs
-	std::set<std::string> arches, kernels;
+	std::set<std::string> arches, built;
 	for (auto &c : cells)
 		if (arches.insert(c.arch->name).second)
 			ensure_guest_build(*c.arch);
-	std::vector<std::string> modules;
-	for (auto &c : cells) {
-		auto key = c.arch->name + "-" + c.kernel;
-		if (is_source_kernel(c.kernel) || !c.kernel_path.empty()) {
-			// Built from source (cached by config) or given as a path (cached by its key); the module is
-			// rebuilt incrementally every time.
-			if (kernels.insert(cell_module_path(c).string()).second)
-				build_cell_module(c, cell_kernel(c, Resolve::always), false);
-			continue;
-		}
-		if (!kernels.insert(key).second)
-			continue;
-		ensure_kernel(*c.arch, c.kernel, Resolve::always);
-		modules.push_back("host/module-" + key);
-	}
+	fetched.get();
+	// Built from source (cached by config) or given as a path (cached by its key); the module is rebuilt
+	// incrementally every time.
+	for (auto &c : cells)
+		if ((is_source_kernel(c.kernel) || !c.kernel_path.empty()) && built.insert(cell_module_path(c).string()).second)
+			build_cell_module(c, cell_kernel(c, Resolve::always), false);
 	ninja(p.build, modules);
 }
 
 CellImage provision_cell(const Cell &cell, const std::string &job, const fs::path &dir)
 {
 	const Arch &arch = *cell.arch;
+	check_cell_runs_here(cell);
 	CellImage img{cell_kernel(cell, Resolve::if_missing, true), dir / "initramfs.cpio"};
 	auto module = cell_module_path(cell);
 	if (!fs::exists(module)) {

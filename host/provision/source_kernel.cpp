@@ -118,7 +118,7 @@ size_t files_compiled(const fs::path &log)
 
 std::optional<SourceKernelName> parse_source_kernel(const std::string &name)
 {
-	static const std::regex re(R"(^(\d+\.\d+)-(src|debug)$)");
+	static const std::regex re(R"(^(\d+\.\d+)-(src|debug|mte)$)");
 	std::smatch m;
 	if (!std::regex_match(name, m, re))
 		return std::nullopt;
@@ -130,12 +130,17 @@ bool is_source_kernel(const std::string &name)
 	return parse_source_kernel(name).has_value();
 }
 
+size_t variant_fragment_count(const std::string &variant)
+{
+	return variant == "src" ? 2 : 3;
+}
+
 std::vector<std::string> kconfig_fragments(const Arch &arch, const std::string &variant,
 					   const std::string &protection)
 {
 	std::vector<std::string> f = {"base", arch.name};
-	if (variant == "debug")
-		f.push_back("debug");
+	if (variant != "src")
+		f.push_back(variant);
 	auto it = arch.kconfig.find(protection);
 	if (it != arch.kconfig.end())
 		f.push_back(it->second);
@@ -363,7 +368,7 @@ struct SourceBuild {
 	std::string header;              // the merged fragment's header: everything else the build depends on
 	std::string merged;              // header and fragments
 	std::string key, label;
-	bool has_protection_fragment() const { return frags.size() > (sk.variant == "debug" ? 3u : 2u); }
+	bool has_protection_fragment() const { return frags.size() > variant_fragment_count(sk.variant); }
 };
 
 // Unpacks the source when it is not yet, merges the cell's fragments and names the kernel.
@@ -371,7 +376,7 @@ SourceBuild plan_source_kernel(const Arch &arch, const std::string &name, const 
 {
 	auto sk = parse_source_kernel(name);
 	if (!sk)
-		fail("'{}' is not a kernel built from source (expected <series>-src or <series>-debug)", name);
+		fail("'{}' is not a kernel built from source (expected <series>-src, <series>-debug or <series>-mte)", name);
 	SourceBuild b{.sk = *sk};
 	std::tie(b.src, b.version) = ensure_source(sk->series, quiet);
 	b.cc = kernel_cc(arch, name);

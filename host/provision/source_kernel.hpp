@@ -2,9 +2,10 @@
 // made for the QEMU machines: `make allnoconfig` with the fragments in ci/kconfig/ as KCONFIG_ALLCONFIG
 // (base + arch + variant + protection), every fragment line checked in the resulting .config.
 //
-// Names on the command line: <series>-src (the base config) and <series>-debug (lockdep, KASAN, UBSAN,
-// KFENCE, ...). The protections off-kernel (arm64: CONFIG_ARM64_PAN=n) and sw (arm64:
-// CONFIG_ARM64_SW_TTBR0_PAN=y) add one fragment each.
+// Names on the command line: <series>-src (the base config), <series>-debug (lockdep, KASAN, UBSAN,
+// KFENCE, ...) and, arm64 only, <series>-mte (MTE and hardware tag-based KASAN; ci/matrix.json "variants").
+// The protections off-kernel (arm64: CONFIG_ARM64_PAN=n) and sw (arm64: CONFIG_ARM64_SW_TTBR0_PAN=y) add one
+// fragment each.
 //
 // Cache, outside the checkout so fresh clones and CI on this machine share it:
 //   ${XDG_CACHE_HOME:-$HOME/.cache}/xuaccess/
@@ -28,13 +29,16 @@ namespace xua {
 
 struct SourceKernelName {
 	std::string series;   // 6.1, 6.12
-	std::string variant;  // src, debug
+	std::string variant;  // src, debug, mte
 };
 // "6.1-src" -> {6.1, src}; nullopt for anything else (Debian's prebuilt series, paths).
 std::optional<SourceKernelName> parse_source_kernel(const std::string &name);
 bool is_source_kernel(const std::string &name);
 
-// The fragment names (ci/kconfig/<name>.config), in the order they apply, for a cell.
+// The fragment names (ci/kconfig/<name>.config), in the order they apply, for a cell: base, the arch, the
+// variant's own (none for src; variant_fragment_count says how many come before the protection's), then the
+// protection's.
+size_t variant_fragment_count(const std::string &variant);
 std::vector<std::string> kconfig_fragments(const Arch &arch, const std::string &variant,
 					   const std::string &protection);
 

@@ -12,9 +12,11 @@
 
 #include <gtest/gtest.h>
 #include <pthread.h>
+#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -48,6 +50,28 @@ long int80_ioctl_with_ac(int fd, unsigned long cmd, uint32_t arg)
 		     : "b"(fd), "c"(static_cast<uint32_t>(cmd)), "d"(arg)
 		     : "memory", "cc", "r8", "r9", "r10", "r11");
 	return ret;
+}
+#endif
+
+#if defined(__aarch64__)
+// MTE's user ABI (Documentation/arch/arm64/memory-tagging-extension.rst), spelled out so that older headers do.
+constexpr unsigned long kHwcap2Mte = 1ul << 18;  // HWCAP2_MTE
+constexpr int kProtMte = 0x20;                    // PROT_MTE
+constexpr unsigned long kTaggedAddrEnable = 1ul << 0, kMteTcfSync = 1ul << 1, kMteTagShift = 3;
+
+// The pointer with logical tag `tag` in bits 59:56 (the tagged-address ABI lets the kernel take it).
+uint8_t *with_tag(uint8_t *p, unsigned tag)
+{
+	return reinterpret_cast<uint8_t *>((reinterpret_cast<uintptr_t>(p) & ~(0xfull << 56)) |
+					   (uintptr_t(tag) << 56));
+}
+
+// STG: the 16-byte granule at p gets p's logical tag as its allocation tag. Encoded by hand: the guest
+// programs are built for ARMv8.0, and ".arch_extension memtag" alone does not let gas take STG there.
+void set_memory_tag(uint8_t *p)
+{
+	register uint8_t *x0 asm("x0") = p;
+	asm volatile(".inst 0xd9200800  // stg x0, [x0]" : : "r"(x0) : "memory");
 }
 #endif
 
@@ -285,6 +309,104 @@ TEST(Review, CgroupFreezeIsNotEintr)
 	std::printf("# frozen and thawed during a timed loop: err %d, out_flags 0x%x\n", err, flags);
 	EXPECT_EQ(err, 0) << "EINTR with no signal at all";
 	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+// 4. arm64: the raw modes that clear PAN (pan-off, toggle) access user memory with privileged LDP/STP. On
+// PROT_MTE memory through a pointer whose tag does not match the memory's, such an access must not be
+// tag-checked: the kernel sets PSTATE.TCO around its privileged user accesses (uaccess_enable_privileged()),
+// and a kernel with hardware tag-based KASAN checks its own accesses (SCTLR_EL1.TCF sync), so without TCO the
+// copy faults half-way. The kernel's copy (LDTR, checked with the task's own TCF0) refuses the same pointer:
+// that is the control that tags are checked at all. Runs where the CPU has MTE: the arm64 <series>-mte cells
+// (-cpu max, virt,mte=on; ci/kconfig/mte.config).
+TEST(Review, PrivilegedCopiesOfTaggedUserMemoryAreNotTagChecked)
+{
+#if !defined(__aarch64__)
+	GTEST_SKIP() << "arm64 only (MTE)";
+#else
+	if (!(getauxval(AT_HWCAP2) & kHwcap2Mte))
+		GTEST_SKIP() << "this CPU has no MTE (the arm64 <series>-mte cells have: -cpu max, virt,mte=on)";
+	ASSERT_EQ(prctl(PR_SET_TAGGED_ADDR_CTRL, kTaggedAddrEnable | kMteTcfSync | (0xfffeul << kMteTagShift), 0, 0, 0),
+		  0)
+	    << std::strerror(errno);
+	const size_t n = page_size();
+	Mapping m(n, PROT_READ | PROT_WRITE | kProtMte, MAP_PRIVATE | MAP_ANONYMOUS);
+	ASSERT_TRUE(m.ok());
+	uint8_t *right = with_tag(m.data(), 3), *wrong = with_tag(m.data(), 5);
+	for (size_t off = 0; off < n; off += 16)
+		set_memory_tag(right + off);
+	Device dev;
+	auto info = dev.info();
+	auto want = pattern(n, 41), back = std::vector<uint8_t>(n);
+
+	int err = 0;
+	dev.transfer(XUA_METHOD_COPY, XUA_DIR_FROM_USER, wrong, n, 1, 0, &err);
+	EXPECT_EQ(err, -EFAULT) << "copy_from_user through a mismatched tag: the task asked for synchronous tag checks";
+	int privileged = 0;
+	for (uint32_t mode = 0; mode < info.nr_modes; ++mode) {
+		if (!(info.modes[mode].flags & XUA_MODE_TOGGLES_GUARD))
+			continue;  // ldtr: LDTR, checked as copy is
+		++privileged;
+		const char *name = info.modes[mode].name;
+		std::memcpy(right, want.data(), n);
+		ASSERT_EQ(dev.load_kernel_buffer(std::vector<uint8_t>(n).data(), n), 0);
+		auto t = dev.transfer(XUA_METHOD_RAW, XUA_DIR_FROM_USER, wrong, n, 1, mode, &err);
+		std::printf("# raw/%s from_user through tag 5 on tag-3 memory: err %d, not_copied %llu\n", name, err,
+			    (unsigned long long)t.not_copied);
+		EXPECT_EQ(err, 0) << name << ": a privileged read was tag-checked (PSTATE.TCO not set)";
+		ASSERT_EQ(dev.read_kernel_buffer(back.data(), n), 0);
+		EXPECT_EQ(back, want) << name << " from_user";
+
+		auto other = pattern(n, 42);
+		ASSERT_EQ(dev.load_kernel_buffer(other.data(), n), 0);
+		std::memset(right, 0, n);
+		t = dev.transfer(XUA_METHOD_RAW, XUA_DIR_TO_USER, wrong, n, 1, mode, &err);
+		std::printf("# raw/%s to_user through tag 5 on tag-3 memory: err %d, not_copied %llu\n", name, err,
+			    (unsigned long long)t.not_copied);
+		EXPECT_EQ(err, 0) << name << ": a privileged write was tag-checked (PSTATE.TCO not set)";
+		EXPECT_EQ(std::memcmp(right, other.data(), n), 0) << name << " to_user";
+	}
+	EXPECT_GT(privileged, 0) << "no raw mode clears PAN on this CPU";
+	prctl(PR_SET_TAGGED_ADDR_CTRL, 0, 0, 0, 0);
+#endif
+}
+
+// 4, FEAT_EPAN. Where the kernel uses EPAN it maps PROT_EXEC-only memory execute-only: LDTR (copy, raw/ldtr)
+// cannot read it, while a privileged load with PAN clear (raw/pan-off, raw/toggle) can, as the kernel's own
+// privileged accesses can. That difference is named in uapi.h and docs/module.md; this holds the module to what
+// they say where the CPU has EPAN (QEMU 8.1 and later, -cpu max: the arm64 <series>-mte cells on Debian 13), told
+// by its effect: copy_from_user refuses a PROT_EXEC-only page. Elsewhere such a page is readable and this skips.
+TEST(Review, ExecuteOnlyPagesAreReadableToPrivilegedModesOnly)
+{
+#if !defined(__aarch64__)
+	GTEST_SKIP() << "arm64 only (FEAT_EPAN)";
+#else
+	const size_t n = page_size();
+	Mapping m(n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+	ASSERT_TRUE(m.ok());
+	auto want = pattern(n, 43), back = std::vector<uint8_t>(n);
+	std::memcpy(m.data(), want.data(), n);
+	ASSERT_EQ(mprotect(m.data(), n, PROT_EXEC), 0) << std::strerror(errno);
+	Device dev;
+	auto info = dev.info();
+	int err = 0;
+	dev.transfer(XUA_METHOD_COPY, XUA_DIR_FROM_USER, m.data(), n, 1, 0, &err);
+	if (err == 0)
+		GTEST_SKIP() << "copy_from_user reads a PROT_EXEC-only page: no execute-only mappings here (no FEAT_EPAN)";
+	EXPECT_EQ(err, -EFAULT);
+	for (uint32_t mode = 0; mode < info.nr_modes; ++mode) {
+		bool privileged = info.modes[mode].flags & XUA_MODE_TOGGLES_GUARD;
+		ASSERT_EQ(dev.load_kernel_buffer(std::vector<uint8_t>(n).data(), n), 0);
+		dev.transfer(XUA_METHOD_RAW, XUA_DIR_FROM_USER, m.data(), n, 1, mode, &err);
+		std::printf("# raw/%s from_user of an execute-only page: err %d\n", info.modes[mode].name, err);
+		if (!privileged) {
+			EXPECT_EQ(err, -EFAULT) << info.modes[mode].name << ": LDTR reads as EL0 does";
+			continue;
+		}
+		EXPECT_EQ(err, 0) << info.modes[mode].name << ": uapi.h says a privileged load reads it";
+		ASSERT_EQ(dev.read_kernel_buffer(back.data(), n), 0);
+		EXPECT_EQ(back, want) << info.modes[mode].name;
+	}
+#endif
 }
 
 // 8. INFO's raw registers (CR4, RFLAGS; SCTLR, TTBR0 under software PAN: a physical address) only for

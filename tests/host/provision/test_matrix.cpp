@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "provision/matrix.hpp"
+#include "provision/prepare.hpp"
 #include "run/qemu.hpp"
 #include "support.hpp"
 
@@ -57,6 +58,39 @@ TEST(Matrix, OffKernelAndSoftwarePanCells)
 	EXPECT_EQ(both[0].arch->name, "arm64");
 	EXPECT_THROW(m.select({"x86_64"}, {"6.1"}, {"halfway"}), Error);
 	EXPECT_THROW(m.select({"x86_64"}, {"6.1-kasan"}, {"on"}), Error);
+}
+
+// arm64's mte kernels (MTE + hardware tag-based KASAN) need a CPU and machine with MTE: their cells boot the
+// variant's -cpu/-M, offer protection on alone, and exist on arm64 only.
+TEST(Matrix, ArchVariantCells)
+{
+	const auto &m = Matrix::get();
+	EXPECT_TRUE(m.is_arch_variant("mte"));
+	EXPECT_FALSE(m.is_arch_variant("debug"));
+	auto both = m.select({}, {"6.12-mte"}, {});
+	ASSERT_EQ(both.size(), 1u) << "x86_64 left out, and off with it";
+	EXPECT_EQ(both[0].name(), "arm64-6.12-mte-on");
+	EXPECT_EQ(both[0].cpu(), "max,pauth-impdef=on");
+	EXPECT_EQ(both[0].machine("tcg"), "virt,mte=on");
+	EXPECT_THROW(both[0].cpu("kvm"), Error) << "TCG only";
+	GuestRun g{&both[0], "/k", "/i", "/c", "/r"};
+	auto argv = qemu_argv(g);
+	auto dash_m = std::find(argv.begin(), argv.end(), "-M");
+	ASSERT_TRUE(dash_m != argv.end() && dash_m + 1 != argv.end());
+	EXPECT_EQ(dash_m[1], "virt,mte=on");
+	EXPECT_THROW(m.select({"x86_64"}, {"6.12-mte"}, {"on"}), Error) << "asked for alone on an arch without it";
+	EXPECT_THROW(m.select({"arm64"}, {"6.12-mte"}, {"off"}), Error) << "protection on only";
+	EXPECT_THROW(m.select({"arm64"}, {"6.1-mte"}, {"on"}), Error) << "6.1's source does not build KASAN_HW_TAGS";
+	// QEMU 7.2 misemulates MTE under this kernel: such a machine refuses the cell before building anything.
+	EXPECT_THROW(check_cell_runs_here(both[0], "QEMU emulator version 7.2.19 (Debian 1:7.2+dfsg-7+deb12u18)"),
+		     Error);
+	EXPECT_NO_THROW(check_cell_runs_here(both[0], "QEMU emulator version 10.0.6 (Debian 1:10.0.6+ds-0+deb13u2)"));
+	EXPECT_THROW(check_cell_runs_here(both[0], "no version here"), Error);
+	auto src = m.select({"arm64"}, {"6.1-src"}, {"on"});
+	ASSERT_EQ(src.size(), 1u);
+	EXPECT_EQ(src[0].variant(), nullptr);
+	EXPECT_EQ(src[0].cpu(), "cortex-a76") << "other kernels keep cpu.on";
+	EXPECT_NO_THROW(check_cell_runs_here(src[0], "QEMU emulator version 7.2.19"));
 }
 
 TEST(Selection, RepeatedValuesCountOnce)

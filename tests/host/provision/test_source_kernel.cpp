@@ -17,6 +17,7 @@ TEST(SourceKernel, Names)
 	EXPECT_EQ(a->series, "6.1");
 	EXPECT_EQ(a->variant, "debug");
 	EXPECT_TRUE(is_source_kernel("6.12-src"));
+	EXPECT_EQ(parse_source_kernel("6.12-mte")->variant, "mte");
 	EXPECT_FALSE(is_source_kernel("6.1"));
 	EXPECT_FALSE(is_source_kernel("6.1-kasan"));
 	EXPECT_FALSE(is_source_kernel("/home/me/linux/out"));
@@ -33,8 +34,11 @@ TEST(SourceKernel, FragmentsPerCell)
 		  (std::vector<std::string>{"base", "arm64", "pan-off"}));
 	EXPECT_EQ(kconfig_fragments(m.arch("arm64"), "debug", "sw"),
 		  (std::vector<std::string>{"base", "arm64", "debug", "sw-pan"}));
+	EXPECT_EQ(kconfig_fragments(m.arch("arm64"), "mte", "on"), (std::vector<std::string>{"base", "arm64", "mte"}));
+	EXPECT_EQ(variant_fragment_count("src"), 2u);
+	EXPECT_EQ(variant_fragment_count("mte"), 3u);
 	// Every fragment named exists and parses to at least one assignment.
-	for (auto f : {"base", "x86_64", "arm64", "debug", "pan-off", "sw-pan"}) {
+	for (auto f : {"base", "x86_64", "arm64", "debug", "mte", "pan-off", "sw-pan"}) {
 		auto p = Matrix::paths().source / "ci" / "kconfig" / (std::string(f) + ".config");
 		ASSERT_TRUE(fs::exists(p)) << p;
 		EXPECT_FALSE(parse_kconfig(read_file(p)).empty()) << p;
