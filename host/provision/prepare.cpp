@@ -113,10 +113,10 @@ void check_cell_runs_here(const Cell &cell, const std::string &qemu_version_line
 		auto lines = split_lines(run({cell.arch->qemu, "--version"}).output);
 		line = lines.empty() ? "" : trim(lines.front());
 	}
-	static const std::regex re(R"(version (\d+)\.(\d+))");
+	static const std::regex re(R"(version (\d+)\.(\d+))"), need_re(R"(^(\d+)\.(\d+)$)");
 	std::smatch m, want;
-	std::string need = v->needs_qemu;
-	if (!std::regex_search(need, want, std::regex(R"((\d+)\.(\d+))")))
+	const std::string &need = v->needs_qemu;
+	if (!std::regex_match(need, want, need_re))
 		fail("ci/matrix.json: needs_qemu '{}' is not major.minor", need);
 	auto version = [](const std::smatch &x) { return std::pair(std::stoi(x[1]), std::stoi(x[2])); };
 	if (!std::regex_search(line, m, re) || version(m) < version(want))
