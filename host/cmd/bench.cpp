@@ -323,6 +323,8 @@ public:
 	int run()
 	{
 		auto t0 = std::chrono::steady_clock::now();
+		for (auto &c : cells_)  // refused before the run directory is made
+			check_cell_runs_here(c);
 		choose_accels();
 		fs::create_directories(out_ / "boots");
 		write_file(out_ / "boots" / "run.json", to_json(o_).dump(2) + "\n");

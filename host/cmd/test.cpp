@@ -145,6 +145,8 @@ int run_tests(const Selection &sel, const std::string &accel, bool thorough)
 		for (auto &c : cells)
 			if (auto why = accel_unusable("kvm", c); !why.empty())
 				fail("--accel kvm cannot run cell {}: {}", c.name(), why);
+	for (auto &c : cells)
+		check_cell_runs_here(c);
 	std::set<std::string> accels;
 	for (auto &c : cells)  // as the cell plumbing decides it, one cell at a time
 		accels.insert(resolve_accels(accel, {c}).front());
