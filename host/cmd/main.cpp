@@ -44,7 +44,8 @@ void add_selection(CLI::App *cmd, xua::Selection &sel)
 		->delimiter(',');
 	cmd->add_option("--kernel", sel.kernels,
 			"Debian's 6.1 (default), 6.12; built from source: 6.1-src, 6.1-debug, 6.12-mte (arm64), ...; "
-			"or your own, as a path (with a '/'): a build tree (O= dir, image built, modules_prepare done) or a directory of .debs")
+			"or your own, as a path (with a '/'): a build tree (O= dir, image built, modules_prepare done) "
+			"or a directory of .debs")
 		->delimiter(',');
 }
 

@@ -328,6 +328,9 @@ TEST(Review, PrivilegedCopiesOfTaggedUserMemoryAreNotTagChecked)
 	ASSERT_EQ(prctl(PR_SET_TAGGED_ADDR_CTRL, kTaggedAddrEnable | kMteTcfSync | (0xfffeul << kMteTagShift), 0, 0, 0),
 		  0)
 	    << std::strerror(errno);
+	struct Untag {  // the later tests run in this process: back to no tagged addresses, however this one ends
+		~Untag() { prctl(PR_SET_TAGGED_ADDR_CTRL, 0, 0, 0, 0); }
+	} untag;
 	const size_t n = page_size();
 	Mapping m(n, PROT_READ | PROT_WRITE | kProtMte, MAP_PRIVATE | MAP_ANONYMOUS);
 	ASSERT_TRUE(m.ok());
@@ -366,7 +369,6 @@ TEST(Review, PrivilegedCopiesOfTaggedUserMemoryAreNotTagChecked)
 		EXPECT_EQ(std::memcmp(right, other.data(), n), 0) << name << " to_user";
 	}
 	EXPECT_GT(privileged, 0) << "no raw mode clears PAN on this CPU";
-	prctl(PR_SET_TAGGED_ADDR_CTRL, 0, 0, 0, 0);
 #endif
 }
 

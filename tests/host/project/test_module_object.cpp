@@ -45,6 +45,15 @@ std::map<std::string, std::vector<Insn>> disassemble(const std::string &objdump,
 	return fns;
 }
 
+// A planted function for the checks' positive controls: these instructions at 0x100, 0x104, ...
+std::vector<Insn> code(const std::vector<std::string> &texts)
+{
+	std::vector<Insn> v;
+	for (size_t k = 0; k < texts.size(); ++k)
+		v.push_back({texts[k], {}, 0x100 + 4 * k});
+	return v;
+}
+
 bool is_call(const std::string &insn)
 {
 	static const std::regex re(R"(^(call|callq|bl|blr|jmp\s+\*|br)\b.*)");
@@ -263,12 +272,6 @@ TEST(ModuleObject, SoftwarePanWindowHoldsOnlyTheUserAccess)
 {
 	// Positive control: the order the module had before (the kernel destination written while TTBR0 still
 	// held the user tables), and the order it has now.
-	auto code = [](std::vector<std::string> texts) {
-		std::vector<Insn> v;
-		for (size_t k = 0; k < texts.size(); ++k)
-			v.push_back({texts[k], {}, 0x100 + 4 * k});
-		return v;
-	};
 	// The old order, the window opened by the out-of-line helper: the store of the loaded value comes before
 	// the (conditional) close.
 	auto old_get = code({"bl\t30 <uaccess_ttbr0_enable>", "ldtrb\tw7, [x6]", "cbnz\tw19, 10c <f+0xc>",
@@ -361,12 +364,6 @@ std::vector<std::string> unmasked_user_accesses(const std::string &fn, const std
 
 TEST(ModuleObject, Arm64UserPointersAreMaskedAsTheKernelDoes)
 {
-	auto code = [](std::vector<std::string> texts) {
-		std::vector<Insn> v;
-		for (size_t k = 0; k < texts.size(); ++k)
-			v.push_back({texts[k], {}, 0x100 + 4 * k});
-		return v;
-	};
 	// Positive control: the module before ABI 3 (a61e0ef^): the raw accessor loaded from the pointer as given,
 	// and the raw copy called copy.S with it.
 	auto old_get = code({"add\tx4, x26, x22", "mov\tw19, w25", "ldtr\tx0, [x4]", "cbnz\tw19, 490 <f+0x90>"});
