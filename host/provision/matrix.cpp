@@ -263,26 +263,29 @@ std::vector<Cell> Matrix::select(const std::vector<std::string> &arches, const s
 			continue;
 		}
 		image_meta(k, arch(as.front()));  // validates the series name
+		const auto sk = parse_source_kernel(k);
+		const bool arch_variant = sk && is_arch_variant(sk->variant);
 		for (auto &an : as)
 			for (auto &p : ps) {
 				const Arch &a = arch(an);
 				// A variant only some arches offer (arm64 mte) is left out on the others when several arches
 				// were asked for, and offers protection on alone (its CPU is the variant's).
-				if (auto sk = parse_source_kernel(k); sk && is_arch_variant(sk->variant)) {
-					if (!a.variants.count(sk->variant)) {
+				if (arch_variant) {
+					auto vit = a.variants.find(sk->variant);
+					if (vit == a.variants.end()) {
 						if (as.size() == 1)
 							refuse("--kernel {}: {} offers no kernel variant '{}' (it is: {})", k, an, sk->variant,
 							       fmt::join(arch_variant_offers(sk->variant), ", "));
 						continue;
 					}
-					const auto &v = a.variants.at(sk->variant);
+					const auto &v = vit->second;
 					if (std::find(v.series.begin(), v.series.end(), sk->series) == v.series.end())
 						refuse("--kernel {}: {}'s {} kernels exist for {} only: {}", k, an, sk->variant,
 						       fmt::join(v.series, ", "), v.series_note);
 					if (p != "on") {
 						if (ps.size() == 1)
 							refuse("--kernel {} runs protection on only (its cells need -cpu {}), not '{}'", k,
-							       a.variants.at(sk->variant).cpu, p);
+							       v.cpu, p);
 						continue;
 					}
 				}
@@ -294,7 +297,7 @@ std::vector<Cell> Matrix::select(const std::vector<std::string> &arches, const s
 						     fmt::join(a.protections(), ", "));
 					continue;
 				}
-				if (a.kconfig.count(p) && !is_source_kernel(k))
+				if (a.kconfig.count(p) && !sk)
 					refuse("{} {} needs a kernel built from source (its config has {}): use --kernel "
 					     "{}-src (or {}-debug)",
 					     an, p, a.kconfig.at(p), k, k);

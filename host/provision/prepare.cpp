@@ -127,24 +127,24 @@ void check_cell_runs_here(const Cell &cell, const std::string &qemu_version_line
 void prepare(const std::vector<Cell> &cells)
 {
 	const auto &p = Matrix::paths();
-	for (auto &c : cells)
-		check_cell_runs_here(c);
+	// Built from source (cached by config) or given as a path (cached by its key): the module is rebuilt
+	// incrementally every time, in a directory of its own; Debian's series have Meson's module targets.
+	auto own_module = [](const Cell &c) { return is_source_kernel(c.kernel) || !c.kernel_path.empty(); };
 	// Debian's kernels are resolved and, the first time, downloaded and unpacked (network and disk) on a thread
 	// of their own while the C++ builds below use the CPUs. Kernels built from source are built after them:
 	// they need the CPUs themselves.
 	std::vector<std::string> modules;
-	std::vector<std::pair<const Arch *, std::string>> debian_kernels;
+	std::vector<const Cell *> debian_kernels;  // one cell per arch and series
 	for (auto &c : cells) {
-		auto key = c.arch->name + "-" + c.kernel;
-		if (is_source_kernel(c.kernel) || !c.kernel_path.empty() ||
-		    std::find(modules.begin(), modules.end(), "host/module-" + key) != modules.end())
+		auto target = "host/module-" + c.arch->name + "-" + c.kernel;
+		if (own_module(c) || std::find(modules.begin(), modules.end(), target) != modules.end())
 			continue;
-		modules.push_back("host/module-" + key);
-		debian_kernels.emplace_back(c.arch, c.kernel);
+		modules.push_back(target);
+		debian_kernels.push_back(&c);
 	}
 	auto fetched = std::async(std::launch::async, [&debian_kernels] {
-		for (auto &[arch, series] : debian_kernels)
-			ensure_kernel(*arch, series, Resolve::always);
+		for (auto *c : debian_kernels)
+			ensure_kernel(*c->arch, c->kernel, Resolve::always);
 	});
 	ninja(p.build, {});  // host programs, host tests and the host arch's guest programs
 	std::set<std::string> arches, built;
@@ -152,10 +152,8 @@ void prepare(const std::vector<Cell> &cells)
 		if (arches.insert(c.arch->name).second)
 			ensure_guest_build(*c.arch);
 	fetched.get();
-	// Built from source (cached by config) or given as a path (cached by its key); the module is rebuilt
-	// incrementally every time.
 	for (auto &c : cells)
-		if ((is_source_kernel(c.kernel) || !c.kernel_path.empty()) && built.insert(cell_module_path(c).string()).second)
+		if (own_module(c) && built.insert(cell_module_path(c).string()).second)
 			build_cell_module(c, cell_kernel(c, Resolve::always), false);
 	ninja(p.build, modules);
 }

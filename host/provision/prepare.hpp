@@ -33,11 +33,10 @@ void build_cell_module(const Cell &cell, const Kernel &k, bool quiet);
 std::string module_cc(const Cell &cell, const fs::path &headers);
 
 // Refuses (exit 2) a cell this machine's QEMU cannot run (a kernel variant's needs_qemu, ci/matrix.json), with
-// the reason, before anything is built for it. `qemu_version_line` is `qemu-system-* --version`'s first line;
-// empty: asks the arch's QEMU.
+// the reason. test and bench call it for their cells before anything is built, provision_cell() for the one it
+// makes. `qemu_version_line` is `qemu-system-* --version`'s first line; empty: asks the arch's QEMU.
 void check_cell_runs_here(const Cell &cell, const std::string &qemu_version_line = "");
 
-// Checks every cell (check_cell_runs_here), then builds and fetches what they need.
 void prepare(const std::vector<Cell> &cells);
 
 // What one boot of a cell needs: the kernel and an initramfs with the module, the init and the job's program.
