@@ -162,6 +162,8 @@ constexpr std::string_view name_of(FieldRule r)
 	X(host_os, "xua_host_os", refuse, "host OS (the guest programs' compiler and libraries, QEMU's build)")     \
 	X(host_cpu, "xua_host_cpu", refuse, "host CPU (TCG speed depends on it)")                                   \
 	X(order, "xua_order", describes, "the order the boots ran in")                                              \
+	X(boots_side_by_side, "xua_boots_side_by_side", warn,                                                       \
+	  "time-clock boots side by side, pinned one per CPU (absent: one at a time)")                              \
 	X(qemu_version, "xua_qemu_version", refuse, "QEMU")                                                         \
 	X(qemu_machine, "xua_qemu_machine", refuse, "QEMU machine")                                                 \
 	X(qemu_memory, "xua_qemu_memory", refuse, "guest memory")                                                   \
@@ -187,6 +189,7 @@ constexpr std::string_view name_of(FieldRule r)
 	X(protection_verified, "xua_protection_verified", describes,                                                \
 	  "the protection as the module found it (a cell's run fails when it is not the one requested: true)")     \
 	X(run_position, "xua_run_position", describes, "the boot's place in the run's order")                       \
+	X(reboots, "xua_reboots", describes, "boots run again because a whole boot ran slow (bench --extra-boots)") \
 	X(date_utc, "xua_date_utc", describes, "when the cell was written")                                         \
 	/* D: bench --host, the machine's own state (each "not exposed" where the machine has no such file) */   \
 	X(host_governor, "xua_host_cpufreq_governor", refuse,                                                        \

@@ -132,6 +132,7 @@ void take_samples(CellResults &c, Row &r, const std::vector<Value> &vs)
 	std::vector<int> slow_boots;  // the boot of each value the rule would leave out
 	for (auto &v : vs) {
 		boots.insert(v.boot);
+		++c.values_by_boot[v.boot];
 		if (c.pace_ns > 0 && v.pace > kPaceSlowedBy * c.pace_ns)
 			slow_boots.push_back(v.boot);
 		else
@@ -214,7 +215,18 @@ std::string CellResults::pace_summary() const
 		s += fmt::format("{}boot {}: {}", sep, boot, n);
 		sep = ", ";
 	}
+	if (!meta.reboots.empty())
+		s += "; booted again: " + meta.reboots;
 	return s;
+}
+
+std::vector<int> CellResults::slow_boots() const
+{
+	std::vector<int> slow;
+	for (auto [boot, n] : slowed_by_boot)
+		if (auto all = values_by_boot.find(boot); all != values_by_boot.end() && 2 * n > all->second)
+			slow.push_back(boot);
+	return slow;
 }
 
 CellResults load_cell(const fs::path &file)

@@ -58,10 +58,13 @@ struct CellResults {
 	int samples = 1;              // the smallest number of samples of any row
 	double pace_ns = 0;           // the reference pace, ns per MiB (median of every probe); 0: no probes (older results)
 	std::map<int, int> slowed_by_boot;  // boot -> values the pace rule left out
+	std::map<int, int> values_by_boot;  // boot -> its values
 	int slowed_values = 0, values = 0;  // left out by the pace rule, of all values
 	// "pace probe 1.82 ms per MiB; 38 of 1672 values left out (probe > 1.10x): boot 0: 12, boot 3: 11": what the
 	// rule did.
 	std::string pace_summary() const;
+	// The boots that ran slow throughout: the pace rule left more than half of their values out.
+	std::vector<int> slow_boots() const;
 	bool per_boot() const { return boots >= 2; }
 	// "5 boots x 2 repetitions" or "9 repetitions in 1 boot": what the samples are.
 	std::string sampling() const;

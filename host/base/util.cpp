@@ -180,6 +180,18 @@ unsigned usable_cpus()
 	return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
+std::vector<int> usable_cpu_list()
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	std::vector<int> cpus;
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		for (int c = 0; c < CPU_SETSIZE; ++c)
+			if (CPU_ISSET(c, &set))
+				cpus.push_back(c);
+	return cpus;
+}
+
 std::string utc_now(const char *fmt)
 {
 	std::time_t t = std::time(nullptr);

@@ -73,6 +73,8 @@ private:
 double seconds_since(std::chrono::steady_clock::time_point t0);
 // The CPUs this process may run on (its affinity mask, as nproc counts them), at least 1.
 unsigned usable_cpus();
+// Those CPUs' numbers, in increasing order.
+std::vector<int> usable_cpu_list();
 // The current UTC time in strftime's format.
 std::string utc_now(const char *fmt);
 

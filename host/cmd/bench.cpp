@@ -124,7 +124,7 @@ nlohmann::json to_json(const BenchOptions &o)
 		{"filter", o.filter},     {"boots", o.boots},           {"repetitions", o.repetitions},
 		{"quick", o.quick},       {"accel", o.accel},           {"inactivity_s", o.inactivity.count()},
 		{"clock", o.clock},       {"seed", o.seed},             {"kbuf", o.kbuf},
-		{"jobs", o.jobs}};
+		{"jobs", o.jobs},         {"extra_boots", o.extra_boots}};
 }
 
 BenchOptions bench_options_from_json(const nlohmann::json &j)
@@ -141,6 +141,7 @@ BenchOptions bench_options_from_json(const nlohmann::json &j)
 	o.seed = j.value("seed", uint64_t{0});
 	o.kbuf = j.value("kbuf", "auto");
 	o.jobs = j.value("jobs", 0);
+	o.extra_boots = j.value("extra_boots", 0);  // runs saved before extra boots existed had none
 	return o;
 }
 
@@ -250,6 +251,18 @@ unsigned bench_jobs(const BenchOptions &o)
 	return o.clock == "icount" ? usable_cpus() : 1;
 }
 
+std::vector<int> pinned_cpus(const BenchOptions &o)
+{
+	const unsigned jobs = bench_jobs(o);
+	if (o.clock == "icount" || jobs <= 1)
+		return {};
+	auto cpus = usable_cpu_list();
+	if (cpus.size() < jobs)
+		fail("--jobs {} with --clock time: one boot per usable CPU, and this process may use {}", jobs, cpus.size());
+	cpus.resize(jobs);
+	return cpus;
+}
+
 namespace {
 
 // The context keys that make a cell's JSON describe itself: compare and report read these, not the matrix.
@@ -268,6 +281,8 @@ void describe_cell(nlohmann::json &context, const Cell &c, const BenchOptions &o
 	describe_host_machine(ctx);
 	ctx.clock = parse<Clock>(o.clock);
 	ctx.order = fmt::format("boots of every protection interleaved per arch and kernel, order seed {}", o.seed);
+	if (auto pins = pinned_cpus(o); !pins.empty())
+		ctx.boots_side_by_side = fmt::format("{} (pinned one boot per CPU: {})", pins.size(), fmt::join(pins, ", "));
 	ctx.seed = o.seed;
 	ctx.qemu_version = qemu_version(*c.arch);
 	// The module's compiler (provision/prepare: module_cc).
@@ -306,6 +321,7 @@ struct CellRun {
 	std::vector<nlohmann::json> boots;
 	std::optional<CellImage> image;
 	std::string why;               // why it failed
+	std::string again;             // the boots run again because one ran slow (xua_reboots)
 	double seconds = 0;
 };
 
@@ -339,10 +355,14 @@ public:
 				runs_[i].image = provision_cell(cells_[i], "bench",
 								Matrix::paths().build / "cells" / (cells_[i].name() + "-bench"));
 		const unsigned jobs = bench_jobs(o_);
+		const auto pins = pinned_cpus(o_);
 		if (jobs > 1)
-			fmt::print(stderr, "xuaccess bench: {} boots side by side (instruction counts do not depend on host "
-					   "load)\n", jobs);
-		run_slots(order_.size(), jobs, [this](size_t n) { boot(n); });
+			fmt::print(stderr, "xuaccess bench: {} boots side by side ({})\n", jobs,
+				   icount_ ? "instruction counts do not depend on host load"
+					   : fmt::format("pinned one boot per CPU: {}; --jobs 1 runs them one at a time",
+							 fmt::join(pins, ", ")));
+		run_slots(order_.size(), jobs, [this](size_t n) { boot(n); }, pins);
+		boot_again_where_slow();
 		end_progress_line();
 		auto [done, failed] = write_cells();
 		if (done)
@@ -412,7 +432,9 @@ private:
 		const auto &c = cells_[i];
 		auto &r = runs_[i];
 		auto tag = fmt::format("[{}/{}] {}{}", n + 1, order_.size(), c.name(),
-				       boots_ > 1 ? fmt::format(" boot {}/{}", k + 1, boots_) : "");
+				       k >= boots_  ? fmt::format(" boot {} (one more: a slow boot)", k + 1)
+				       : boots_ > 1 ? fmt::format(" boot {}/{}", k + 1, boots_)
+						    : "");
 		{
 			std::lock_guard lock(mu_);
 			if (r.done_before || !r.why.empty())
@@ -446,6 +468,72 @@ private:
 		one["context"].update(kernel_context(c, oc.kernel));  // config hash and fragments of a kernel built from source
 		write_file(boot_file(out_, c, k), one.dump(1) + "\n");  // kept even if the run stops now
 		r.boots[static_cast<size_t>(k)] = std::move(one);
+	}
+
+	// The boots of cell i that ran slow throughout (CellResults::slow_boots).
+	std::vector<int> slow_boots(size_t i) const
+	{
+		return parse_cell(cells_[i].name(), merge_boots(runs_[i].boots, icount_)).slow_boots();
+	}
+
+	// A boot that ran slow throughout keeps few of its values (the pace rule leaves the others out), so its
+	// rows have fewer samples. Each such boot is made up for by one more round of its arch x kernel: every
+	// protection boots once more, on and off alike, in an order drawn from the seed, at most --extra-boots
+	// rounds. What the saved boots say decides it, so --resume repeats the same rounds (their boots are saved).
+	void boot_again_where_slow()
+	{
+		if (icount_ || boots_ < 2 || o_.extra_boots <= 0)
+			return;
+		std::map<std::string, std::vector<size_t>> groups;  // arch-kernel -> its running cells
+		for (size_t i = 0; i < cells_.size(); ++i)
+			if (!runs_[i].done_before && runs_[i].why.empty())
+				groups[cells_[i].arch->name + "-" + cells_[i].kernel].push_back(i);
+		for (const auto &[group, members] : groups) {
+			int rounds = 0;
+			size_t slowest = 0;
+			for (;; ++rounds) {
+				slowest = 0;
+				for (size_t i : members)
+					if (runs_[i].why.empty())
+						slowest = std::max(slowest, slow_boots(i).size());
+				if (slowest <= static_cast<size_t>(rounds) || rounds == o_.extra_boots)
+					break;
+				boot_round(members, boots_ + rounds);
+			}
+			if (rounds == 0)
+				continue;
+			for (size_t i : members) {
+				auto slow = slow_boots(i);
+				runs_[i].again = fmt::format(
+					"{} ran slow throughout (more than half of the values over the pace rule); {} more "
+					"boot(s) of every protection of {} ({}){}",
+					slow.empty() ? std::string("no boot of this cell") : fmt::format("boot(s) {}", fmt::join(slow, ", ")),
+					rounds, group,
+					rounds == 1 ? fmt::format("boot {}", boots_)
+						    : fmt::format("boots {}-{}", boots_, boots_ + rounds - 1),
+					slowest > static_cast<size_t>(rounds)
+						? fmt::format("; the limit (--extra-boots {}) reached", o_.extra_boots)
+						: "");
+				progress(fmt::format("{}: {}", cells_[i].name(), runs_[i].again));
+				end_progress_line();
+			}
+		}
+	}
+
+	// Boot k (k >= --boots) of every cell of `members`, in an order drawn from the seed as in the schedule.
+	void boot_round(const std::vector<size_t> &members, int k)
+	{
+		std::vector<Cell> round;
+		for (size_t i : members)
+			round.push_back(cells_[i]);
+		for (const auto &s : schedule(round, 1, o_.seed + static_cast<uint64_t>(k))) {
+			const size_t i = members[s.cell];
+			if (!runs_[i].why.empty())
+				continue;
+			runs_[i].boots.resize(static_cast<size_t>(k) + 1);
+			order_.push_back({i, k});
+			boot(order_.size() - 1);
+		}
 	}
 
 	CellJob job_for(const CellRun &r, const std::string &tag)
@@ -487,6 +575,11 @@ private:
 			}
 			auto j = merge_boots(r.boots, icount_);
 			describe_cell(j["context"], c, o_, r.accel, args_);
+			if (!r.again.empty()) {
+				auto ctx = j["context"].get<CellContext>();
+				ctx.reboots = r.again;
+				j["context"] = ctx;
+			}
 			write_file(file, j.dump(2) + "\n");
 			++done;
 			fmt::print(stderr, "{}: done in {:.0f} s, {} rows -> {}\n", c.name(), r.seconds, j["benchmarks"].size(),

@@ -30,12 +30,19 @@ struct BenchOptions {
 	std::string kbuf = "auto";
 	std::chrono::seconds inactivity{120};  // a guest silent this long is ended (progress records every benchmark)
 	// Boots run side by side (--jobs): 0 is the default, every usable core for --clock icount (instruction
-	// counts do not depend on host load) and 1 for time (boots side by side would share cores and caches).
+	// counts do not depend on host load) and 1 for time; with time, at most one per usable CPU, each pinned to
+	// its own (docs/bench.md#how-a-run-is-scheduled: the A/A that measured what it costs).
 	int jobs = 0;
+	// Boots of a cell run again when a whole boot ran slow (time clock, two boots or more): at most this many
+	// extra rounds per arch x kernel, each booting every protection of it once more (bench.md#the-pace-probe).
+	int extra_boots = 2;
 };
 
 // How many boots run side by side for these options.
 unsigned bench_jobs(const BenchOptions &o);
+// The CPUs time-clock boots side by side are pinned to, one each (empty: not pinned, for one job or icount).
+// Throws Error when --jobs asks for more than the CPUs this process may use.
+std::vector<int> pinned_cpus(const BenchOptions &o);
 
 // Starts a run in o.out (an earlier run there is started over).
 int run_bench(const BenchOptions &o);

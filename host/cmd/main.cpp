@@ -154,13 +154,19 @@ struct BenchCommand : Command {
 				      ->check(CLI::IsMember({"auto", "tcg", "kvm"}));
 		auto *jobs = sub->add_option("--jobs", bo.jobs,
 					     "boots side by side (default: every usable core with --clock icount, whose counts do "
-					     "not depend on host load; 1 with --clock time, the only value it takes)")
+					     "not depend on host load; 1 with --clock time, which takes at most one per usable CPU, "
+					     "each boot pinned to its own)")
 				     ->check(CLI::Range(1, 1024));
+		auto *extra = sub->add_option("--extra-boots", bo.extra_boots,
+					      "with --clock time, boot every protection of an arch and kernel again when a whole "
+					      "boot of one ran slow (most of its rows over the pace rule), at most this many "
+					      "times (default 2; 0: never)")
+				      ->check(CLI::Range(0, 50));
 		auto *res = sub->add_option("--resume", resume,
 					    "continue the interrupted run in this results directory with its own options "
 					    "(boots already on disk are kept)")
 				    ->check(CLI::ExistingDirectory);
-		for (auto *o : {filter, boots, reps, quick, out_opt, host_flag, accel, clock, seed, kbuf, jobs})
+		for (auto *o : {filter, boots, reps, quick, out_opt, host_flag, accel, clock, seed, kbuf, jobs, extra})
 			res->excludes(o);
 	}
 
@@ -173,11 +179,10 @@ struct BenchCommand : Command {
 		if (bo.clock == "icount" && boots->count() && bo.boots != 1)
 			return usage("--clock icount takes one boot per cell: every boot of a cell gives the same instruction "
 				     "counts, so more boots add nothing");
-		if (bo.clock != "icount" && bo.jobs > 1) {
-			std::fprintf(stderr, "xuaccess: --jobs %d needs --clock icount: time figures of boots side by side "
-					     "would measure their sharing of this machine's cores and caches\n", bo.jobs);
-			return 2;
-		}
+		if (bo.clock != "icount" && bo.jobs > static_cast<int>(xua::usable_cpus()))
+			return usage(fmt::format("--jobs {} with --clock time: at most one boot per usable CPU, and this "
+						 "process may use {} (its CPU affinity)", bo.jobs, xua::usable_cpus())
+					     .c_str());
 		if (host && bo.clock == "icount")
 			return usage("--clock icount needs QEMU (TCG); --host runs on this machine's CPU");
 		return host ? xua::run_host_bench(bo, host_yes) : xua::run_bench(bo);

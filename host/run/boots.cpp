@@ -1,9 +1,13 @@
 #include "run/boots.hpp"
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <thread>
+
+#include <sched.h>
 
 #include "base/process.hpp"
 
@@ -40,8 +44,10 @@ std::vector<Slot> schedule(const std::vector<Cell> &cells, int boots, uint64_t s
 	return order;
 }
 
-void run_slots(size_t n, unsigned jobs, const std::function<void(size_t)> &run_slot)
+void run_slots(size_t n, unsigned jobs, const std::function<void(size_t)> &run_slot, const std::vector<int> &pin_to)
 {
+	if (jobs > 1 && !pin_to.empty() && pin_to.size() < jobs)
+		fail("internal: {} jobs pinned to {} CPU(s)", jobs, pin_to.size());
 	if (jobs <= 1) {
 		for (size_t i = 0; i < n; ++i)
 			run_slot(i);
@@ -56,7 +62,20 @@ void run_slots(size_t n, unsigned jobs, const std::function<void(size_t)> &run_s
 	{
 		std::vector<std::jthread> workers;
 		for (unsigned w = 0; w < jobs; ++w)
-			workers.emplace_back([&] {
+			workers.emplace_back([&, w] {
+				if (!pin_to.empty()) {
+					cpu_set_t set;
+					CPU_ZERO(&set);
+					CPU_SET(pin_to[w], &set);
+					if (sched_setaffinity(0, sizeof set, &set) != 0) {  // this thread only
+						std::lock_guard lock(mu);
+						if (!first)
+							first = std::make_exception_ptr(Error(fmt::format(
+								"sched_setaffinity to CPU {}: {}", pin_to[w], std::strerror(errno))));
+						failed = true;
+						return;
+					}
+				}
 				for (size_t i; !failed && !stop_signal() && (i = next++) < n;) {
 					try {
 						run_slot(i);

@@ -24,7 +24,10 @@ std::vector<Slot> schedule(const std::vector<Cell> &cells, int boots, uint64_t s
 
 // Runs run_slot(0 .. n-1): in order with jobs <= 1, else on `jobs` threads, each taking the next slot in order
 // until all are taken or the front end is told to stop (every QEMU of a run_cell watches the stop signal).
-void run_slots(size_t n, unsigned jobs, const std::function<void(size_t)> &run_slot);
+// With `pin_to` (one CPU per thread), thread w runs on CPU pin_to[w] alone, and so does every process it starts
+// (a child inherits the affinity of the thread that forks it): one boot per core.
+void run_slots(size_t n, unsigned jobs, const std::function<void(size_t)> &run_slot,
+	       const std::vector<int> &pin_to = {});
 
 // Where boot k of a cell is saved as soon as it finishes (DIR/boots/<cell>/boot-<k>.json).
 fs::path boot_file(const fs::path &out, const Cell &c, int k);

@@ -125,6 +125,30 @@ TEST(Results, ValuesMeasuredWhileTheMachineRanSlowAreLeftOut)
 	EXPECT_NE(old.pace_summary().find("no pace probes"), std::string::npos);
 }
 
+// A boot that ran slow throughout (bench boots its arch and kernel again for it): more than half of its values
+// over the pace rule. A boot slowed in half of its rows is not one; the note of the boots run again is said with
+// the pace line.
+TEST(Results, BootsThatRanSlowThroughoutAreNamed)
+{
+	auto figure = [](int b) { return 100.0 + b; };
+	auto c = parse_cell("x", paced_cell(8, figure, [](int b) { return b == 3 || b == 6 ? 1.5e6 : 1e6; }));
+	EXPECT_EQ(c.slow_boots(), (std::vector<int>{3, 6}));
+	EXPECT_EQ(c.values_by_boot.at(3), 2);
+
+	auto half = paced_cell(8, figure, [](int b) { return b == 5 ? 1.5e6 : 1e6; });
+	for (auto &b : half["benchmarks"])
+		if (b["name"] == "baseline/null_ioctl" && b["xua_boot"] == 5)
+			b["pace_after_ns"] = 1e6;
+	auto h = parse_cell("x", half);
+	EXPECT_EQ(h.slowed_by_boot, (std::map<int, int>{{5, 1}})) << "one of its two rows was slow";
+	EXPECT_TRUE(h.slow_boots().empty());
+
+	EXPECT_EQ(c.pace_summary().find("booted again"), std::string::npos);
+	c.update_context({{"xua_reboots", "boot(s) 3, 6 ran slow throughout"}});
+	EXPECT_NE(c.pace_summary().find("boot 6: 2; booted again: boot(s) 3, 6 ran slow throughout"), std::string::npos)
+		<< c.pace_summary();
+}
+
 TEST(Results, CorruptCellIsSkippedWithItsPath)
 {
 	TempDir scratch("corrupt");

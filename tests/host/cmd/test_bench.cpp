@@ -38,9 +38,20 @@ TEST(Bench, ArgumentsAreChecked)
 	EXPECT_EQ(round.clock, "icount");
 	EXPECT_EQ(round.seed, 42u) << "--resume replays the same order";
 	EXPECT_EQ(bench_options_from_json(to_json(BenchOptions{.clock = "icount", .jobs = 3})).jobs, 3);
+	EXPECT_EQ(bench_options_from_json(to_json(BenchOptions{.extra_boots = 5})).extra_boots, 5);
+	auto saved = to_json(BenchOptions{});
+	saved.erase("extra_boots");
+	EXPECT_EQ(bench_options_from_json(saved).extra_boots, 0) << "a run saved before extra boots resumes without";
 	EXPECT_EQ(bench_jobs(BenchOptions{.clock = "icount"}), usable_cpus()) << "icount boots: one per core";
 	EXPECT_EQ(bench_jobs(BenchOptions{.clock = "time"}), 1u) << "time boots: one at a time";
 	EXPECT_EQ(bench_jobs(BenchOptions{.clock = "icount", .jobs = 1}), 1u);
+	EXPECT_TRUE(pinned_cpus(BenchOptions{.clock = "time"}).empty()) << "one boot at a time: not pinned";
+	EXPECT_TRUE(pinned_cpus(BenchOptions{.clock = "icount", .jobs = 2}).empty()) << "icount: counts, not pinned";
+	if (usable_cpus() >= 2) {
+		EXPECT_EQ(pinned_cpus(BenchOptions{.clock = "time", .jobs = 2}).size(), 2u);
+	}
+	EXPECT_THROW(pinned_cpus(BenchOptions{.clock = "time", .jobs = static_cast<int>(usable_cpus()) + 1}), Error)
+		<< "time: one boot per usable CPU at most";
 	EXPECT_EQ(kbuf_for(BenchOptions{}, "tcg"), "vmalloc");
 	EXPECT_EQ(kbuf_for(BenchOptions{.clock = "icount"}, "tcg"), "linear") << "icount: counts that do not move by boot";
 	EXPECT_EQ(kbuf_for(BenchOptions{}, "kvm"), "linear");

@@ -9,8 +9,11 @@
 #include <utility>
 #include <vector>
 
+#include <sched.h>
+
 #include <gtest/gtest.h>
 
+#include "base/process.hpp"
 #include "base/util.hpp"
 #include "provision/matrix.hpp"
 #include "run/boots.hpp"
@@ -66,6 +69,54 @@ TEST(Boots, SlotsRunOnceEachInOrderOrSideBySide)
 	ASSERT_EQ(side.size(), 50u);
 	for (size_t n = 0; n < 50; ++n)
 		EXPECT_EQ(side.count(n), 1u) << n;
+}
+
+// Pinned (time-clock boots side by side): every slot runs on one CPU of the list, and a process it starts
+// inherits that; unpinned, a slot may run on every CPU the front end may use (the control).
+TEST(Boots, PinnedSlotsAndTheirChildrenRunOnOneCpuEach)
+{
+	auto cpus = usable_cpu_list();
+	ASSERT_EQ(cpus.size(), usable_cpus());
+	auto mask = [] {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		EXPECT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+		std::vector<int> on;
+		for (int c = 0; c < CPU_SETSIZE; ++c)
+			if (CPU_ISSET(c, &set))
+				on.push_back(c);
+		return on;
+	};
+	std::mutex mu;
+	std::vector<std::vector<int>> masks;
+	std::vector<std::string> children;
+	auto slot = [&](size_t) {
+		auto m = mask();
+		auto own = run_checked({"sh", "-c", "taskset -cp $$"});  // a process started by this thread
+		std::lock_guard lock(mu);
+		masks.push_back(m);
+		children.push_back(own);
+	};
+	run_slots(4, 1, slot);
+	for (auto &m : masks)
+		EXPECT_EQ(m, cpus) << "unpinned: every usable CPU";
+	if (cpus.size() < 2)
+		GTEST_SKIP() << "one usable CPU: nothing to pin apart";
+	masks.clear();
+	children.clear();
+	const std::vector<int> two = {cpus[0], cpus[1]};
+	run_slots(6, 2, slot, two);
+	ASSERT_EQ(masks.size(), 6u);
+	std::set<int> used;
+	for (size_t k = 0; k < masks.size(); ++k) {
+		ASSERT_EQ(masks[k].size(), 1u) << "slot thread pinned to one CPU";
+		used.insert(masks[k][0]);
+		EXPECT_NE(children[k].find(fmt::format("current affinity list: {}\n", masks[k][0])), std::string::npos)
+			<< "a child of the slot's thread: " << children[k];
+	}
+	EXPECT_EQ(used, (std::set<int>{two.begin(), two.end()}));
+	EXPECT_EQ(mask(), cpus) << "the calling thread keeps its own mask";
+	EXPECT_THROW(run_slots(3, 3, slot, two), Error) << "more jobs than CPUs to pin them to";
 }
 
 TEST(Boots, AFailingSlotStopsTheOthersAndItsErrorComesOut)

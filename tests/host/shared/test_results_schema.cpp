@@ -113,5 +113,5 @@ TEST(Schema, ComparePlantedDifferenceInEachFieldFollowsItsRule)
 		}
 	}
 	EXPECT_GE(refused, 20);
-	EXPECT_EQ(warned, 3);
+	EXPECT_EQ(warned, 4);  // SMT, isolated CPUs, the benchmark's CPU, time-clock boots side by side
 }
