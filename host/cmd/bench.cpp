@@ -509,10 +509,10 @@ private:
 					"boot(s) of every protection of {} ({}){}",
 					slow.empty() ? std::string("no boot of this cell") : fmt::format("boot(s) {}", fmt::join(slow, ", ")),
 					rounds, group,
-					rounds == 1 ? fmt::format("boot {}", boots_)
-						    : fmt::format("boots {}-{}", boots_, boots_ + rounds - 1),
+					rounds == 1 ? fmt::format("boot-{}.json", boots_)
+						    : fmt::format("boot-{}.json to boot-{}.json", boots_, boots_ + rounds - 1),
 					slowest > static_cast<size_t>(rounds)
-						? fmt::format("; the limit (--extra-boots {}) reached", o_.extra_boots)
+						? fmt::format("; the limit for the arch and kernel (--extra-boots {}) reached", o_.extra_boots)
 						: "");
 				progress(fmt::format("{}: {}", cells_[i].name(), runs_[i].again));
 				end_progress_line();
@@ -520,20 +520,23 @@ private:
 		}
 	}
 
-	// Boot k (k >= --boots) of every cell of `members`, in an order drawn from the seed as in the schedule.
+	// Boot k (k >= --boots) of every cell of `members`, in an order drawn from the seed as in the schedule, side
+	// by side as the scheduled boots ran (--jobs).
 	void boot_round(const std::vector<size_t> &members, int k)
 	{
 		std::vector<Cell> round;
 		for (size_t i : members)
 			round.push_back(cells_[i]);
+		const size_t first = order_.size();
 		for (const auto &s : schedule(round, 1, o_.seed + static_cast<uint64_t>(k))) {
 			const size_t i = members[s.cell];
 			if (!runs_[i].why.empty())
 				continue;
 			runs_[i].boots.resize(static_cast<size_t>(k) + 1);
 			order_.push_back({i, k});
-			boot(order_.size() - 1);
 		}
+		run_slots(order_.size() - first, bench_jobs(o_), [this, first](size_t n) { boot(first + n); },
+			  pinned_cpus(o_));
 	}
 
 	CellJob job_for(const CellRun &r, const std::string &tag)

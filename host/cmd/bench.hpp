@@ -35,7 +35,7 @@ struct BenchOptions {
 	int jobs = 0;
 	// Boots of a cell run again when a whole boot ran slow (time clock, two boots or more): at most this many
 	// extra rounds per arch x kernel, each booting every protection of it once more (bench.md#the-pace-probe).
-	int extra_boots = 2;
+	int extra_boots = 1;
 };
 
 // How many boots run side by side for these options.

@@ -160,7 +160,7 @@ struct BenchCommand : Command {
 		auto *extra = sub->add_option("--extra-boots", bo.extra_boots,
 					      "with --clock time, boot every protection of an arch and kernel again when a whole "
 					      "boot of one ran slow (most of its rows over the pace rule), at most this many "
-					      "times (default 2; 0: never)")
+					      "times (default 1; 0: never)")
 				      ->check(CLI::Range(0, 50));
 		auto *res = sub->add_option("--resume", resume,
 					    "continue the interrupted run in this results directory with its own options "
