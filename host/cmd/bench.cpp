@@ -491,11 +491,12 @@ private:
 		for (const auto &[group, members] : groups) {
 			int rounds = 0;
 			size_t slowest = 0;
+			std::map<size_t, std::vector<int>> slow_of;  // member -> its slow boots, after the last round
 			for (;; ++rounds) {
 				slowest = 0;
 				for (size_t i : members)
 					if (runs_[i].why.empty())
-						slowest = std::max(slowest, slow_boots(i).size());
+						slowest = std::max(slowest, (slow_of[i] = slow_boots(i)).size());
 				if (slowest <= static_cast<size_t>(rounds) || rounds == o_.extra_boots)
 					break;
 				boot_round(members, boots_ + rounds);
@@ -503,7 +504,7 @@ private:
 			if (rounds == 0)
 				continue;
 			for (size_t i : members) {
-				auto slow = slow_boots(i);
+				const auto &slow = slow_of[i];
 				runs_[i].again = fmt::format(
 					"{} ran slow throughout (more than half of the values over the pace rule); {} more "
 					"boot(s) of every protection of {} ({}){}",
